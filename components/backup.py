@@ -1,0 +1,122 @@
+"""Backup: one AWS Backup vault and plan that every stateful component joins.
+
+Rules (checklist 001 section 4.1): daily kept 7 days, weekly kept 30, monthly kept 90. The
+component takes the ARNs to protect as input, so the data tier's database joins the same plan
+by adding its ARN in ``__main__.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.base import managed_key, stateful
+from components.config import Naming
+
+
+@dataclass(frozen=True)
+class BackupRule:
+    name: str
+    schedule: str
+    keep_days: int
+
+
+# 05:00 UTC, away from the 00:00 UTC salt rotation.
+RULES = (
+    BackupRule("daily", "cron(0 5 * * ? *)", 7),
+    BackupRule("weekly", "cron(0 5 ? * SUN *)", 30),
+    BackupRule("monthly", "cron(0 5 1 * ? *)", 90),
+)
+
+BACKUP_SERVICE_POLICIES = (
+    "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
+    "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackupArgs:
+    """Inputs of ``Backup``.
+
+    - naming: the stack's physical-name rule (vault and plan ``{prefix}-backup-{stack}``).
+    - resources: ARNs of the resources the plan backs up (tables, the database, ...).
+    - deletion_protection: Pulumi ``protect`` and retain-on-delete on the vault and its key.
+    """
+
+    naming: Naming
+    resources: Sequence[pulumi.Input[str]]
+    deletion_protection: bool
+
+
+class Backup(pulumi.ComponentResource):
+    vault: aws.backup.Vault
+    plan: aws.backup.Plan
+
+    def __init__(
+        self, name: str, args: BackupArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("phase-mirror:index:Backup", name, None, opts)
+        key = managed_key(
+            f"{name}-key",
+            parent=self,
+            protect=args.deletion_protection,
+            description=f"AWS Backup vault encryption for {args.naming.physical('backup')}",
+            alias=args.naming.alias("backup"),
+        )
+        self.vault = aws.backup.Vault(
+            f"{name}-vault",
+            name=args.naming.physical("backup"),
+            kms_key_arn=key.arn,
+            opts=stateful(self, args.deletion_protection),
+        )
+        self.plan = aws.backup.Plan(
+            f"{name}-plan",
+            name=args.naming.physical("backup"),
+            rules=[
+                aws.backup.PlanRuleArgs(
+                    rule_name=rule.name,
+                    target_vault_name=self.vault.name,
+                    schedule=rule.schedule,
+                    lifecycle=aws.backup.PlanRuleLifecycleArgs(delete_after=rule.keep_days),
+                )
+                for rule in RULES
+            ],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        role = aws.iam.Role(
+            f"{name}-role",
+            name=args.naming.physical("backup"),
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "backup.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        for i, policy_arn in enumerate(BACKUP_SERVICE_POLICIES):
+            aws.iam.RolePolicyAttachment(
+                f"{name}-role-policy-{i}",
+                role=role.name,
+                policy_arn=policy_arn,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        aws.backup.Selection(
+            f"{name}-selection",
+            name=args.naming.physical("backup"),
+            plan_id=self.plan.id,
+            iam_role_arn=role.arn,
+            resources=args.resources,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"vaultArn": self.vault.arn, "planId": self.plan.id})

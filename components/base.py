@@ -1,0 +1,74 @@
+"""What every component shares: the tagged AWS provider and the options of stateful resources."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import StackConfig
+
+PROJECT_TAG = "PhaseMirror"
+
+
+def tagged_provider(cfg: StackConfig, component: str) -> aws.Provider:
+    """One AWS provider per component whose default tags mark every resource it creates.
+
+    Tags are applied here once (provider ``default_tags``), never repeated on resources.
+    """
+    return aws.Provider(
+        f"aws-{component.lower()}",
+        region=cfg.region,
+        default_tags=aws.ProviderDefaultTagsArgs(
+            tags={
+                "Project": PROJECT_TAG,
+                "Component": component,
+                "Environment": cfg.environment,
+                "ManagedBy": "Pulumi",
+            }
+        ),
+    )
+
+
+def component_options(cfg: StackConfig, component: str) -> pulumi.ResourceOptions:
+    """Options for a top-level component: its children inherit the tagged provider."""
+    return pulumi.ResourceOptions(providers={"aws": tagged_provider(cfg, component)})
+
+
+def stateful(parent: pulumi.Resource, protect: bool) -> pulumi.ResourceOptions:
+    """Options for a resource that holds data: protected and retained on delete when asked.
+
+    ``protect`` makes ``pulumi destroy`` (or a replacement) refuse to touch it;
+    ``retain_on_delete`` leaves the cloud resource in place if it is ever removed from the
+    program.
+    """
+    return pulumi.ResourceOptions(parent=parent, protect=protect, retain_on_delete=protect)
+
+
+def managed_key(
+    name: str,
+    *,
+    parent: pulumi.Resource,
+    protect: bool,
+    description: str,
+    alias: str,
+    policy: pulumi.Input[str] | None = None,
+) -> aws.kms.Key:
+    """A customer-managed symmetric key with yearly rotation and an alias.
+
+    Without ``policy`` the key keeps AWS's default policy (the account's IAM decides).
+    """
+    key = aws.kms.Key(
+        name,
+        description=description,
+        enable_key_rotation=True,
+        deletion_window_in_days=30,
+        policy=policy,
+        opts=stateful(parent, protect),
+    )
+    aws.kms.Alias(
+        f"{name}-alias",
+        name=alias,
+        target_key_id=key.key_id,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return key

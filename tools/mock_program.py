@@ -1,0 +1,280 @@
+"""Run the whole Pulumi program offline, under mocks, with a stack's real config file.
+
+The tests (tests/conftest.py) and the offline preview use this one harness. ``run_program``
+reads ``Pulumi.<stack>.yaml``, runs ``__main__.py`` against ``PhaseMirrorMocks`` and returns
+every registered resource with its inputs, parent, provider and resource options, plus the
+stack outputs. ARNs follow AWS's formats for account ``ACCOUNT_ID`` (moto's default account),
+so a policy the program builds can be evaluated by moto unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import runpy
+import sys
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "phase-mirror-infra"
+ACCOUNT_ID = "123456789012"
+ZONES = ("a", "b", "c", "d")
+
+
+class UnknownInvoke(Exception):
+    """The program made an invoke the mocks do not answer: add it here on purpose."""
+
+
+@dataclass
+class Resource:
+    """One registered resource, as the engine would receive it."""
+
+    type: str
+    name: str
+    urn: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    parent: str
+    provider: str
+    custom: bool
+    protect: bool
+    retain_on_delete: bool
+    aliases: list[Any]
+    ignore_changes: list[str]
+
+    @property
+    def component_type(self) -> str:
+        """The type of the nearest component ancestor ('' at top level)."""
+        parts = self.urn.split("::")[2].split("$")
+        return parts[-2] if len(parts) > 1 else ""
+
+
+@dataclass
+class ProgramRun:
+    stack: str
+    config: dict[str, str]
+    resources: list[Resource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, type_: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str, name: str) -> Resource:
+        found = [r for r in self.resources if r.type == type_ and r.name == name]
+        if len(found) != 1:
+            known = sorted(r.name for r in self.of_type(type_))
+            raise LookupError(f"expected one {type_} named {name!r}, found {len(found)}; {known}")
+        return found[0]
+
+    def by_urn(self, urn: str) -> Resource:
+        return next(r for r in self.resources if r.urn == urn)
+
+    def provider_of(self, resource: Resource) -> Resource | None:
+        """The provider resource whose reference ``urn::id`` the resource carries."""
+        if not resource.provider:
+            return None
+        urn = resource.provider.rsplit("::", 1)[0]
+        return next((r for r in self.resources if r.urn == urn), None)
+
+    def __iter__(self) -> Iterator[Resource]:
+        return iter(self.resources)
+
+
+def _arn(type_: str, name: str, inputs: Mapping[str, Any], region: str) -> str | None:
+    physical = inputs.get("name") or name
+    acct = ACCOUNT_ID
+    match type_:
+        case "aws:dynamodb/table:Table":
+            return f"arn:aws:dynamodb:{region}:{acct}:table/{physical}"
+        case "aws:kms/key:Key":
+            return f"arn:aws:kms:{region}:{acct}:key/{_uuid(name)}"
+        case "aws:secretsmanager/secret:Secret":
+            return f"arn:aws:secretsmanager:{region}:{acct}:secret:{physical}-AbCdEf"
+        case "aws:iam/role:Role":
+            return f"arn:aws:iam::{acct}:role/{physical}"
+        case "aws:iam/policy:Policy":
+            return f"arn:aws:iam::{acct}:policy/{physical}"
+        case "aws:lambda/function:Function":
+            return f"arn:aws:lambda:{region}:{acct}:function:{physical}"
+        case "aws:sns/topic:Topic":
+            return f"arn:aws:sns:{region}:{acct}:{physical}"
+        case "aws:s3/bucket:Bucket" | "aws:s3/bucketV2:BucketV2":
+            return f"arn:aws:s3:::{inputs.get('bucket') or physical}"
+        case "aws:cloudwatch/logGroup:LogGroup":
+            return f"arn:aws:logs:{region}:{acct}:log-group:{physical}"
+    if type_.startswith("aws:"):
+        service = type_.split(":")[1].split("/")[0]
+        return f"arn:aws:{service}:{region}:{acct}:{type_.rsplit(':', 1)[1].lower()}/{physical}"
+    return None
+
+
+def _uuid(seed: str) -> str:
+    return str(uuid.UUID(hashlib.md5(seed.encode(), usedforsecurity=False).hexdigest()))
+
+
+class PhaseMirrorMocks(pulumi_mocks.Mocks):
+    """Answers resource registrations with AWS-shaped outputs and the invokes the program uses.
+
+    An invoke it does not know raises ``UnknownInvoke`` so a new data source is noticed.
+    """
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        inputs = dict(args.inputs)
+        outputs: dict[str, Any] = {**inputs}
+        arn = _arn(args.typ, args.name, inputs, self.region)
+        if arn:
+            outputs.setdefault("arn", arn)
+        if args.typ.startswith("aws:") and "name" not in outputs:
+            outputs["name"] = args.name
+        resource_id = f"{args.name}-id"
+        match args.typ:
+            case "aws:kms/key:Key":
+                resource_id = _uuid(args.name)
+                outputs["keyId"] = resource_id
+            case "aws:secretsmanager/secret:Secret":
+                resource_id = arn or resource_id
+            case "aws:dynamodb/table:Table" | "aws:iam/role:Role":
+                resource_id = outputs["name"]
+            case "aws:lambda/function:Function":
+                outputs["invokeArn"] = (
+                    f"arn:aws:apigateway:{self.region}:lambda:path/2015-03-31/functions/"
+                    f"{arn}/invocations"
+                )
+            case "random:index/randomBytes:RandomBytes":
+                outputs["base64"] = "bW9jay1zYWx0LW5vdC1yZWFsLW1vY2stc2FsdC0wMDA="
+                outputs["hex"] = "00" * int(inputs.get("length", 32))
+            case "random:index/randomPassword:RandomPassword":
+                outputs["result"] = "mock-password-not-real"
+        return resource_id, outputs
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], None]:
+        # Answers must be camelCase, as the provider's are (pulumi/pulumi#4774).
+        match args.token:
+            case "aws:index/getCallerIdentity:getCallerIdentity":
+                return {
+                    "accountId": ACCOUNT_ID,
+                    "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/mock",
+                    "userId": "AIDAMOCK",
+                    "id": ACCOUNT_ID,
+                }, None
+            case "aws:index/getRegion:getRegion":
+                return {"name": self.region, "region": self.region, "id": self.region}, None
+            case "aws:index/getPartition:getPartition":
+                return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, None
+            case "aws:index/getAvailabilityZones:getAvailabilityZones":
+                return {
+                    "names": [f"{self.region}{z}" for z in ZONES],
+                    "zoneIds": [f"use1-az{i + 1}" for i in range(len(ZONES))],
+                    "id": self.region,
+                }, None
+        raise UnknownInvoke(f"the mocks do not answer invoke {args.token} ({args.args})")
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The stock mock monitor, also keeping each request's parent, provider and options."""
+
+    def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
+        super().__init__(mocks)
+        self.requests: dict[str, Any] = {}
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.requests[response.urn] = request
+        return response
+
+
+def stack_config(stack: str) -> dict[str, str]:
+    """The config of ``Pulumi.<stack>.yaml`` as the engine passes it: every value a string."""
+    path = ROOT / f"Pulumi.{stack}.yaml"
+    data = yaml.safe_load(path.read_text()) or {}
+    return {key: _engine_string(value) for key, value in (data.get("config") or {}).items()}
+
+
+def _engine_string(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)
+
+
+def run_program(
+    stack: str,
+    *,
+    overrides: Mapping[str, Any | None] | None = None,
+    preview: bool = False,
+    program: Path = ROOT / "__main__.py",
+) -> ProgramRun:
+    """Run ``__main__.py`` for ``stack`` under mocks and return what it registered.
+
+    ``overrides`` maps full config keys (``phase-mirror-infra:kAnonymity``) to a value, or to
+    ``None`` to remove the key. Exceptions the program raises propagate unchanged.
+    """
+    config = stack_config(stack)
+    for key, value in (overrides or {}).items():
+        if value is None:
+            config.pop(key, None)
+        else:
+            config[key] = _engine_string(value)
+    mocks = PhaseMirrorMocks(config.get("aws:region", "us-east-1"))
+    monitor = RecordingMonitor(mocks)
+    settings.reset_options(project=PROJECT, stack=stack, preview=preview)
+    pulumi_mocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+    set_all_config(config)
+    root = settings.get_root_resource()
+
+    sys.path.insert(0, str(program.parent))
+    try:
+
+        def main() -> None:
+            runpy.run_path(str(program), run_name="__main__")
+
+        _sync_await(run_pulumi_func(main))
+    finally:
+        sys.path.remove(str(program.parent))
+
+    run = ProgramRun(stack=stack, config=config)
+    for urn, request in monitor.requests.items():
+        registration = monitor.resources[urn]
+        run.resources.append(
+            Resource(
+                type=request.type,
+                name=request.name,
+                urn=urn,
+                inputs=_inputs(request),
+                outputs=dict(registration.state),
+                parent=request.parent,
+                provider=request.provider,
+                custom=request.custom,
+                protect=request.protect,
+                retain_on_delete=request.retainOnDelete,
+                aliases=list(request.aliases),
+                ignore_changes=list(request.ignoreChanges),
+            )
+        )
+    stack_outputs = getattr(root, "outputs", {})
+    for name, value in stack_outputs.items():
+        run.outputs[name] = _sync_await(pulumi.Output.from_input(value).future())
+    return run
+
+
+def _inputs(request: Any) -> dict[str, Any]:
+    from pulumi.runtime import rpc
+
+    return dict(rpc.deserialize_properties(request.object))
