@@ -162,7 +162,7 @@ class PhaseMirrorMocks(pulumi_mocks.Mocks):
                 outputs["result"] = "mock-password-not-real"
         return resource_id, outputs
 
-    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], None]:
+    def call(self, args: pulumi_mocks.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
         # Answers must be camelCase, as the provider's are (pulumi/pulumi#4774).
         match args.token:
             case "aws:index/getCallerIdentity:getCallerIdentity":
@@ -171,17 +171,17 @@ class PhaseMirrorMocks(pulumi_mocks.Mocks):
                     "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/mock",
                     "userId": "AIDAMOCK",
                     "id": ACCOUNT_ID,
-                }, None
+                }
             case "aws:index/getRegion:getRegion":
-                return {"name": self.region, "region": self.region, "id": self.region}, None
+                return {"name": self.region, "region": self.region, "id": self.region}
             case "aws:index/getPartition:getPartition":
-                return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, None
+                return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
             case "aws:index/getAvailabilityZones:getAvailabilityZones":
                 return {
                     "names": [f"{self.region}{z}" for z in ZONES],
                     "zoneIds": [f"use1-az{i + 1}" for i in range(len(ZONES))],
                     "id": self.region,
-                }, None
+                }
         raise UnknownInvoke(f"the mocks do not answer invoke {args.token} ({args.args})")
 
 
