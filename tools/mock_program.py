@@ -114,6 +114,9 @@ def _arn(type_: str, name: str, inputs: Mapping[str, Any], region: str) -> str |
             return f"arn:aws:s3:::{inputs.get('bucket') or physical}"
         case "aws:cloudwatch/logGroup:LogGroup":
             return f"arn:aws:logs:{region}:{acct}:log-group:{physical}"
+        case "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            host = str(inputs.get("url", physical)).removeprefix("https://")
+            return f"arn:aws:iam::{acct}:oidc-provider/{host}"
     if type_.startswith("aws:"):
         service = type_.split(":")[1].split("/")[0]
         return f"arn:aws:{service}:{region}:{acct}:{type_.rsplit(':', 1)[1].lower()}/{physical}"
@@ -220,11 +223,13 @@ def run_program(
     overrides: Mapping[str, Any | None] | None = None,
     preview: bool = False,
     program: Path = ROOT / "__main__.py",
+    project: str = PROJECT,
 ) -> ProgramRun:
     """Run ``__main__.py`` for ``stack`` under mocks and return what it registered.
 
     ``overrides`` maps full config keys (``phase-mirror-infra:kAnonymity``) to a value, or to
     ``None`` to remove the key. Exceptions the program raises propagate unchanged.
+    ``project`` names another Pulumi project of this repository (``bootstrap/``).
     """
     config = stack_config(stack)
     for key, value in (overrides or {}).items():
@@ -234,8 +239,8 @@ def run_program(
             config[key] = _engine_string(value)
     mocks = PhaseMirrorMocks(config.get("aws:region", "us-east-1"))
     monitor = RecordingMonitor(mocks)
-    settings.reset_options(project=PROJECT, stack=stack, preview=preview)
-    pulumi_mocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+    settings.reset_options(project=project, stack=stack, preview=preview)
+    pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
     set_all_config(config)
     root = settings.get_root_resource()
 

@@ -1,0 +1,138 @@
+"""Typed, validated config of the bootstrap stack (``Pulumi.bootstrap.yaml``).
+
+Validated with the main project's helpers (``components/config.py``), so a bad value stops the
+program at start with one ``ConfigError`` naming the key, the value received and what is
+allowed, and an unknown key is rejected. ``parse`` is a plain function, unit-tested without
+mocks (tests/test_bootstrap.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from components.config import (
+    NAME_PREFIX,
+    REGION,
+    ConfigError,
+    Naming,
+    _Reader,  # pyright: ignore[reportPrivateUsage]  # the one key reader, shared on purpose
+    bad,
+    json_list,
+    pattern,
+)
+
+# GitHub's limits: owner 1-39 characters, repository 1-100. No wildcard can pass, so a trust
+# policy built from it never matches another repository.
+REPOSITORY = pattern(
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}",
+    "OWNER/REPO of a GitHub repository, without wildcards, such as phase-mirror/infra",
+)
+ENVIRONMENT_NAME = pattern(
+    r"[A-Za-z0-9._-]{1,255}", "a GitHub environment name of letters, digits, '.', '_' or '-'"
+)
+OIDC_PROVIDER_ARN = pattern(
+    r"arn:aws:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com",
+    "the ARN of this account's token.actions.githubusercontent.com OIDC provider",
+)
+# The stack name ends every physical name, bucket names included (lowercase only).
+STACK = re.compile(r"[a-z0-9][a-z0-9-]{0,19}")
+DEFAULT_DEPLOY_ENVIRONMENTS = ("staging", "production")
+# S3 bucket names: at most 63 characters.
+MAX_BUCKET_NAME = 63
+
+
+@dataclass(frozen=True, kw_only=True)
+class BootstrapConfig:
+    """All settings of the bootstrap stack.
+
+    Fields (config key, default, constraint):
+    - region (``aws:region``, required): where the state bucket and the keys live.
+    - github_repository (``githubRepository``, required): ``OWNER/REPO`` whose workflows may
+      assume the CI roles; nothing else can.
+    - name_prefix (``namePrefix``, ``phase-mirror``): as in the main project.
+    - replica_region (``replicaRegion``, none): a second region holding a replica of the state
+      bucket and of both keys (disaster recovery); must differ from ``aws:region``.
+    - deploy_environments (``deployEnvironments``, ``[staging, production]``): GitHub
+      environments whose jobs may assume the deploy role, besides the ``main`` branch.
+    - github_oidc_provider_arn (``githubOidcProviderArn``, none): reuse the account's existing
+      GitHub OIDC provider (an account holds one per URL) instead of creating it.
+    """
+
+    stack: str
+    region: str
+    github_repository: str
+    name_prefix: str = "phase-mirror"
+    replica_region: str | None = None
+    deploy_environments: tuple[str, ...] = DEFAULT_DEPLOY_ENVIRONMENTS
+    github_oidc_provider_arn: str | None = None
+
+    @property
+    def naming(self) -> Naming:
+        return Naming(prefix=self.name_prefix, stack=self.stack)
+
+
+def state_bucket_name(naming: Naming, account_id: str, region: str) -> str:
+    """Bucket names are global: the account and region make them unique and tell them apart."""
+    return naming.physical(f"state-{account_id}-{region}")
+
+
+def parse(raw: Mapping[str, str], *, stack: str, region: str | None) -> BootstrapConfig:
+    """Validate the raw project-namespace config (key -> string) of the bootstrap stack."""
+    r = _Reader(raw)
+    if region is None or region == "":
+        raise ConfigError("config key 'aws:region' is required and missing")
+    if not STACK.fullmatch(stack):
+        raise ConfigError(
+            f"stack name {stack!r} is not allowed: 1-20 characters of a-z, 0-9 and '-' "
+            "(it ends every physical name, S3 bucket names included)"
+        )
+    region = REGION("aws:region", region)
+    replica = r.optional("replicaRegion", None, REGION)
+    environments = r.optional("deployEnvironments", None, json_list(ENVIRONMENT_NAME))
+    cfg = BootstrapConfig(
+        stack=stack,
+        region=region,
+        github_repository=r.required("githubRepository", REPOSITORY),
+        name_prefix=r.optional("namePrefix", "phase-mirror", NAME_PREFIX),
+        replica_region=replica,
+        deploy_environments=(
+            DEFAULT_DEPLOY_ENVIRONMENTS if environments is None else tuple(environments)
+        ),
+        github_oidc_provider_arn=r.optional("githubOidcProviderArn", None, OIDC_PROVIDER_ARN),
+    )
+    unknown = sorted(set(raw) - r.read)
+    if unknown:
+        raise ConfigError(
+            f"config key '{unknown[0]}' is not a setting of this project: allowed "
+            + ", ".join(sorted(r.read))
+        )
+    if replica == region:
+        raise bad("replicaRegion", replica, f"a region other than aws:region ({region})")
+    if len(set(cfg.deploy_environments)) != len(cfg.deploy_environments):
+        raise bad("deployEnvironments", list(cfg.deploy_environments), "each name once")
+    longest = max((region, replica or ""), key=len)
+    too_long = state_bucket_name(cfg.naming, "0" * 12, longest)
+    if len(too_long) > MAX_BUCKET_NAME:
+        raise bad(
+            "namePrefix",
+            cfg.name_prefix,
+            f"a prefix short enough for the bucket name {too_long!r} to fit "
+            f"{MAX_BUCKET_NAME} characters",
+        )
+    return cfg
+
+
+def load_bootstrap_config() -> BootstrapConfig:
+    """Read the bootstrap stack's config from the engine and validate it."""
+    prefix = f"{pulumi.get_project()}:"
+    everything: dict[str, Any] = {
+        **pulumi.runtime.config.get_config_env(),
+        **pulumi.runtime.config.CONFIG.get(),
+    }
+    raw = {k[len(prefix) :]: str(v) for k, v in everything.items() if k.startswith(prefix)}
+    return parse(raw, stack=pulumi.get_stack(), region=everything.get("aws:region"))
