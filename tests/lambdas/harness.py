@@ -43,9 +43,10 @@ os.environ.update(
 )
 
 
-def load_handler(function: str) -> ModuleType:
-    """``lambdas/<function>/handler.py`` as module ``lambda_<function>`` (loaded once)."""
-    name = f"lambda_{function}"
+def load_handler(function: str, *, copy: str = "") -> ModuleType:
+    """``lambdas/<function>/handler.py`` as module ``lambda_<function>`` (loaded once); a named
+    ``copy`` is a separate instance, e.g. to import it under another environment."""
+    name = f"lambda_{function}{copy and '_' + copy}"
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, LAMBDAS / function / "handler.py")
