@@ -133,11 +133,16 @@ class PhaseMirrorMocks(pulumi_mocks.Mocks):
     An invoke it does not know raises ``UnknownInvoke`` so a new data source is noticed.
     """
 
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, *, unknowns: bool = False) -> None:
         self.region = region
+        self.unknowns = unknowns
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(args.inputs)
+        if self.unknowns:
+            # Like the engine previewing a create: inputs echo back, the id and every computed
+            # output (arn, keyId, ...) stay unknown, so ``apply`` callbacks on them never run.
+            return "", inputs
         outputs: dict[str, Any] = {**inputs}
         arn = _arn(args.typ, args.name, inputs, self.region)
         if arn:
@@ -195,6 +200,17 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.requests: dict[str, Any] = {}
 
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        # The engine's URN: the parent's whole type chain, and no root-stack prefix
+        # (``Comp$aws:...`` nested as ``Outer$Comp$aws:...``). The stock mock keeps only the
+        # parent's last type, which would hide a grandchild's URN change from the snapshot.
+        parent_type = parent.split("::")[2] if parent else ""
+        if parent_type and parent_type != "pulumi:pulumi:Stack":
+            type_ = f"{parent_type}${type_}"
+        return "urn:pulumi:" + "::".join(
+            [settings.get_stack(), settings.get_project(), type_, name]
+        )
+
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
@@ -202,9 +218,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
-def stack_config(stack: str) -> dict[str, str]:
+def stack_config(stack: str, root: Path = ROOT) -> dict[str, str]:
     """The config of ``Pulumi.<stack>.yaml`` as the engine passes it: every value a string."""
-    path = ROOT / f"Pulumi.{stack}.yaml"
+    path = root / f"Pulumi.{stack}.yaml"
     data = yaml.safe_load(path.read_text()) or {}
     return {key: _engine_string(value) for key, value in (data.get("config") or {}).items()}
 
@@ -223,26 +239,32 @@ def run_program(
     overrides: Mapping[str, Any | None] | None = None,
     preview: bool = False,
     program: Path = ROOT / "__main__.py",
+    root: Path = ROOT,
+    unknowns: bool = False,
     project: str = PROJECT,
 ) -> ProgramRun:
     """Run ``__main__.py`` for ``stack`` under mocks and return what it registered.
 
     ``overrides`` maps full config keys (``phase-mirror-infra:kAnonymity``) to a value, or to
     ``None`` to remove the key. Exceptions the program raises propagate unchanged.
-    ``project`` names another Pulumi project of this repository (``bootstrap/``).
+    ``root`` is the checkout whose ``Pulumi.<stack>.yaml`` is read (``tools.against`` runs
+    another git ref's program). ``unknowns`` (with ``preview``) leaves every computed output
+    unknown, as a real first preview does (tests/test_preview_mode.py). ``project`` names
+    another Pulumi project of this repository (``bootstrap/`` runs with ``root`` its folder).
     """
-    config = stack_config(stack)
+    config = stack_config(stack, root)
     for key, value in (overrides or {}).items():
         if value is None:
             config.pop(key, None)
         else:
             config[key] = _engine_string(value)
-    mocks = PhaseMirrorMocks(config.get("aws:region", "us-east-1"))
+    mocks = PhaseMirrorMocks(config.get("aws:region", "us-east-1"), unknowns=unknowns)
+    preview = preview or unknowns
     monitor = RecordingMonitor(mocks)
     settings.reset_options(project=project, stack=stack, preview=preview)
     pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
     set_all_config(config)
-    root = settings.get_root_resource()
+    stack_resource = settings.get_root_resource()
 
     sys.path.insert(0, str(program.parent))
     try:
@@ -273,7 +295,7 @@ def run_program(
                 ignore_changes=list(request.ignoreChanges),
             )
         )
-    stack_outputs = getattr(root, "outputs", {})
+    stack_outputs = getattr(stack_resource, "outputs", {})
     for name, value in stack_outputs.items():
         run.outputs[name] = _sync_await(pulumi.Output.from_input(value).future())
     return run
