@@ -1,0 +1,135 @@
+"""The offline preview: both real stacks through the policy rules and the 001 checklist."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+from pulumi.runtime import rpc
+
+from tools import checklist, preview
+from tools.mock_program import ProgramRun, Resource
+
+TABLE = "aws:dynamodb/table:Table"
+# Items the program proves from the foundation's components (CalibrationStore, Backup, keys).
+FOUNDATION_ITEMS = (
+    "DynamoDB tables created (fp-events, consent, block-counter)",
+    "KMS keys provisioned and rotation enabled",
+    "DynamoDB encryption enabled (KMS)",
+    "Point-in-time recovery enabled",
+    "Backup plan: daily 7 d, weekly 30 d, monthly 90 d",
+    "Data retention enforced (TTL)",
+    "Session duration <= 1 hour",
+)
+
+
+def test_the_policy_rules_find_no_violation(program: ProgramRun) -> None:
+    report = preview.build(program.stack, run=program)
+    assert report.violations == [], "\n".join(
+        f"{v.policy}: {v.urn}: {v.message}" for v in report.violations
+    )
+
+
+def test_no_rule_is_left_undecided_offline(program: ProgramRun) -> None:
+    # Under mocks every value is known: an advisory here would hide a rule that never ran.
+    report = preview.build(program.stack, run=program)
+    assert report.advisories == [], report.advisories
+
+
+def test_the_checklist_items_the_foundation_proves_pass(program: ProgramRun) -> None:
+    items = {i.title: i for i in preview.build(program.stack, run=program).checklist}
+    for title in FOUNDATION_ITEMS:
+        assert items[title].status == "pass", f"{program.stack}: {title}: {items[title].reason}"
+
+
+def test_the_checklist_lists_every_item_once_with_a_reason(production: ProgramRun) -> None:
+    items = preview.build("production", run=production).checklist
+    titles = [i.title for i in items]
+    assert len(titles) == len(set(titles)) == len(checklist.AUTOMATED) + len(checklist.MANUAL)
+    assert all(i.reason for i in items), [i.title for i in items if not i.reason]
+    manual = {i.section for i in items if i.status == "manual"}
+    assert {"1.1", "2.1", "4.3", "5.2", "9"} <= manual, manual
+
+
+def without_pitr(run: ProgramRun) -> tuple[ProgramRun, Resource]:
+    broken = copy.deepcopy(run)
+    table = broken.of_type(TABLE)[0]
+    table.inputs["pointInTimeRecovery"] = {"enabled": False}
+    return broken, table
+
+
+def test_a_table_without_pitr_is_a_violation_and_a_failed_item(production: ProgramRun) -> None:
+    # GIVEN production with one table's point-in-time recovery turned off
+    broken, table = without_pitr(production)
+    # WHEN the preview runs
+    report = preview.build("production", run=broken)
+    # THEN the rule names the table, the checklist item fails, and the run fails
+    assert [(v.policy, v.urn) for v in report.violations] == [
+        ("dynamodb-point-in-time-recovery", table.urn)
+    ], report.violations
+    pitr = next(i for i in report.checklist if i.title == "Point-in-time recovery enabled")
+    assert pitr.status == "fail" and table.name in pitr.reason, pitr
+    assert report.failed
+
+
+def test_main_exits_1_on_a_violation_and_0_when_clean(
+    production: ProgramRun, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken, _ = without_pitr(production)
+    monkeypatch.setattr(preview, "run_program", lambda stack: broken)
+    assert preview.main(["production"]) == 1
+    assert "VIOLATION dynamodb-point-in-time-recovery" in capsys.readouterr().out
+    clean = preview.build("production", run=production)
+    clean.checklist = [i for i in clean.checklist if i.status != "fail"]
+    monkeypatch.setattr(preview, "build", lambda stack: clean)
+    assert preview.main(["production"]) == 0
+
+
+def test_main_prints_components_rules_and_checklist_and_writes_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "staging.json"
+    code = preview.main(["staging", "--json", str(out)])
+    text = capsys.readouterr().out
+    assert "== calibration-store (phase-mirror:index:CalibrationStore)" in text
+    assert "pointInTimeRecovery" not in text or "enabled=true" in text
+    assert "== Policy pack:" in text and "== Pre-production checklist (spec 001):" in text
+    data = json.loads(out.read_text())
+    assert set(data) == {"stack", "resources", "violations", "checklist"}
+    assert data["stack"] == "staging"
+    assert {"type", "name", "inputs"} == set(data["resources"][0])
+    failed = bool(data["violations"]) or any(i["status"] == "fail" for i in data["checklist"])
+    assert code == (1 if failed else 0), (
+        code,
+        [i for i in data["checklist"] if i["status"] == "fail"],
+    )
+
+
+def test_json_masks_engine_secrets_and_secret_looking_keys(production: ProgramRun) -> None:
+    run = copy.deepcopy(production)
+    table = run.of_type(TABLE)[0]
+    table.inputs["masterPassword"] = "hunter2-plain"
+    table.inputs["authToken"] = rpc.wrap_rpc_secret("hunter2-wrapped")
+    table.inputs["environment"] = {
+        "variables": {"DB_PASSWORD": "hunter2-env", "SALT_SECRET_ARN": "arn:x"}
+    }
+    text = json.dumps(preview.to_json(preview.build("production", run=run)), default=str)
+    assert "hunter2" not in text
+    masked = next(
+        r
+        for r in preview.to_json(preview.build("production", run=run))["resources"]
+        if r["name"] == table.name
+    )
+    assert masked["inputs"]["authToken"] == preview.MASK
+    assert masked["inputs"]["environment"]["variables"]["SALT_SECRET_ARN"] == "arn:x"
+    assert masked["inputs"]["name"] == table.inputs["name"]
+
+
+def test_every_engine_secret_of_the_real_stacks_is_masked(program: ProgramRun) -> None:
+    resources = preview.to_json(preview.build(program.stack, run=program))["resources"]
+    for resource, shown in zip(program.resources, resources, strict=True):
+        for key, value in resource.inputs.items():
+            if rpc.is_rpc_secret(value):
+                assert shown["inputs"][key] == preview.MASK, f"{resource.urn}: {key}"
