@@ -1,19 +1,38 @@
-"""Observability: the log-encryption key and the alert topics every other component uses.
+"""Observability: the log-encryption key and the two alert topics every alarm goes to.
 
 Created first in ``__main__.py`` so that each component encrypts its log groups with
-``log_key`` and routes alarms to ``critical_topic`` / ``warning_topic``.
+``log_key``; ``AuditTrail`` and ``Alarms`` route their alarms to ``topics["critical"]`` (pages
+the on-call engineer) and ``topics["warning"]`` (email). Both topics are encrypted with a
+customer-managed key that CloudWatch and EventBridge may use, and only this account's alarms
+and rules may publish to them.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
 
 from components.base import managed_key
-from components.config import Naming
+from components.config import AlertSettings, Naming
+
+Severity = Literal["critical", "warning"]
+SEVERITIES: tuple[Severity, ...] = ("critical", "warning")
+# Services that publish to the topics: CloudWatch alarms and EventBridge rules.
+PUBLISHERS = ("cloudwatch.amazonaws.com", "events.amazonaws.com")
+TOPIC_OWNER_ACTIONS = [
+    "sns:GetTopicAttributes",
+    "sns:SetTopicAttributes",
+    "sns:AddPermission",
+    "sns:RemovePermission",
+    "sns:DeleteTopic",
+    "sns:Subscribe",
+    "sns:ListSubscriptionsByTopic",
+    "sns:Publish",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -21,14 +40,26 @@ class ObservabilityArgs:
     """Inputs of ``Observability``.
 
     - naming: the stack's physical-name rule.
-    - account_id, region: where the log groups and topics live (key policies name them).
+    - account_id, region: where the log groups, topics and trail live (policies name them).
     - deletion_protection: Pulumi ``protect`` and retain-on-delete on the keys.
+    - alerts: the topics' email recipients (``AlertSettings``; default: nobody subscribed).
     """
 
     naming: Naming
     account_id: str
     region: str
     deletion_protection: bool
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+
+
+def account_root_statement(account_id: str) -> dict[str, Any]:
+    return {
+        "Sid": "AccountAdministers",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
 
 
 def log_key_policy(account_id: str, region: str) -> str:
@@ -37,13 +68,7 @@ def log_key_policy(account_id: str, region: str) -> str:
         {
             "Version": "2012-10-17",
             "Statement": [
-                {
-                    "Sid": "AccountAdministers",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
-                    "Action": "kms:*",
-                    "Resource": "*",
-                },
+                account_root_statement(account_id),
                 {
                     "Sid": "CloudWatchLogsEncrypts",
                     "Effect": "Allow",
@@ -69,19 +94,153 @@ def log_key_policy(account_id: str, region: str) -> str:
     )
 
 
+def alert_key_policy(account_id: str) -> str:
+    """CloudWatch and EventBridge must use the topics' key to publish to an encrypted topic.
+
+    No source conditions on the service statement: SNS makes the KMS call on the publisher's
+    behalf, and the topic policy already limits who may publish.
+    """
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                account_root_statement(account_id),
+                {
+                    "Sid": "AlarmsAndRulesPublishToEncryptedTopics",
+                    "Effect": "Allow",
+                    "Principal": {"Service": list(PUBLISHERS)},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    "Resource": "*",
+                },
+            ],
+        }
+    )
+
+
+def topic_arn(account_id: str, region: str, topic_name: str) -> str:
+    return f"arn:aws:sns:{region}:{account_id}:{topic_name}"
+
+
+def topic_policy(account_id: str, region: str, topic_name: str) -> str:
+    """The account manages the topic; only this account's alarms and rules may publish; TLS only."""
+    arn = topic_arn(account_id, region, topic_name)
+    own_account = {"StringEquals": {"aws:SourceAccount": account_id}}
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AccountManages",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                    "Action": TOPIC_OWNER_ACTIONS,
+                    "Resource": arn,
+                },
+                {
+                    "Sid": "CloudWatchAlarmsPublish",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                    "Action": "sns:Publish",
+                    "Resource": arn,
+                    "Condition": {
+                        **own_account,
+                        "ArnLike": {
+                            "aws:SourceArn": f"arn:aws:cloudwatch:{region}:{account_id}:alarm:*"
+                        },
+                    },
+                },
+                {
+                    "Sid": "EventBridgeRulesPublish",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": "sns:Publish",
+                    "Resource": arn,
+                    "Condition": {
+                        **own_account,
+                        "ArnLike": {
+                            "aws:SourceArn": f"arn:aws:events:{region}:{account_id}:rule/*"
+                        },
+                    },
+                },
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "sns:Publish",
+                    "Resource": arn,
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                },
+            ],
+        }
+    )
+
+
+def recipients(alerts: AlertSettings, severity: Severity) -> list[str]:
+    """Each topic's addresses: the shared list plus the topic's own, without duplicates."""
+    own = alerts.critical_emails if severity == "critical" else alerts.warning_emails
+    return list(dict.fromkeys([*alerts.alarm_emails, *own]))
+
+
 class Observability(pulumi.ComponentResource):
     log_key: aws.kms.Key
+    alert_key: aws.kms.Key
+    topics: dict[Severity, aws.sns.Topic]
 
     def __init__(
         self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("phase-mirror:index:Observability", name, None, opts)
+        naming = args.naming
         self.log_key = managed_key(
             f"{name}-log-key",
             parent=self,
             protect=args.deletion_protection,
-            description=f"CloudWatch Logs encryption for {args.naming.physical('logs')}",
-            alias=args.naming.alias("logs"),
+            description=f"CloudWatch Logs encryption for {naming.physical('logs')}",
+            alias=naming.alias("logs"),
             policy=log_key_policy(args.account_id, args.region),
         )
-        self.register_outputs({"logKeyArn": self.log_key.arn})
+        self._alert_topics(name, args)
+        self.register_outputs(
+            {
+                "logKeyArn": self.log_key.arn,
+                "criticalTopicArn": self.topics["critical"].arn,
+                "warningTopicArn": self.topics["warning"].arn,
+            }
+        )
+
+    def _alert_topics(self, name: str, args: ObservabilityArgs) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        self.alert_key = managed_key(
+            f"{name}-alert-key",
+            parent=self,
+            protect=args.deletion_protection,
+            description=f"SNS alert topic encryption for {args.naming.physical('alerts')}",
+            alias=args.naming.alias("alerts"),
+            policy=alert_key_policy(args.account_id),
+        )
+        self.topics = {}
+        for severity in SEVERITIES:
+            topic_name = args.naming.physical(f"{severity}-alerts")
+            topic = aws.sns.Topic(
+                f"{name}-{severity}-topic",
+                name=topic_name,
+                kms_master_key_id=self.alert_key.arn,
+                opts=child,
+            )
+            aws.sns.TopicPolicy(
+                f"{name}-{severity}-topic-policy",
+                arn=topic.arn,
+                policy=topic_policy(args.account_id, args.region, topic_name),
+                opts=child,
+            )
+            # Named by address, not position: removing one recipient must not re-subscribe
+            # (and re-confirm) everyone listed after it.
+            for email in recipients(args.alerts, severity):
+                aws.sns.TopicSubscription(
+                    f"{name}-{severity}-email-{email}",
+                    topic=topic.arn,
+                    protocol="email",
+                    endpoint=email,
+                    opts=child,
+                )
+            self.topics[severity] = topic

@@ -1,0 +1,293 @@
+"""Alarms: what watches the other components, the dashboard and the saved log queries.
+
+Created last in ``__main__.py``. Every alarm comes from an ``AlarmSpec`` of
+components/alarm_catalog.py and goes to the ``critical`` or ``warning`` topic, with OK actions
+so the engineer also hears when it clears. The dashboard ``PhaseMirror-FPCalibration-<Stack>``
+draws spec 000's seven widgets from the same ``Metric`` objects the alarms use. Secrets Manager
+rotation failures reach ``critical`` through an EventBridge rule.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.alarm_catalog import (
+    AlarmSpec,
+    DataTierTargets,
+    Metric,
+    Search,
+    ServiceMetrics,
+    ServiceTargets,
+    Severity,
+    Sum,
+    data_tier_alarms,
+    service_alarms,
+)
+from components.config import Naming
+
+# Secrets Manager reports a failed rotation as a CloudTrail service event, for any secret.
+ROTATION_FAILED_PATTERN = {
+    "source": ["aws.secretsmanager"],
+    "detail-type": ["AWS Service Event via CloudTrail"],
+    "detail": {
+        "eventSource": ["secretsmanager.amazonaws.com"],
+        "eventName": ["RotationFailed", "TestRotationFailed"],
+    },
+}
+
+
+@dataclass(frozen=True)
+class SavedQuery:
+    role: str
+    title: str
+    log_group: str  # key of AlarmsArgs.log_groups
+    query: str
+
+
+# Spec 000 (Day 28-29), verbatim.
+QUERIES = (
+    SavedQuery(
+        "consent-failures-by-org",
+        "Consent failures by organization",
+        "ingestion",
+        "fields @timestamp, orgId, error\n| filter @message like /consent.*failed/\n"
+        "| stats count() by orgId\n| sort count desc\n| limit 20",
+    ),
+    SavedQuery(
+        "anonymization-performance",
+        "Anonymization performance",
+        "ingestion",
+        "fields @timestamp, durationMs\n| filter @message like /anonymization.*complete/\n"
+        "| stats avg(durationMs), max(durationMs), pct(durationMs, 99)",
+    ),
+    SavedQuery(
+        "salt-rotation-history",
+        "Salt rotation history",
+        "rotator",
+        "fields @timestamp, rotationMonth, previousRotationMonth\n"
+        "| filter @message like /Salt rotated successfully/\n| sort @timestamp desc\n| limit 10",
+    ),
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmsArgs:
+    """Inputs of ``Alarms``.
+
+    - naming: the stack's physical-name rule (alarms ``{prefix}-{role}-{stack}``).
+    - stack, region: the dashboard's name (``PhaseMirror-FPCalibration-<Stack>``) and region.
+    - topics: the ``critical`` and ``warning`` topic ARNs (``Observability.topics``).
+    - service: the calibration service's function and table names (``ServiceTargets``).
+    - log_groups: the functions' log group names, keys ``ingestion``, ``query``, ``rotator``.
+    - data_tier: the data tier's resources (default ``None``: no data-tier alarms).
+    """
+
+    naming: Naming
+    stack: str
+    region: str
+    topics: Mapping[Severity, pulumi.Input[str]]
+    service: ServiceTargets
+    log_groups: Mapping[str, pulumi.Input[str]]
+    data_tier: DataTierTargets | None = None
+
+
+def dashboard_name(stack: str) -> str:
+    return f"PhaseMirror-FPCalibration-{stack.capitalize()}"
+
+
+def _expression_entries(signal: Sum | Search, **extra: Any) -> list[list[Any]]:
+    entries: list[list[Any]] = [
+        [{"expression": signal.expression, "label": signal.label, "id": "e1", **extra}]
+    ]
+    if isinstance(signal, Sum):
+        entries += [m.widget_entry(id=f"m{i}", visible=False) for i, m in enumerate(signal.metrics)]
+    return entries
+
+
+def _metric_widget(title: str, metrics: list[list[Any]], **properties: Any) -> dict[str, Any]:
+    return {
+        "type": "metric",
+        "width": 12,
+        "height": 6,
+        "properties": {"title": title, "metrics": metrics, **properties},
+    }
+
+
+def dashboard_widgets(
+    m: ServiceMetrics, specs: Mapping[str, AlarmSpec], region: str, rotator_log_group: str
+) -> list[dict[str, Any]]:
+    """Spec 000's seven widgets, from the metrics (and thresholds) the alarms use."""
+    latency = specs["fp-ingest-latency-warning"]
+    # No metric counts passed checks: events stored (all rules) stand in for them.
+    successful = {
+        "expression": f"SUM({m.ingested_by_rule.expression})",
+        "label": "Successful (stored)",
+    }
+    return [
+        _metric_widget(
+            "FP Ingestion Volume",
+            _expression_entries(m.ingested_by_rule),
+            view="timeSeries",
+            start="-PT24H",
+            region=region,
+            yAxis={"left": {"min": 0}},
+        ),
+        _metric_widget(
+            "Consent Check Results",
+            [
+                [{**successful, "id": "e1"}],
+                m.consent_failures.widget_entry(),
+                m.consent_missing.widget_entry(),
+            ],
+            view="timeSeries",
+            stacked=True,
+            start="-PT24H",
+            region=region,
+        ),
+        _metric_widget(
+            "Anonymization Health",
+            [m.anonymization_last_hour.widget_entry(color="#d62728")],
+            view="singleValue",
+            start="-PT1H",
+            setPeriodToTimeRange=True,
+            sparkline=True,
+            region=region,
+        ),
+        _metric_widget(
+            "Ingestion Latency",
+            [m.latency_average.widget_entry(), m.latency_p99.widget_entry()],
+            view="timeSeries",
+            start="-PT1H",
+            region=region,
+            annotations={"horizontal": [{"label": "Alarm threshold", "value": latency.threshold}]},
+        ),
+        _metric_widget(
+            "DynamoDB Performance",
+            [m.table_writes.widget_entry(), *_expression_entries(m.throttles)],
+            view="timeSeries",
+            start="-PT1H",
+            region=region,
+        ),
+        _metric_widget(
+            "Lambda Invocations & Errors",
+            [metric.widget_entry() for metric in m.invocations],
+            view="bar",
+            start="-PT24H",
+            region=region,
+        ),
+        {
+            "type": "log",
+            "width": 24,
+            "height": 6,
+            "properties": {
+                "title": "Salt Rotation Status",
+                "region": region,
+                "view": "table",
+                "query": f"SOURCE '{rotator_log_group}' | " + QUERIES[2].query.replace("\n", " "),
+            },
+        },
+    ]
+
+
+def alarm_inputs(spec: AlarmSpec) -> dict[str, Any]:
+    """The metric half of a ``MetricAlarm``: one metric, or metric math over several."""
+    signal = spec.signal
+    if isinstance(signal, Metric):
+        return {
+            "namespace": signal.namespace,
+            "metric_name": signal.name,
+            "dimensions": dict(signal.dimensions),
+            "statistic": signal.stat,
+            "period": signal.period,
+        }
+    queries = [
+        aws.cloudwatch.MetricAlarmMetricQueryArgs(
+            id=f"m{i}",
+            return_data=False,
+            metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+                namespace=m.namespace,
+                metric_name=m.name,
+                dimensions=dict(m.dimensions),
+                stat=m.stat,
+                period=m.period,
+            ),
+        )
+        for i, m in enumerate(signal.metrics)
+    ]
+    total = aws.cloudwatch.MetricAlarmMetricQueryArgs(
+        id="e1", expression=signal.expression, label=signal.label, return_data=True
+    )
+    return {"metric_queries": [*queries, total]}
+
+
+class Alarms(pulumi.ComponentResource):
+    alarms: dict[str, aws.cloudwatch.MetricAlarm]
+    dashboard: aws.cloudwatch.Dashboard
+
+    def __init__(self, name: str, args: AlarmsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("phase-mirror:index:Alarms", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        metrics = ServiceMetrics(args.service)
+        specs = service_alarms(metrics)
+        if args.data_tier is not None:
+            specs += data_tier_alarms(args.data_tier)
+        self.alarms = {}
+        for spec in specs:
+            topic = args.topics[spec.severity]
+            self.alarms[spec.role] = aws.cloudwatch.MetricAlarm(
+                f"{name}-{spec.role}",
+                name=args.naming.physical(spec.role),
+                alarm_description=f"{spec.description}. Runbook: {spec.runbook_link}",
+                comparison_operator=spec.comparison,
+                threshold=spec.threshold,
+                evaluation_periods=spec.evaluation_periods,
+                treat_missing_data=spec.missing,
+                alarm_actions=[topic],
+                ok_actions=[topic],
+                **alarm_inputs(spec),
+                opts=child,
+            )
+        rule = aws.cloudwatch.EventRule(
+            f"{name}-rotation-failed",
+            name=args.naming.physical("rotation-failed"),
+            description="Secrets Manager could not rotate a secret (the HMAC salt included)",
+            event_pattern=json.dumps(ROTATION_FAILED_PATTERN),
+            opts=child,
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-rotation-failed-target",
+            rule=rule.name,
+            arn=args.topics["critical"],
+            opts=child,
+        )
+        for query in QUERIES:
+            aws.cloudwatch.QueryDefinition(
+                f"{name}-{query.role}",
+                name=f"{args.naming.physical('fp-calibration')}/{query.title}",
+                log_group_names=[args.log_groups[query.log_group]],
+                query_string=query.query,
+                opts=child,
+            )
+        by_role = {spec.role: spec for spec in specs}
+        self.dashboard = aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=dashboard_name(args.stack),
+            dashboard_body=pulumi.Output.from_input(args.log_groups["rotator"]).apply(
+                lambda group: json.dumps(
+                    {"widgets": dashboard_widgets(metrics, by_role, args.region, group)}
+                )
+            ),
+            opts=child,
+        )
+        self.register_outputs(
+            {
+                "dashboardName": self.dashboard.dashboard_name,
+                "alarmNames": [alarm.name for alarm in self.alarms.values()],
+            }
+        )

@@ -1,0 +1,287 @@
+"""AuditTrail: the account's CloudTrail, where it is kept, and the CIS security alarms on it.
+
+The trail is multi-region, validates its log files (a digest chain that shows tampering) and
+encrypts them with its own key; it writes to a ``SecureBucket`` kept ``trailRetentionDays``
+(at least 90, a year in production) and streams to a KMS-encrypted log group carrying the CIS
+metric filters of components/cis_controls.py, each with an alarm paging ``critical``.
+
+Created after ``DataTier`` in ``__main__.py`` because its bucket sends S3 access logs to the
+data tier's access-log bucket.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.base import managed_key, stateful
+from components.cis_controls import CIS_CONTROLS, PERIOD_S, THRESHOLD
+from components.config import Naming
+from components.observability import account_root_statement
+from components.secure_bucket import Lifecycle, SecureBucket, SecureBucketArgs, bucket_arn
+
+CIS_NAMESPACE = "PhaseMirror/Security"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditTrailArgs:
+    """Inputs of ``AuditTrail``.
+
+    - naming: the stack's physical-name rule (trail ``{prefix}-trail-{stack}``, bucket
+      ``{prefix}-cloudtrail-{stack}``).
+    - account_id, region: the trail's home (its ARN is known before creation, so the key and
+      bucket policies can name exactly this trail).
+    - log_key_arn, log_retention_days: the trail log group's CMK and retention.
+    - retention_days: days log files stay in the bucket (config ``trailRetentionDays``, >= 90).
+    - access_log_bucket: the bucket receiving the trail bucket's S3 access logs.
+    - critical_topic_arn: where the CIS alarms go.
+    - deletion_protection: Pulumi ``protect`` and retain-on-delete on the key, bucket and log group.
+    """
+
+    naming: Naming
+    account_id: str
+    region: str
+    log_key_arn: pulumi.Input[str]
+    log_retention_days: int
+    retention_days: int
+    access_log_bucket: pulumi.Input[str]
+    critical_topic_arn: pulumi.Input[str]
+    deletion_protection: bool
+
+
+def trail_arn(account_id: str, region: str, trail_name: str) -> str:
+    return f"arn:aws:cloudtrail:{region}:{account_id}:trail/{trail_name}"
+
+
+def trail_key_policy(account_id: str, source_trail_arn: str) -> str:
+    """AWS's documented CloudTrail key policy, limited to this trail and this account."""
+    trail_context = {
+        "kms:EncryptionContext:aws:cloudtrail:arn": f"arn:aws:cloudtrail:*:{account_id}:trail/*"
+    }
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                account_root_statement(account_id),
+                {
+                    "Sid": "CloudTrailEncryptsLogs",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                    "Action": "kms:GenerateDataKey*",
+                    "Resource": "*",
+                    "Condition": {
+                        "StringEquals": {"aws:SourceArn": source_trail_arn},
+                        "StringLike": trail_context,
+                    },
+                },
+                {
+                    "Sid": "CloudTrailDescribesKey",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                    "Action": "kms:DescribeKey",
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:SourceArn": source_trail_arn}},
+                },
+                {
+                    "Sid": "AccountReadsLogFiles",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "*"},
+                    "Action": ["kms:Decrypt", "kms:ReEncryptFrom"],
+                    "Resource": "*",
+                    "Condition": {
+                        "StringEquals": {"kms:CallerAccount": account_id},
+                        "StringLike": trail_context,
+                    },
+                },
+            ],
+        }
+    )
+
+
+def trail_bucket_statements(
+    account_id: str, bucket_name: str, source_trail_arn: str
+) -> list[dict[str, Any]]:
+    """What CloudTrail needs on its bucket: read the ACL, write under AWSLogs/<account>/."""
+    only_this_trail = {"StringEquals": {"aws:SourceArn": source_trail_arn}}
+    return [
+        {
+            "Sid": "CloudTrailAclCheck",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "s3:GetBucketAcl",
+            "Resource": bucket_arn(bucket_name),
+            "Condition": only_this_trail,
+        },
+        {
+            "Sid": "CloudTrailWrite",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": f"{bucket_arn(bucket_name)}/AWSLogs/{account_id}/*",
+            "Condition": {
+                "StringEquals": {
+                    "aws:SourceArn": source_trail_arn,
+                    "s3:x-amz-acl": "bucket-owner-full-control",
+                }
+            },
+        },
+    ]
+
+
+def trail_role_trust(source_trail_arn: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"aws:SourceArn": source_trail_arn}},
+                }
+            ],
+        }
+    )
+
+
+class AuditTrail(pulumi.ComponentResource):
+    trail: aws.cloudtrail.Trail
+    key: aws.kms.Key
+    bucket: SecureBucket
+    log_group: aws.cloudwatch.LogGroup
+    cis_alarms: list[aws.cloudwatch.MetricAlarm]
+
+    def __init__(
+        self, name: str, args: AuditTrailArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("phase-mirror:index:AuditTrail", name, None, opts)
+        self._trail(name, args)
+        self._cis_alarms(name, args)
+        self.register_outputs(
+            {
+                "trailArn": self.trail.arn,
+                "bucketName": self.bucket.bucket.bucket,
+                "logGroupName": self.log_group.name,
+            }
+        )
+
+    def _trail(self, name: str, args: AuditTrailArgs) -> None:
+        naming = args.naming
+        child = pulumi.ResourceOptions(parent=self)
+        trail_name = naming.physical("trail")
+        arn = trail_arn(args.account_id, args.region, trail_name)
+        self.key = managed_key(
+            f"{name}-trail-key",
+            parent=self,
+            protect=args.deletion_protection,
+            description=f"CloudTrail log file encryption for {trail_name}",
+            alias=naming.alias("trail"),
+            policy=trail_key_policy(args.account_id, arn),
+        )
+        bucket_name = naming.physical("cloudtrail")
+        self.bucket = SecureBucket(
+            f"{name}-trail-bucket",
+            SecureBucketArgs(
+                bucket_name=bucket_name,
+                kms_key_arn=self.key.arn,
+                access_log_bucket=args.access_log_bucket,
+                lifecycle=Lifecycle(expire_days=args.retention_days),
+                extra_statements=trail_bucket_statements(args.account_id, bucket_name, arn),
+                protect=args.deletion_protection,
+                # A stack without protection (staging) can be torn down with its logs.
+                force_destroy=not args.deletion_protection,
+            ),
+            opts=child,
+        )
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-trail-logs",
+            name=f"/aws/cloudtrail/{trail_name}",
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.log_key_arn,
+            opts=stateful(self, args.deletion_protection),
+        )
+        role = aws.iam.Role(
+            f"{name}-trail-role",
+            name=naming.physical("trail-logs"),
+            assume_role_policy=trail_role_trust(arn),
+            opts=child,
+        )
+        role_policy = aws.iam.RolePolicy(
+            f"{name}-trail-role-policy",
+            name=naming.physical("trail-logs"),
+            role=role.id,
+            policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "WriteTrailLogGroup",
+                            "Effect": "Allow",
+                            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                            "Resource": self.log_group.arn.apply(lambda a: f"{a}:log-stream:*"),
+                        }
+                    ],
+                }
+            ),
+            opts=child,
+        )
+        self.trail = aws.cloudtrail.Trail(
+            f"{name}-trail",
+            name=trail_name,
+            s3_bucket_name=self.bucket.bucket.bucket,
+            kms_key_id=self.key.arn,
+            is_multi_region_trail=True,
+            include_global_service_events=True,
+            enable_log_file_validation=True,
+            enable_logging=True,
+            cloud_watch_logs_group_arn=self.log_group.arn.apply(lambda a: f"{a}:*"),
+            cloud_watch_logs_role_arn=role.arn,
+            # All management events, KMS included: CloudWatch.7 fails if kms is excluded.
+            event_selectors=[
+                aws.cloudtrail.TrailEventSelectorArgs(
+                    read_write_type="All", include_management_events=True
+                )
+            ],
+            # CloudTrail checks bucket policy and role when the trail is created.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.bucket, role_policy]),
+        )
+
+    def _cis_alarms(self, name: str, args: AuditTrailArgs) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        self.cis_alarms = []
+        for control in CIS_CONTROLS:
+            metric_name = args.naming.physical(control.role)
+            aws.cloudwatch.LogMetricFilter(
+                f"{name}-{control.role}-filter",
+                name=metric_name,
+                log_group_name=self.log_group.name,
+                pattern=control.pattern,
+                metric_transformation=aws.cloudwatch.LogMetricFilterMetricTransformationArgs(
+                    name=metric_name, namespace=CIS_NAMESPACE, value="1", default_value="0"
+                ),
+                opts=child,
+            )
+            self.cis_alarms.append(
+                aws.cloudwatch.MetricAlarm(
+                    f"{name}-{control.role}-alarm",
+                    name=metric_name,
+                    alarm_description=(
+                        f"CIS {control.control}: {control.title} seen in CloudTrail. "
+                        f"Runbook: docs/runbooks/operations.md#security-alarms"
+                    ),
+                    namespace=CIS_NAMESPACE,
+                    metric_name=metric_name,
+                    statistic="Sum",
+                    period=PERIOD_S,
+                    evaluation_periods=1,
+                    threshold=THRESHOLD,
+                    comparison_operator="GreaterThanOrEqualToThreshold",
+                    treat_missing_data="notBreaching",
+                    alarm_actions=[args.critical_topic_arn],
+                    opts=child,
+                )
+            )

@@ -1,0 +1,298 @@
+"""Observability and AuditTrail: the alert topics and their policies, the trail, the CIS filters."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from components.cis_controls import CIS_CONTROLS
+from components.config import AlertSettings
+from components.observability import recipients
+from tools.mock_program import ACCOUNT_ID, ProgramRun, Resource, run_program
+
+P = "phase-mirror-infra:"
+TOPIC = "aws:sns/topic:Topic"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
+CIS_FILE = Path(__file__).parent / "data" / "cis-metric-filters.md"
+
+
+def policy(resource: Resource, field: str = "policy") -> dict:
+    value = resource.inputs[field]
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def statement(document: dict, sid: str) -> dict:
+    found = [s for s in document["Statement"] if s.get("Sid") == sid]
+    assert len(found) == 1, f"expected one statement {sid!r} in {document}"
+    return found[0]
+
+
+def topic(run: ProgramRun, severity: str) -> Resource:
+    return run.one(TOPIC, f"observability-{severity}-topic")
+
+
+def critical_arn(run: ProgramRun) -> str:
+    return topic(run, "critical").outputs["arn"]
+
+
+# --- alert topics ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("severity", ["critical", "warning"])
+def test_topic_is_named_per_stack_and_encrypted_with_the_alert_key(program, severity):
+    key = program.one("aws:kms/key:Key", "observability-alert-key")
+    resource = topic(program, severity)
+    assert resource.inputs["name"] == f"phase-mirror-{severity}-alerts-{program.stack}"
+    assert resource.inputs["kmsMasterKeyId"] == key.outputs["arn"], resource.urn
+    assert key.inputs["enableKeyRotation"] is True, key.urn
+
+
+def test_alert_key_lets_cloudwatch_and_eventbridge_publish_encrypted(program):
+    key = program.one("aws:kms/key:Key", "observability-alert-key")
+    services = statement(policy(key), "AlarmsAndRulesPublishToEncryptedTopics")
+    assert services["Effect"] == "Allow"
+    assert sorted(services["Principal"]["Service"]) == [
+        "cloudwatch.amazonaws.com",
+        "events.amazonaws.com",
+    ], key.urn
+    assert services["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"], key.urn
+    # Nobody else but the account's own administrators.
+    principals = [s["Principal"] for s in policy(key)["Statement"]]
+    assert {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"} in principals
+    assert len(principals) == 2, key.urn
+
+
+@pytest.mark.parametrize("severity", ["critical", "warning"])
+def test_topic_policy_lets_only_this_accounts_alarms_and_rules_publish(program, severity):
+    arn = topic(program, severity).outputs["arn"]
+    resource = program.one(
+        "aws:sns/topicPolicy:TopicPolicy", f"observability-{severity}-topic-policy"
+    )
+    assert resource.inputs["arn"] == arn
+    document = policy(resource)
+    region = program.config["aws:region"]
+    for sid, service, source in (
+        (
+            "CloudWatchAlarmsPublish",
+            "cloudwatch",
+            f"arn:aws:cloudwatch:{region}:{ACCOUNT_ID}:alarm:*",
+        ),
+        ("EventBridgeRulesPublish", "events", f"arn:aws:events:{region}:{ACCOUNT_ID}:rule/*"),
+    ):
+        publish = statement(document, sid)
+        assert publish["Principal"] == {"Service": f"{service}.amazonaws.com"}, resource.urn
+        assert (publish["Action"], publish["Resource"]) == ("sns:Publish", arn), resource.urn
+        assert publish["Condition"] == {
+            "StringEquals": {"aws:SourceAccount": ACCOUNT_ID},
+            "ArnLike": {"aws:SourceArn": source},
+        }, resource.urn
+    deny = statement(document, "DenyInsecureTransport")
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {
+        "Bool": {"aws:SecureTransport": "false"}
+    }
+    for s in document["Statement"]:
+        if s["Effect"] == "Allow":
+            assert s["Principal"] != "*" and s["Resource"] == arn, f"{resource.urn}: {s}"
+
+
+def test_recipients_merge_the_shared_list_with_each_topics_own_without_duplicates():
+    alerts = AlertSettings(
+        alarm_emails=("team@example.com",),
+        critical_emails=("pager@example.com", "team@example.com"),
+        warning_emails=("chat@example.com",),
+    )
+    assert recipients(alerts, "critical") == ["team@example.com", "pager@example.com"]
+    assert recipients(alerts, "warning") == ["team@example.com", "chat@example.com"]
+
+
+def test_email_subscriptions_follow_the_config():
+    # GIVEN a shared address and a pager address for critical alerts only
+    run = run_program(
+        "staging",
+        overrides={
+            f"{P}alarmEmails": ["team@example.com"],
+            f"{P}criticalAlarmEmails": ["pager@example.com"],
+        },
+    )
+    # THEN critical has both, warning only the shared one, each by email
+    subscribed: dict[str, set[str]] = {}
+    arns = {topic(run, s).outputs["arn"]: s for s in ("critical", "warning")}
+    for sub in run.of_type("aws:sns/topicSubscription:TopicSubscription"):
+        assert sub.inputs["protocol"] == "email", sub.urn
+        subscribed.setdefault(arns[sub.inputs["topic"]], set()).add(sub.inputs["endpoint"])
+    assert subscribed == {
+        "critical": {"team@example.com", "pager@example.com"},
+        "warning": {"team@example.com"},
+    }
+
+
+# --- the trail --------------------------------------------------------------------------------------
+
+
+def trail(run: ProgramRun) -> Resource:
+    return run.one("aws:cloudtrail/trail:Trail", "audit-trail-trail")
+
+
+def test_trail_is_multi_region_validated_encrypted_and_streams_to_its_log_group(program):
+    resource = trail(program)
+    key = program.one("aws:kms/key:Key", "audit-trail-trail-key")
+    group = program.one("aws:cloudwatch/logGroup:LogGroup", "audit-trail-trail-logs")
+    role = program.one("aws:iam/role:Role", "audit-trail-trail-role")
+    bucket = program.one("aws:s3/bucket:Bucket", "audit-trail-trail-bucket-bucket")
+    inputs = resource.inputs
+    assert inputs["name"] == f"phase-mirror-trail-{program.stack}"
+    assert inputs["isMultiRegionTrail"] is True, resource.urn
+    assert inputs["enableLogFileValidation"] is True, resource.urn
+    assert inputs["includeGlobalServiceEvents"] is True, resource.urn
+    assert inputs["enableLogging"] is True, resource.urn
+    assert inputs["kmsKeyId"] == key.outputs["arn"], resource.urn
+    assert (
+        inputs["s3BucketName"]
+        == bucket.inputs["bucket"]
+        == f"phase-mirror-cloudtrail-{program.stack}"
+    )
+    assert inputs["cloudWatchLogsGroupArn"] == group.outputs["arn"] + ":*", resource.urn
+    assert inputs["cloudWatchLogsRoleArn"] == role.outputs["arn"], resource.urn
+    # Every management event, KMS's included (CloudWatch.7 fails when kms is excluded).
+    (selector,) = inputs["eventSelectors"]
+    assert selector["readWriteType"] == "All" and selector["includeManagementEvents"] is True
+    assert not selector.get("excludeManagementEventSources"), resource.urn
+
+
+def test_trail_log_group_is_encrypted_kept_and_protected_per_stack(program):
+    group = program.one("aws:cloudwatch/logGroup:LogGroup", "audit-trail-trail-logs")
+    log_key = program.one("aws:kms/key:Key", "observability-log-key")
+    retention = int(program.config[f"{P}logRetentionDays"])
+    assert group.inputs["kmsKeyId"] == log_key.outputs["arn"], group.urn
+    assert (
+        group.inputs["retentionInDays"]
+        == retention
+        == (365 if program.stack == "production" else 90)
+    )
+    assert group.protect is (program.stack == "production"), group.urn
+
+
+def test_trail_key_lets_only_this_trail_encrypt(program):
+    key = program.one("aws:kms/key:Key", "audit-trail-trail-key")
+    arn = trail(program).outputs["arn"]
+    assert (
+        arn == f"arn:aws:cloudtrail:us-east-1:{ACCOUNT_ID}:trail/phase-mirror-trail-{program.stack}"
+    )
+    document = policy(key)
+    encrypt = statement(document, "CloudTrailEncryptsLogs")
+    assert encrypt["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
+    assert encrypt["Action"] == "kms:GenerateDataKey*"
+    assert encrypt["Condition"]["StringEquals"] == {"aws:SourceArn": arn}, key.urn
+    assert statement(document, "CloudTrailDescribesKey")["Condition"] == {
+        "StringEquals": {"aws:SourceArn": arn}
+    }
+    read = statement(document, "AccountReadsLogFiles")
+    assert read["Action"] == ["kms:Decrypt", "kms:ReEncryptFrom"]
+    assert read["Condition"]["StringEquals"] == {"kms:CallerAccount": ACCOUNT_ID}, key.urn
+
+
+def test_trail_bucket_policy_lets_this_trail_write_only_its_accounts_prefix(program):
+    arn = trail(program).outputs["arn"]
+    bucket = f"phase-mirror-cloudtrail-{program.stack}"
+    document = policy(
+        program.one("aws:s3/bucketPolicy:BucketPolicy", "audit-trail-trail-bucket-policy")
+    )
+    acl = statement(document, "CloudTrailAclCheck")
+    assert (acl["Action"], acl["Resource"]) == ("s3:GetBucketAcl", f"arn:aws:s3:::{bucket}")
+    assert acl["Condition"] == {"StringEquals": {"aws:SourceArn": arn}}
+    write = statement(document, "CloudTrailWrite")
+    assert write["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
+    assert (write["Action"], write["Resource"]) == (
+        "s3:PutObject",
+        f"arn:aws:s3:::{bucket}/AWSLogs/{ACCOUNT_ID}/*",
+    )
+    assert write["Condition"] == {
+        "StringEquals": {"aws:SourceArn": arn, "s3:x-amz-acl": "bucket-owner-full-control"}
+    }
+    # The building block's TLS-only denies stay in front.
+    assert statement(document, "DenyInsecureTransport")["Effect"] == "Deny"
+
+
+def test_trail_files_are_kept_at_least_90_days_and_a_year_in_production(program):
+    lifecycle = program.one(
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+        "audit-trail-trail-bucket-lifecycle",
+    )
+    expiring = [r["expiration"]["days"] for r in lifecycle.inputs["rules"] if r.get("expiration")]
+    assert expiring == [365 if program.stack == "production" else 90], lifecycle.urn
+    logging = program.one("aws:s3/bucketLogging:BucketLogging", "audit-trail-trail-bucket-logging")
+    assert logging.inputs["targetBucket"] == f"phase-mirror-access-logs-{program.stack}"
+
+
+def test_trail_role_may_only_write_streams_of_the_trail_log_group(program):
+    arn = trail(program).outputs["arn"]
+    role = program.one("aws:iam/role:Role", "audit-trail-trail-role")
+    (trust,) = policy(role, "assumeRolePolicy")["Statement"]
+    assert trust["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceArn": arn}}, role.urn
+    group = program.one("aws:cloudwatch/logGroup:LogGroup", "audit-trail-trail-logs")
+    (allow,) = policy(
+        program.one("aws:iam/rolePolicy:RolePolicy", "audit-trail-trail-role-policy")
+    )["Statement"]
+    assert allow["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert allow["Resource"] == group.outputs["arn"] + ":log-stream:*"
+
+
+# --- CIS metric filters ---------------------------------------------------------------------------
+
+
+def cis_file_patterns() -> dict[str, str]:
+    """control -> pattern, read from the CIS table (``\\|\\|`` is Markdown for ``||``)."""
+    rows = re.findall(r"^\| (CloudWatch\.\d+) \| [^|]+ \| `(.+)` \|$", CIS_FILE.read_text(), re.M)
+    return {control: pattern.replace("\\|", "|") for control, pattern in rows}
+
+
+def test_the_cis_table_in_code_is_the_spec_table():
+    expected = cis_file_patterns()
+    assert len(expected) == 14
+    assert {c.control: c.pattern for c in CIS_CONTROLS} == expected
+
+
+@pytest.mark.parametrize("control", CIS_CONTROLS, ids=lambda c: c.control)
+def test_cis_filter_has_exactly_the_prescribed_pattern_on_the_trail_log_group(program, control):
+    group = program.one("aws:cloudwatch/logGroup:LogGroup", "audit-trail-trail-logs")
+    resource = program.one(FILTER, f"audit-trail-{control.role}-filter")
+    assert resource.inputs["pattern"] == cis_file_patterns()[control.control], resource.urn
+    assert resource.inputs["logGroupName"] == group.inputs["name"], resource.urn
+    transformation = resource.inputs["metricTransformation"]
+    assert transformation == {
+        "name": f"phase-mirror-{control.role}-{program.stack}",
+        "namespace": "PhaseMirror/Security",
+        "value": "1",
+        "defaultValue": "0",
+    }, resource.urn
+
+
+@pytest.mark.parametrize("control", CIS_CONTROLS, ids=lambda c: c.control)
+def test_cis_alarm_pages_critical_on_the_first_event(program, control):
+    alarm = program.one(ALARM, f"audit-trail-{control.role}-alarm")
+    metric = f"phase-mirror-{control.role}-{program.stack}"
+    expected = {
+        "name": metric,
+        "namespace": "PhaseMirror/Security",
+        "metricName": metric,
+        "statistic": "Sum",
+        "period": 300,
+        "evaluationPeriods": 1,
+        "threshold": 1,
+        "comparisonOperator": "GreaterThanOrEqualToThreshold",
+        "treatMissingData": "notBreaching",
+        "alarmActions": [critical_arn(program)],
+    }
+    assert {k: alarm.inputs.get(k) for k in expected} == expected, alarm.urn
+    assert "docs/runbooks/operations.md#security-alarms" in alarm.inputs["alarmDescription"]
+
+
+def test_every_cis_filter_has_one_alarm_and_nothing_else_is_on_the_trail(program):
+    filters = [f for f in program.of_type(FILTER) if f.name.startswith("audit-trail-")]
+    alarms = [a for a in program.of_type(ALARM) if a.name.startswith("audit-trail-")]
+    assert len(filters) == len(alarms) == len(CIS_CONTROLS) == 14
