@@ -490,7 +490,8 @@ def ingest(event: object, deps: Dependencies) -> dict[str, Any]:
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     started = time.perf_counter()
     deps = dependencies()
-    metrics.set_default_dimensions(Environment=deps.settings.environment)
+    if metrics.default_dimensions.get("Environment") != deps.settings.environment:
+        metrics.set_default_dimensions(Environment=deps.settings.environment)
     try:
         return ingest(event, deps)
     finally:

@@ -35,7 +35,7 @@ from botocore.exceptions import ClientError
 ENV_VARS: tuple[str, ...] = ("SALT_SECRET_ID",)
 
 SALT_BYTES = 32
-MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 Step = Literal["createSecret", "setSecret", "testSecret", "finishSecret"]
 STEPS: tuple[str, ...] = get_args(Step)
 # boto3 ships no type stubs and the project adds no stub dependency.
@@ -108,7 +108,7 @@ def decode_salt(value: object, key: str) -> bytes:
 
 
 def check_month(value: object, key: str) -> str:
-    if not isinstance(value, str) or not MONTH.match(value):
+    if not isinstance(value, str) or not MONTH.fullmatch(value):
         raise InvalidSaltValue(f"{key} must be a month YYYY-MM")
     return value
 
