@@ -1,0 +1,426 @@
+"""Alarms: every alarm's full definition, the salt-failure rule, the saved queries and the dashboard.
+
+Alarms are checked against tables written out here from the specs (000 for the service, 004
+for the data tier), not against the catalog they are built from, so a changed threshold, period
+or route fails a test. Names and dimensions are checked against what the program really
+creates (function names, table name, DB identifier, Redis nodes).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from components.alarm_catalog import (
+    DataTierTargets,
+    data_tier_alarms,
+    instance_memory_gib,
+    postgres_max_connections,
+)
+from components.config import ConfigError
+from tools.mock_program import ProgramRun, Resource
+
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+NS = "PhaseMirror/FPCalibration"
+GIB = 1024**3
+MIB = 1024**2
+
+# Spec 000, Day 28-29 (plus the Environment dimension every custom metric carries), and the
+# salt-health alarms of issue 5. role -> (namespace, metric, dimension, stat, period,
+# evaluation periods, threshold, comparison, topic).
+SERVICE = {
+    "consent-check-failures-critical": (NS, "ConsentCheckFailures", "env", "Sum", 300, 2, 10, ">", "critical"),
+    "salt-loading-failures-critical": (NS, "AnonymizationErrors", "env", "Sum", 300, 1, 5, ">", "critical"),
+    "fp-ingest-latency-warning": (NS, "FPIngestLatency", "env", "Average", 900, 2, 1000, ">", "warning"),
+    "fp-ingestion-lambda-errors": ("AWS/Lambda", "Errors", "fp-ingestion", "Sum", 300, 2, 10, ">", "warning"),
+    "salt-rotator-errors": ("AWS/Lambda", "Errors", "salt-rotator", "Sum", 300, 1, 1, ">=", "critical"),
+    "salt-age-critical": (NS, "SaltAgeDays", "env", "Maximum", 3600, 1, 32, ">", "critical"),
+}  # fmt: skip
+COMPARISON = {
+    ">": "GreaterThanThreshold",
+    ">=": "GreaterThanOrEqualToThreshold",
+    "<": "LessThanThreshold",
+}
+# Spec 004. role -> (namespace, metric, stat, evaluation periods, threshold, comparison, topic).
+DB = {
+    "db-cpu": ("CPUUtilization", "Average", 2, 80, ">", "warning"),
+    "db-freeable-memory": ("FreeableMemory", "Average", 2, 512 * MIB, "<", "warning"),
+    "db-free-storage": ("FreeStorageSpace", "Minimum", 1, 10 * GIB, "<", "critical"),
+    "db-connections": ("DatabaseConnections", "Maximum", 2, "80%", ">", "warning"),
+}
+# 80 % of RDS's default max_connections (memory / 9531392) for the classes the stacks use.
+CONNECTIONS_AT_80 = {"db.t4g.medium": 360, "db.t4g.large": 720}
+REDIS = {
+    "cpu": ("CPUUtilization", "Average", 75),
+    "memory": ("DatabaseMemoryUsagePercentage", "Average", 80),
+    "evictions": ("Evictions", "Sum", 1000),
+}
+
+
+def alarm(run: ProgramRun, role: str) -> Resource:
+    return run.one(ALARM, f"alarms-{role}")
+
+
+def topic_arn(run: ProgramRun, severity: str) -> str:
+    return run.one("aws:sns/topic:Topic", f"observability-{severity}-topic").outputs["arn"]
+
+
+def function_names(run: ProgramRun) -> set[str]:
+    return {f.inputs["name"] for f in run.of_type("aws:lambda/function:Function")}
+
+
+def routed(run: ProgramRun, resource: Resource, severity: str) -> None:
+    arn = topic_arn(run, severity)
+    assert resource.inputs["alarmActions"] == [arn], f"{resource.urn} must go to {severity}"
+    assert resource.inputs["okActions"] == [arn], f"{resource.urn} must report recovery"
+
+
+def assert_single_metric(resource: Resource, expected: dict[str, Any]) -> None:
+    actual = {k: resource.inputs.get(k) for k in expected}
+    assert actual == expected, resource.urn
+
+
+@pytest.mark.parametrize("role", SERVICE)
+def test_service_alarm_full_definition(program, role):
+    namespace, metric, dim, stat, period, periods, threshold, cmp, severity = SERVICE[role]
+    env = program.config["phase-mirror-infra:environment"]
+    if dim == "env":
+        dimensions = {"Environment": env}
+    else:
+        function = f"phase-mirror-{dim}-{program.stack}"
+        assert function in function_names(program), f"{role} watches a function that is not there"
+        dimensions = {"FunctionName": function}
+    resource = alarm(program, role)
+    assert_single_metric(
+        resource,
+        {
+            "name": f"phase-mirror-{role}-{program.stack}",
+            "namespace": namespace,
+            "metricName": metric,
+            "dimensions": dimensions,
+            "statistic": stat,
+            "period": period,
+            "evaluationPeriods": periods,
+            "threshold": threshold,
+            "comparisonOperator": COMPARISON[cmp],
+            "treatMissingData": "notBreaching",
+        },
+    )
+    routed(program, resource, severity)
+
+
+def test_throttling_alarm_sums_throttled_requests_of_every_operation_on_the_real_table(program):
+    table = f"phase-mirror-calibration-store-{program.stack}"
+    names = {t.inputs["name"] for t in program.of_type("aws:dynamodb/table:Table")}
+    assert table in names
+    resource = alarm(program, "calibration-store-throttling")
+    inputs = resource.inputs
+    assert_single_metric(
+        resource,
+        {
+            "name": f"phase-mirror-calibration-store-throttling-{program.stack}",
+            "evaluationPeriods": 2,
+            "threshold": 5,
+            "comparisonOperator": "GreaterThanThreshold",
+            "treatMissingData": "notBreaching",
+            "metricName": None,
+            "statistic": None,
+        },
+    )
+    *metrics, total = inputs["metricQueries"]
+    # ThrottledRequests is published per (TableName, Operation) only.
+    operations = []
+    for i, query in enumerate(metrics):
+        m = query["metric"]
+        assert query["id"] == f"m{i}" and query.get("returnData") is False, resource.urn
+        assert (m["namespace"], m["metricName"], m["stat"], m["period"]) == (
+            "AWS/DynamoDB",
+            "ThrottledRequests",
+            "Sum",
+            300,
+        )
+        assert m["dimensions"]["TableName"] == table and set(m["dimensions"]) == {
+            "TableName",
+            "Operation",
+        }
+        operations.append(m["dimensions"]["Operation"])
+    assert {"PutItem", "Query", "GetItem"} <= set(operations)
+    assert total["returnData"] is True
+    assert total["expression"] == "SUM([" + ", ".join(f"m{i}" for i in range(len(metrics))) + "])"
+    routed(program, resource, "critical")
+
+
+@pytest.mark.parametrize("role", DB)
+def test_database_alarm_full_definition(program, role):
+    metric, stat, periods, threshold, cmp, severity = DB[role]
+    (db,) = program.of_type("aws:rds/instance:Instance")
+    if threshold == "80%":
+        threshold = CONNECTIONS_AT_80[db.inputs["instanceClass"]]
+    resource = alarm(program, role)
+    assert_single_metric(
+        resource,
+        {
+            "name": f"phase-mirror-{role}-{program.stack}",
+            "namespace": "AWS/RDS",
+            "metricName": metric,
+            "dimensions": {"DBInstanceIdentifier": db.inputs["identifier"]},
+            "statistic": stat,
+            "period": 300,
+            "evaluationPeriods": periods,
+            "threshold": threshold,
+            "comparisonOperator": COMPARISON[cmp],
+            "treatMissingData": "missing",
+        },
+    )
+    routed(program, resource, severity)
+
+
+def test_redis_alarms_cover_every_node_of_the_replication_group(program):
+    (group,) = program.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
+    nodes = int(group.inputs["numCacheClusters"])
+    roles = {a.name for a in program.of_type(ALARM) if a.name.startswith("alarms-redis-")}
+    assert roles == {f"alarms-redis-{i:03d}-{w}" for i in range(1, nodes + 1) for w in REDIS}
+    for i in range(1, nodes + 1):
+        node = f"{group.inputs['replicationGroupId']}-{i:03d}"
+        for what, (metric, stat, threshold) in REDIS.items():
+            resource = alarm(program, f"redis-{i:03d}-{what}")
+            assert_single_metric(
+                resource,
+                {
+                    "namespace": "AWS/ElastiCache",
+                    "metricName": metric,
+                    "dimensions": {"CacheClusterId": node},
+                    "statistic": stat,
+                    "period": 300,
+                    "evaluationPeriods": 2,
+                    "threshold": threshold,
+                    "comparisonOperator": "GreaterThanThreshold",
+                    "treatMissingData": "missing",
+                },
+            )
+            routed(program, resource, "warning")
+
+
+def test_no_eks_node_alarms_without_container_insights(program):
+    assert not [a for a in program.of_type(ALARM) if a.name.startswith("alarms-eks-")]
+
+
+def test_every_alarm_is_routed_and_links_its_runbook(program):
+    critical, warning = topic_arn(program, "critical"), topic_arn(program, "warning")
+    for resource in program.of_type(ALARM):
+        assert resource.inputs["alarmActions"] in ([critical], [warning]), resource.urn
+        assert "Runbook: docs/runbooks/operations.md#" in resource.inputs["alarmDescription"]
+
+
+# --- the data-tier catalog, without mocks ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("instance_class", "gib", "connections"),
+    [
+        ("db.t4g.micro", 1, 112),
+        ("db.t4g.medium", 4, 450),
+        ("db.m6g.large", 8, 901),
+        ("db.r6g.2xlarge", 64, 5000),
+        ("db.m7g.xlarge", 16, 1802),
+    ],
+)
+def test_max_connections_follow_the_rds_formula(instance_class, gib, connections):
+    assert instance_memory_gib("dbInstanceClass", instance_class) == gib
+    assert postgres_max_connections(instance_class) == connections
+
+
+@pytest.mark.parametrize("instance_class", ["db.c6g.large", "db.t4g.huge", "db.z1d.large"])
+def test_unknown_instance_class_is_rejected_naming_the_config_key(instance_class):
+    with pytest.raises(
+        ConfigError, match=f"'dbInstanceClass' has invalid value '{instance_class}'"
+    ):
+        postgres_max_connections(instance_class)
+
+
+def test_data_tier_alarms_only_for_what_exists():
+    assert data_tier_alarms(DataTierTargets()) == []
+    assert data_tier_alarms(DataTierTargets(redis_nodes=3)) == []  # no group, no node alarms
+    roles = [s.role for s in data_tier_alarms(DataTierTargets(eks_cluster="c"))]
+    assert roles == []  # no Container Insights, nothing to read
+    with_insights = DataTierTargets(eks_cluster="c", container_insights=True)
+    specs = {s.role: s for s in data_tier_alarms(with_insights)}
+    assert set(specs) == {"eks-node-cpu", "eks-node-memory"}
+    assert (specs["eks-node-cpu"].threshold, specs["eks-node-memory"].threshold) == (80, 85)
+    assert specs["eks-node-cpu"].signal.dimensions == (("ClusterName", "c"),)
+
+
+def test_a_database_without_its_class_is_a_programming_error():
+    with pytest.raises(ValueError, match="db_instance_class"):
+        data_tier_alarms(DataTierTargets(db_instance_id="db"))
+
+
+# --- salt rotation failures, saved queries ---------------------------------------------------------
+
+
+def test_rotation_failures_go_to_critical(program):
+    rule = program.one("aws:cloudwatch/eventRule:EventRule", "alarms-rotation-failed")
+    assert json.loads(rule.inputs["eventPattern"]) == {
+        "source": ["aws.secretsmanager"],
+        "detail-type": ["AWS Service Event via CloudTrail"],
+        "detail": {
+            "eventSource": ["secretsmanager.amazonaws.com"],
+            "eventName": ["RotationFailed", "TestRotationFailed"],
+        },
+    }
+    target = program.one("aws:cloudwatch/eventTarget:EventTarget", "alarms-rotation-failed-target")
+    assert target.inputs["arn"] == topic_arn(program, "critical"), target.urn
+    assert (
+        target.inputs["rule"]
+        == rule.outputs["name"]
+        == f"phase-mirror-rotation-failed-{program.stack}"
+    )
+
+
+def log_group_of(run: ProgramRun, role: str) -> str:
+    name = f"/aws/lambda/phase-mirror-{role}-{run.stack}"
+    groups = {g.inputs["name"] for g in run.of_type("aws:cloudwatch/logGroup:LogGroup")}
+    assert name in groups, f"{name} is not a log group the program creates"
+    return name
+
+
+@pytest.mark.parametrize(
+    ("resource", "function", "query"),
+    [
+        (
+            "consent-failures-by-org",
+            "fp-ingestion",
+            "fields @timestamp, orgId, error\n| filter @message like /consent.*failed/\n"
+            "| stats count() by orgId\n| sort count desc\n| limit 20",
+        ),
+        (
+            "anonymization-performance",
+            "fp-ingestion",
+            "fields @timestamp, durationMs\n| filter @message like /anonymization.*complete/\n"
+            "| stats avg(durationMs), max(durationMs), pct(durationMs, 99)",
+        ),
+        (
+            "salt-rotation-history",
+            "salt-rotator",
+            "fields @timestamp, rotationMonth, previousRotationMonth\n"
+            "| filter @message like /Salt rotated successfully/\n| sort @timestamp desc\n| limit 10",
+        ),
+    ],
+)
+def test_saved_query_is_spec_000s_over_the_functions_log_group(program, resource, function, query):
+    saved = program.one("aws:cloudwatch/queryDefinition:QueryDefinition", f"alarms-{resource}")
+    assert saved.inputs["queryString"] == query, saved.urn
+    assert saved.inputs["logGroupNames"] == [log_group_of(program, function)], saved.urn
+    assert saved.inputs["name"].startswith(f"phase-mirror-fp-calibration-{program.stack}/")
+
+
+# --- the dashboard ---------------------------------------------------------------------------------
+
+
+def dashboard(run: ProgramRun) -> dict[str, Any]:
+    resource = run.one("aws:cloudwatch/dashboard:Dashboard", "alarms-dashboard")
+    assert resource.inputs["dashboardName"] == f"PhaseMirror-FPCalibration-{run.stack.capitalize()}"
+    return json.loads(resource.inputs["dashboardBody"])
+
+
+def widget_metrics(widget: dict[str, Any]) -> list[tuple[str, str, dict[str, str]]]:
+    """(namespace, metric, dimensions) of each plain metric entry of a widget."""
+    found = []
+    for entry in widget["properties"].get("metrics", []):
+        if isinstance(entry[0], str):
+            namespace, name, *rest = entry
+            flat = [x for x in rest if isinstance(x, str)]
+            found.append((namespace, name, dict(zip(flat[::2], flat[1::2], strict=True))))
+    return found
+
+
+def test_dashboard_has_spec_000s_seven_widgets(program):
+    widgets = dashboard(program)["widgets"]
+    assert [w["properties"]["title"] for w in widgets] == [
+        "FP Ingestion Volume",
+        "Consent Check Results",
+        "Anonymization Health",
+        "Ingestion Latency",
+        "DynamoDB Performance",
+        "Lambda Invocations & Errors",
+        "Salt Rotation Status",
+    ]
+    views = [w["properties"].get("view") for w in widgets]
+    assert views == [
+        "timeSeries",
+        "timeSeries",
+        "singleValue",
+        "timeSeries",
+        "timeSeries",
+        "bar",
+        "table",
+    ]
+    starts = [w["properties"].get("start") for w in widgets[:6]]
+    assert starts == ["-PT24H", "-PT24H", "-PT1H", "-PT1H", "-PT1H", "-PT24H"]
+    assert widgets[1]["properties"]["stacked"] is True
+
+
+def test_dashboard_widgets_read_only_metrics_of_resources_that_exist(program):
+    env = program.config["phase-mirror-infra:environment"]
+    functions = function_names(program)
+    tables = {t.inputs["name"] for t in program.of_type("aws:dynamodb/table:Table")}
+    alarmed = {
+        (a.inputs["namespace"], a.inputs["metricName"])
+        for a in program.of_type(ALARM)
+        if a.inputs.get("namespace") == NS
+    }
+    for widget in dashboard(program)["widgets"]:
+        for namespace, name, dims in widget_metrics(widget):
+            where = f"{widget['properties']['title']}: {namespace} {name} {dims}"
+            if namespace == NS:
+                assert dims == {"Environment": env}, where
+            elif namespace == "AWS/Lambda":
+                assert set(dims) == {"FunctionName"} and dims["FunctionName"] in functions, where
+            elif namespace == "AWS/DynamoDB":
+                assert dims["TableName"] in tables, where
+            else:
+                pytest.fail(f"unexpected metric in {where}")
+    # Every custom metric an alarm watches is on the dashboard too, with the same name.
+    drawn = {(ns, name) for w in dashboard(program)["widgets"] for ns, name, _ in widget_metrics(w)}
+    assert alarmed - {(NS, "SaltAgeDays")} <= drawn
+
+
+def test_search_expressions_select_this_environments_rule_series(program):
+    env = program.config["phase-mirror-infra:environment"]
+    widgets = dashboard(program)["widgets"]
+    expected = (
+        "SEARCH('{PhaseMirror/FPCalibration,Environment,RuleId} "
+        f'MetricName="FPEventsIngested" Environment="{env}"\', \'Sum\', 300)'
+    )
+    assert widgets[0]["properties"]["metrics"] == [
+        [{"expression": expected, "label": "", "id": "e1"}]
+    ]
+    assert widgets[1]["properties"]["metrics"][0][0]["expression"] == f"SUM({expected})"
+
+
+def test_latency_widget_draws_the_alarms_threshold(program):
+    latency = dashboard(program)["widgets"][3]["properties"]
+    (line,) = latency["annotations"]["horizontal"]
+    assert line["value"] == alarm(program, "fp-ingest-latency-warning").inputs["threshold"] == 1000
+    stats = [entry[-1]["stat"] for entry in latency["metrics"]]
+    assert stats == ["Average", "p99"]
+
+
+def test_lambda_widget_shows_invocations_errors_and_throttles_of_all_three_functions(program):
+    widget = dashboard(program)["widgets"][5]
+    shown = {(dims["FunctionName"], name) for _, name, dims in widget_metrics(widget)}
+    functions = {
+        f"phase-mirror-{r}-{program.stack}"
+        for r in ("fp-ingestion", "calibration-query", "salt-rotator")
+    }
+    assert shown == {(f, m) for f in functions for m in ("Invocations", "Errors", "Throttles")}
+
+
+def test_salt_rotation_widget_queries_the_rotators_log_group(program):
+    query = dashboard(program)["widgets"][6]["properties"]["query"]
+    group = log_group_of(program, "salt-rotator")
+    assert re.match(rf"SOURCE '{re.escape(group)}' \| fields @timestamp, rotationMonth", query)
+    assert "filter @message like /Salt rotated successfully/" in query
