@@ -19,6 +19,7 @@ import pulumi_aws as aws
 
 from components.base import managed_key, stateful
 from components.config import Naming
+from components.function import Statement
 
 
 @dataclass(frozen=True)
@@ -66,11 +67,13 @@ class CalibrationStoreArgs:
     """Inputs of ``CalibrationStore``.
 
     - naming: the stack's physical-name rule; tables are ``{prefix}-{role}-{stack}``.
+    - region: the tables' region (KMS grants are limited to DynamoDB in it).
     - deletion_protection: AWS deletion protection on the tables, and Pulumi ``protect``
       with retain-on-delete on the tables and the key.
     """
 
     naming: Naming
+    region: str
     deletion_protection: bool
 
 
@@ -84,6 +87,7 @@ class CalibrationStore(pulumi.ComponentResource):
         self, name: str, args: CalibrationStoreArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("phase-mirror:index:CalibrationStore", name, None, opts)
+        self._region = args.region
         protect = args.deletion_protection
         self.key = managed_key(
             f"{name}-key",
@@ -158,3 +162,42 @@ class CalibrationStore(pulumi.ComponentResource):
     @property
     def table_arns(self) -> list[pulumi.Output[str]]:
         return [t.arn for t in self.tables.values()]
+
+    # IAM: what a function needs to do one job on these tables, scoped to exact ARNs. The
+    # caller puts the statements into its role's one inline policy (components/function.py).
+
+    def consent_read_statements(self) -> list[Statement]:
+        """Look up one organisation's consent (GetItem)."""
+        return [
+            _allow("ReadConsent", ["dynamodb:GetItem"], [self.tables["consent"].arn]),
+            self._key_statement(),
+        ]
+
+    def calibration_write_statements(self) -> list[Statement]:
+        """Store an anonymised event (conditional PutItem)."""
+        return [
+            _allow("WriteCalibration", ["dynamodb:PutItem"], [self.tables["calibration"].arn]),
+            self._key_statement(),
+        ]
+
+    def calibration_query_statements(self) -> list[Statement]:
+        """Read a rule's events through the rule index (Query on the index only)."""
+        table = self.tables["calibration"]
+        index_arn = table.arn.apply(lambda arn: f"{arn}/index/{RULE_INDEX}")
+        return [
+            _allow("QueryCalibrationByRule", ["dynamodb:Query"], [index_arn]),
+            self._key_statement(),
+        ]
+
+    def _key_statement(self) -> Statement:
+        # Tables encrypted with a CMK need kms:Decrypt from the caller, only through DynamoDB.
+        return {
+            **_allow("UseTableKeyViaDynamoDB", ["kms:Decrypt"], [self.key.arn]),
+            "Condition": {
+                "StringEquals": {"kms:ViaService": f"dynamodb.{self._region}.amazonaws.com"}
+            },
+        }
+
+
+def _allow(sid: str, actions: list[str], resources: list[pulumi.Input[str]]) -> Statement:
+    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}

@@ -13,7 +13,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, cast
 
 import pulumi
@@ -48,6 +48,7 @@ class StackConfig:
     - log_retention_days (``logRetentionDays``, 90): one of CloudWatch's retention values.
     - k_anonymity (``kAnonymity``, 10): 2-1000 distinct organisations before a rule's
       calibration is disclosed.
+    - service (``ServiceSettings``): the functions and the HTTP API (``ingestionConcurrency``, ...).
     """
 
     project: str
@@ -58,6 +59,7 @@ class StackConfig:
     deletion_protection: bool = True
     log_retention_days: int = 90
     k_anonymity: int = 10
+    service: ServiceSettings = field(default_factory=lambda: ServiceSettings())
 
     @property
     def is_production(self) -> bool:
@@ -192,6 +194,50 @@ NAME_PREFIX = pattern(
 )
 
 
+# --- Calibration service settings (issue 3) ------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceSettings:
+    """The functions and HTTP API of the calibration service.
+
+    Fields (config key, default, constraint):
+    - ingestion_concurrency (``ingestionConcurrency``, 20): 1-1000 reserved copies of
+      fp-ingestion; the hard bound on what a flood of requests can cost.
+    - query_concurrency (``queryConcurrency``, 5): 1-100 reserved copies of calibration-query.
+    - salt_cache_seconds (``saltCacheSeconds``, 300): 30-900; how long a warm ingestion
+      container trusts its cached salt (a newer-month event re-reads at once).
+    - api_rate_limit (``apiRateLimit``, 50): 1-10000 requests per second, steady state.
+    - api_burst_limit (``apiBurstLimit``, 100): 1-5000 requests, at least the rate limit.
+    """
+
+    ingestion_concurrency: int = 20
+    query_concurrency: int = 5
+    salt_cache_seconds: int = 300
+    api_rate_limit: int = 50
+    api_burst_limit: int = 100
+
+
+def _service(r: _Reader) -> ServiceSettings:
+    d = ServiceSettings()
+    service = ServiceSettings(
+        ingestion_concurrency=r.optional(
+            "ingestionConcurrency", d.ingestion_concurrency, int_range(1, 1000)
+        ),
+        query_concurrency=r.optional("queryConcurrency", d.query_concurrency, int_range(1, 100)),
+        salt_cache_seconds=r.optional("saltCacheSeconds", d.salt_cache_seconds, int_range(30, 900)),
+        api_rate_limit=r.optional("apiRateLimit", d.api_rate_limit, int_range(1, 10000)),
+        api_burst_limit=r.optional("apiBurstLimit", d.api_burst_limit, int_range(1, 5000)),
+    )
+    if service.api_burst_limit < service.api_rate_limit:
+        raise bad(
+            "apiBurstLimit",
+            str(service.api_burst_limit),
+            f"at least apiRateLimit ({service.api_rate_limit})",
+        )
+    return service
+
+
 def parse(raw: Mapping[str, str], *, project: str, stack: str, region: str | None) -> StackConfig:
     """Validate the raw project-namespace config (key -> string) of one stack."""
     r = _Reader(raw)
@@ -206,6 +252,7 @@ def parse(raw: Mapping[str, str], *, project: str, stack: str, region: str | Non
         deletion_protection=r.optional("deletionProtection", True, boolean),
         log_retention_days=r.optional("logRetentionDays", 90, one_of_ints(LOG_RETENTION_DAYS)),
         k_anonymity=r.optional("kAnonymity", 10, int_range(2, 1000)),
+        service=_service(r),
     )
     unknown = sorted(set(raw) - r.read)
     if unknown:

@@ -44,6 +44,7 @@ class Resource:
     type: str
     name: str
     urn: str
+    id: str
     inputs: dict[str, Any]
     outputs: dict[str, Any]
     parent: str
@@ -158,6 +159,10 @@ class PhaseMirrorMocks(pulumi_mocks.Mocks):
                 resource_id = arn or resource_id
             case "aws:dynamodb/table:Table" | "aws:iam/role:Role":
                 resource_id = outputs["name"]
+            case "aws:apigatewayv2/api:Api":
+                api_id = f"{args.name}-id"
+                outputs["executionArn"] = f"arn:aws:execute-api:{self.region}:{ACCOUNT_ID}:{api_id}"
+                outputs["apiEndpoint"] = f"https://{api_id}.execute-api.{self.region}.amazonaws.com"
             case "aws:lambda/function:Function":
                 outputs["invokeArn"] = (
                     f"arn:aws:apigateway:{self.region}:lambda:path/2015-03-31/functions/"
@@ -284,6 +289,7 @@ def run_program(
                 type=request.type,
                 name=request.name,
                 urn=urn,
+                id=registration.id,
                 inputs=_inputs(request),
                 outputs=dict(registration.state),
                 parent=request.parent,

@@ -1,0 +1,173 @@
+"""One Lambda function as this project builds them: role, log group, package, function.
+
+``lambda_function`` is a plain function, not a component: its resources are children of the
+component that owns the function, so a newcomer finds them there and the owner's provider tags
+them. Each role gets one inline policy built from the statements the owner passes (the
+``*_statements`` methods of the components that own the resources), plus writing to its own
+log group and X-Ray. Tests read that one policy and prove it with moto.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+LAMBDAS = Path(__file__).resolve().parent.parent / "lambdas"
+RUNTIME = "python3.13"
+ARCHITECTURE = "x86_64"
+
+Statement = Mapping[str, Any]
+
+# Powertools for AWS Lambda (Python), delivered as AWS's public layer matching the version
+# pinned in requirements.txt (the tests run against that same version).
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+POWERTOOLS_LAYER_VERSION = 0  # FIXME: set from the layer table of the pinned release
+
+LAMBDA_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+
+# X-Ray accepts no resource-level permissions: "*" is the only resource these actions take.
+XRAY_STATEMENT: Statement = {
+    "Sid": "WriteTraces",
+    "Effect": "Allow",
+    "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+    "Resource": "*",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class FunctionArgs:
+    """Inputs of one function.
+
+    - name: the physical function name (``naming.physical(role)``); also names the role and
+      the log group ``/aws/lambda/{name}``.
+    - code: the folder under ``lambdas/`` holding ``handler.py`` (entry ``handler.handler``).
+    - statements: the IAM statements its code needs, scoped to exact ARNs.
+    - environment: variables (never secrets: the salt is read from Secrets Manager).
+    - memory_mb, timeout_s: sized from the benchmark (bench/).
+    - reserved_concurrency: the most copies that may run at once.
+    - env_key_arn: CMK encrypting the environment; log_key_arn / log_retention_days: its log
+      group's CMK and retention; layers: layer ARNs (Powertools).
+    """
+
+    name: str
+    code: str
+    description: str
+    statements: Sequence[Statement]
+    environment: Mapping[str, pulumi.Input[str]]
+    memory_mb: int
+    timeout_s: int
+    reserved_concurrency: int
+    env_key_arn: pulumi.Input[str]
+    log_key_arn: pulumi.Input[str]
+    log_retention_days: int
+    layers: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class Function:
+    role: aws.iam.Role
+    log_group: aws.cloudwatch.LogGroup
+    function: aws.lambda_.Function
+
+
+def powertools_layer(region: str) -> str:
+    runtime = RUNTIME.replace(".", "")
+    return (
+        f"arn:aws:lambda:{region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
+        f"AWSLambdaPowertoolsPythonV3-{runtime}-{ARCHITECTURE}:{POWERTOOLS_LAYER_VERSION}"
+    )
+
+
+def package(code: str) -> pulumi.AssetArchive:
+    """The function's own ``.py`` files only: no tests, caches or other functions' code."""
+    folder = LAMBDAS / code
+    files = sorted(p for p in folder.rglob("*.py") if "__pycache__" not in p.parts)
+    if not any(p.name == "handler.py" for p in files):
+        raise FileNotFoundError(f"{folder} has no handler.py")
+    project_root = LAMBDAS.parent
+    return pulumi.AssetArchive(
+        {
+            str(p.relative_to(folder)): pulumi.FileAsset(str(p.relative_to(project_root)))
+            for p in files
+        }
+    )
+
+
+def lambda_function(parent: pulumi.Resource, key: str, args: FunctionArgs) -> Function:
+    """Create the role, log group, policy and function of one Lambda under ``parent``.
+
+    ``key`` is the stable logical-name stem (``f"{component}-{role}"``).
+    """
+    child = pulumi.ResourceOptions(parent=parent)
+    role = aws.iam.Role(
+        f"{key}-role",
+        name=args.name,
+        assume_role_policy=LAMBDA_TRUST,
+        max_session_duration=3600,
+        opts=child,
+    )
+    log_group = aws.cloudwatch.LogGroup(
+        f"{key}-logs",
+        name=f"/aws/lambda/{args.name}",
+        retention_in_days=args.log_retention_days,
+        kms_key_id=args.log_key_arn,
+        opts=child,
+    )
+    own_logs: Statement = {
+        "Sid": "WriteOwnLogs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": log_group.arn.apply(lambda arn: f"{arn}:*"),
+    }
+    policy = aws.iam.RolePolicy(
+        f"{key}-policy",
+        name=f"{args.name}-permissions",
+        role=role.id,
+        policy=pulumi.Output.json_dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [*args.statements, own_logs, XRAY_STATEMENT],
+            }
+        ),
+        opts=child,
+    )
+    function = aws.lambda_.Function(
+        f"{key}-function",
+        name=args.name,
+        description=args.description,
+        role=role.arn,
+        runtime=RUNTIME,
+        architectures=[ARCHITECTURE],
+        handler="handler.handler",
+        code=package(args.code),
+        memory_size=args.memory_mb,
+        timeout=args.timeout_s,
+        reserved_concurrent_executions=args.reserved_concurrency,
+        kms_key_arn=args.env_key_arn,
+        environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(args.environment)),
+        tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
+        logging_config=aws.lambda_.FunctionLoggingConfigArgs(
+            log_format="JSON", log_group=log_group.name
+        ),
+        layers=list(args.layers),
+        # The log group and policy exist before the first invocation can need them.
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[log_group, policy]),
+    )
+    return Function(role=role, log_group=log_group, function=function)

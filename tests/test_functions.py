@@ -1,0 +1,93 @@
+"""Every Lambda: current runtime, tracing, encrypted environment, its own log group, one policy."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from components.function import RUNTIME, package
+
+FUNCTION = "aws:lambda/function:Function"
+FUNCTIONS = {
+    "salt-rotator": ("salt-rotation-rotator", "salt_rotator"),
+    "fp-ingestion": ("salt-rotation-ingestion", "fp_ingestion"),
+    "calibration-query": ("calibration-api-query", "calibration_query"),
+}
+SECRET_LOOKING = re.compile(r"(?i)(secret|password|token|salt|key)$")
+
+
+@pytest.fixture(params=sorted(FUNCTIONS))
+def function(request, program):
+    key, _ = FUNCTIONS[request.param]
+    return program, request.param, key
+
+
+def test_function_is_named_by_the_rule_on_a_current_runtime_with_tracing(function):
+    run, role, key = function
+    fn = run.one(FUNCTION, f"{key}-function")
+    assert fn.inputs["name"] == f"phase-mirror-{role}-{run.stack}"
+    assert RUNTIME in ("python3.12", "python3.13") and fn.inputs["runtime"] == RUNTIME
+    assert fn.inputs["handler"] == "handler.handler"
+    assert fn.inputs["tracingConfig"] == {"mode": "Active"}
+    assert fn.inputs["reservedConcurrentExecutions"] >= 1
+
+
+def test_environment_is_encrypted_with_a_cmk_and_holds_no_secret(function):
+    run, _, key = function
+    fn = run.one(FUNCTION, f"{key}-function")
+    env_key = run.one("aws:kms/key:Key", "salt-rotation-env-key")
+    assert fn.inputs["kmsKeyArn"] == env_key.outputs["arn"]
+    for name, value in fn.inputs["environment"]["variables"].items():
+        assert isinstance(value, str), (fn.urn, name)
+        if SECRET_LOOKING.search(name):
+            assert value.startswith("arn:aws:"), f"{fn.urn}: {name} looks like a secret value"
+
+
+def test_function_logs_to_its_own_encrypted_group_with_stack_retention(function):
+    run, role, key = function
+    fn = run.one(FUNCTION, f"{key}-function")
+    group = run.one("aws:cloudwatch/logGroup:LogGroup", f"{key}-logs")
+    log_key = run.one("aws:kms/key:Key", "observability-log-key")
+    retention = int(run.config["phase-mirror-infra:logRetentionDays"])
+    assert group.inputs["name"] == f"/aws/lambda/phase-mirror-{role}-{run.stack}"
+    assert group.inputs["retentionInDays"] == retention
+    assert group.inputs["kmsKeyId"] == log_key.outputs["arn"]
+    assert fn.inputs["loggingConfig"]["logGroup"] == group.outputs["name"]
+
+
+def test_role_may_write_only_its_own_log_group(function):
+    run, _, key = function
+    policy = json.loads(run.one("aws:iam/rolePolicy:RolePolicy", f"{key}-policy").inputs["policy"])
+    group = run.one("aws:cloudwatch/logGroup:LogGroup", f"{key}-logs")
+    logs = [s for s in policy["Statement"] if any(a.startswith("logs:") for a in s["Action"])]
+    assert logs == [
+        {
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"{group.outputs['arn']}:*",
+        }
+    ]
+    # No wildcard resource except X-Ray's, which takes none.
+    for statement in policy["Statement"]:
+        if statement["Resource"] == "*":
+            assert statement["Action"] == ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+
+
+@pytest.mark.parametrize("code", sorted(c for _, c in FUNCTIONS.values()))
+def test_each_package_holds_only_its_own_code(code):
+    archive = package(code)
+    names = set(archive.assets)
+    assert "handler.py" in names
+    assert all(n.endswith(".py") and "test" not in n for n in names), names
+
+
+def test_a_function_folder_without_handler_is_refused(tmp_path, monkeypatch):
+    import components.function as function_module
+
+    monkeypatch.setattr(function_module, "LAMBDAS", tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no handler.py"):
+        package("empty")
