@@ -528,15 +528,30 @@ LB_TYPES = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalanc
 LB_GROUP_NAME = re.compile(r"(^|-)a?lb(-|$)")
 
 
-def refers_to(source: Subject, prop: str, target: Subject, *identities: str) -> bool:
+def refers_to(source: Subject, prop: str, target: Subject, *identities: str) -> bool | None:
     """``source.props[prop]`` points at ``target``: by the engine's property dependencies, or
-    by value (the target's id or one of its ``identities`` props)."""
+    by value (the target's id or one of its ``identities`` props). ``None`` when that cannot be
+    told: the value is unknown and no property dependencies were given."""
     if target.urn in source.property_dependencies.get(prop, ()):
         return True
     values = get(source.props, prop)
     values = values if isinstance(values, list) else [values]
     ids = {target.id, *(get(target.props, i) for i in identities)} - {None, "", UNKNOWN}
-    return any(v in ids for v in values if v is not UNKNOWN and isinstance(v, str))
+    if any(v in ids for v in values if v is not UNKNOWN and isinstance(v, str)):
+        return True
+    if UNKNOWN in values and prop not in source.property_dependencies:
+        return None
+    return False
+
+
+def _found(matches: Iterable[bool | None], what: str) -> bool:
+    """Any match; else, if some candidate could not be told, the rule cannot decide."""
+    seen = list(matches)
+    if True in seen:
+        return True
+    if None in seen:
+        raise Undecidable(what)
+    return False
 
 
 def buckets_complete(resources: Sequence[Subject]) -> list[tuple[str, str]]:
@@ -544,11 +559,9 @@ def buckets_complete(resources: Sequence[Subject]) -> list[tuple[str, str]]:
     out = []
     for bucket in (r for r in resources if r.type in BUCKET_TYPES):
         for what, types in BUCKET_COMPANIONS.items():
-            if not any(
-                refers_to(r, "bucket", bucket, "bucket", "name")
-                for r in resources
-                if r.type in types
-            ):
+            candidates = (r for r in resources if r.type in types)
+            matches = (refers_to(r, "bucket", bucket, "bucket", "name") for r in candidates)
+            if not _found(matches, f"the {what} of bucket {bucket.name}"):
                 out.append((bucket.urn, f"bucket {bucket.name} has no {what}"))
     return out
 
@@ -561,7 +574,7 @@ def web_ingress_only_on_lb(resources: Sequence[Subject]) -> list[tuple[str, str]
     lb_groups = {
         g.urn
         for g in groups
-        if any(refers_to(lb, "securityGroups", g, "arn") for lb in lbs)
+        if any(refers_to(lb, "securityGroups", g, "arn") is True for lb in lbs)
         or LB_GROUP_NAME.search(str(get(g.props, "name") or ""))
     }
     out = []
@@ -589,8 +602,10 @@ def web_ingress_only_on_lb(resources: Sequence[Subject]) -> list[tuple[str, str]
             }
             if not set(WORLD) & world:
                 continue
-            targets = [g for g in groups if refers_to(r, "securityGroupId", g, "arn")]
-            if not any(g.urn in lb_groups for g in targets):
+            into_lb = (
+                refers_to(r, "securityGroupId", g, "arn") for g in groups if g.urn in lb_groups
+            )
+            if not _found(into_lb, f"{r.name}.securityGroupId"):
                 out.append(
                     (
                         r.urn,
@@ -606,7 +621,7 @@ def functions_have_log_groups(resources: Sequence[Subject]) -> list[tuple[str, s
     names = {get(g.props, "name") for g in groups} - {None, UNKNOWN}
     out = []
     for fn in (r for r in resources if r.type == "aws:lambda/function:Function"):
-        if any(refers_to(fn, "loggingConfig", g, "name", "arn") for g in groups):
+        if any(refers_to(fn, "loggingConfig", g, "name", "arn") is True for g in groups):
             continue
         target = get(fn.props, "loggingConfig.logGroup")
         if target is None:

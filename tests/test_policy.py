@@ -424,3 +424,13 @@ def test_functions_need_a_managed_log_group() -> None:
 def test_unknown_sentinel_is_the_engines_unknown() -> None:
     assert rules.plain(UNKNOWN_STRING_VALUE) is UNKNOWN
     assert rules.plain(rpc.UNKNOWN) is UNKNOWN
+
+
+def test_a_companion_with_an_unknown_bucket_and_no_dependencies_is_undecidable() -> None:
+    bucket = subject("aws:s3/bucket:Bucket", "logs", bucket="phase-mirror-logs-production")
+    unknown = [
+        subject(t[0], f"c{i}", bucket=UNKNOWN)
+        for i, t in enumerate(rules.BUCKET_COMPANIONS.values())
+    ]
+    with pytest.raises(Undecidable):
+        rules.buckets_complete([bucket, *unknown])

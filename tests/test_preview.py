@@ -10,7 +10,7 @@ import pytest
 from pulumi.runtime import rpc
 
 from tools import checklist, preview
-from tools.mock_program import ProgramRun, Resource
+from tools.mock_program import ProgramRun, Resource, run_program
 
 TABLE = "aws:dynamodb/table:Table"
 # Items the program proves from the foundation's components (CalibrationStore, Backup, keys).
@@ -133,3 +133,12 @@ def test_every_engine_secret_of_the_real_stacks_is_masked(program: ProgramRun) -
         for key, value in resource.inputs.items():
             if rpc.is_rpc_secret(value):
                 assert shown["inputs"][key] == preview.MASK, f"{resource.urn}: {key}"
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_a_first_preview_with_unknown_outputs_reports_no_false_violation(stack: str) -> None:
+    # Like a real first `pulumi preview`: ids, ARNs and names computed by AWS are unknown. A
+    # rule may then stay undecided (CrossGuard's advisory) but never invent a violation.
+    run = run_program(stack, preview=True, unknowns=True)
+    violations, _ = preview.policy_findings(run)
+    assert violations == [], [(v.policy, v.urn, v.message) for v in violations]

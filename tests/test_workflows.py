@@ -5,14 +5,18 @@ Validation uses check-jsonschema with the GitHub workflow schema it vendors (no 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
+
+import policy.__main__ as pack
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -91,6 +95,7 @@ def test_preview_workflow_previews_both_stacks_with_the_pack_on_pull_requests() 
     assert pulumi["with"]["command"] == "preview"
     assert pulumi["with"]["stack-name"] == "${{ matrix.stack }}"
     assert pulumi["with"]["policyPacks"] == "policy"
+    assert pulumi["with"]["policyPackConfigs"] == "policy/${{ matrix.stack }}.json"
     assert pulumi["with"]["comment-on-pr"] is True
     (creds,) = steps(job, "aws-actions/configure-aws-credentials")
     assert creds["with"]["role-to-assume"] == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
@@ -112,6 +117,7 @@ def test_deploy_workflow_runs_staging_then_production_behind_its_environment() -
         (pulumi,) = steps(job, "pulumi/actions")
         assert pulumi["with"]["command"] == "up" and pulumi["with"]["stack-name"] == stack
         assert pulumi["with"]["policyPacks"] == "policy"
+        assert pulumi["with"]["policyPackConfigs"] == f"policy/{stack}.json"
         (creds,) = steps(job, "aws-actions/configure-aws-credentials")
         assert creds["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
         assert f"python -m tools.preview {stack}" in runs(job)
@@ -136,3 +142,12 @@ def test_no_long_lived_credentials_and_pinned_actions(name: str) -> None:
         for step in job["steps"]:
             if "uses" in step:
                 assert "@v" in step["uses"], f"{name}: {step['uses']} is not pinned to a release"
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_each_stack_tells_the_pack_its_environment(stack: str) -> None:
+    # Deletion protection is required only in production: the pack reads it from this config.
+    config = json.loads((ROOT / "policy" / f"{stack}.json").read_text())
+    assert config == {"deletion-protection-in-production": {"environment": stack}}
+    schema = {"type": "object", "properties": pack.ENVIRONMENT_SCHEMA.properties}
+    jsonschema.validate(config["deletion-protection-in-production"], schema)

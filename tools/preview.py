@@ -24,7 +24,7 @@ from typing import Any
 
 from policy import rules
 from tools import checklist
-from tools.mock_program import ProgramRun, Resource, run_program
+from tools.mock_program import PROJECT, ProgramRun, Resource, run_program
 
 # What a reviewer looks at per type (dotted input paths); other types show their name only.
 SETTINGS: dict[str, tuple[str, ...]] = {
@@ -98,8 +98,11 @@ def context_for(run: ProgramRun, resource: Resource) -> rules.Context:
     tags = rules.effective_tags(
         rules.plain(resource.inputs), rules.Context(default_tags=default_tags)
     )
+    # The stack's own `environment` setting plays the part of the pack's policy config
+    # (policy/<stack>.json in the workflows).
+    configured = run.config.get(f"{PROJECT}:environment")
     return rules.Context(
-        environment=rules.environment_of(None, tags),
+        environment=rules.environment_of(configured, tags),
         default_tags=default_tags,
         protect=resource.protect,
     )
@@ -153,6 +156,12 @@ def _show(value: Any) -> str:
     return text if len(text) <= 64 else "..." + text[-61:]
 
 
+def _label(path: str) -> str:
+    parts = [p for p in path.split(".") if not p.isdigit()]
+    # "enabled" or "status" alone would not say of what.
+    return ".".join(parts[-2:]) if parts[-1] in ("enabled", "status") else parts[-1]
+
+
 def _top_component(run: ProgramRun, resource: Resource) -> Resource | None:
     by_urn = {r.urn: r for r in run.resources}
     node, top = resource, None
@@ -170,7 +179,7 @@ def render_resources(run: ProgramRun) -> list[str]:
         title = f"{top.name} ({top.type})" if top else "(top level)"
         inputs = masked(r.inputs)
         shown = [
-            f"{path.rsplit('.', 1)[-1]}={_show(v)}"
+            f"{_label(path)}={_show(v)}"
             for path in SETTINGS.get(r.type, ())
             if (v := rules.get(inputs, path)) is not None
         ]
