@@ -204,3 +204,37 @@ def test_renaming_the_database_is_reported_but_does_not_block():
     new = run_of(res(RDS, "db", {"identifier": "phase-mirror-database-production"}))
     (change,) = against.compare(old, new)
     assert change.kind == "renamed" and not change.blocking
+
+
+def test_a_change_to_an_ignored_input_replaces_nothing():
+    # The salt's first version is written once; ignore_changes keeps the engine off it.
+    old = run_of(res(SECRET_VERSION, "v", {"secretId": "s", "secretString": "a"}))
+    new = run_of(
+        res(
+            SECRET_VERSION,
+            "v",
+            {"secretId": "s", "secretString": "b"},
+            ignore_changes=["secretString", "versionStages"],
+        )
+    )
+    assert against.compare(old, new) == []
+
+
+def test_allow_replace_accepts_exactly_the_named_urns():
+    table = f"{BASE}{TABLE}::consent"
+    key = f"{BASE}aws:kms/key:Key::key"
+    changes = [
+        against.Change(table, TABLE, "replaced", "hashKey", "'a'", "'b'"),
+        against.Change(key, "aws:kms/key:Key", "removed"),
+    ]
+    lines, status = against.verdict(changes, {table})
+    assert status == 1 and "1 stateful resource(s)" in lines[-1]
+    assert any(table in line and "allowed by --allow-replace" in line for line in lines)
+    lines, status = against.verdict(changes, {table, key, f"{BASE}typo"})
+    assert status == 0
+    assert any("typo matches no replaced or removed resource" in line for line in lines)
+
+
+def test_renames_alone_pass():
+    rename = against.Change(f"{BASE}{RDS}::db", RDS, "renamed", "identifier", "'a'", "'b'")
+    assert against.verdict([rename], set())[1] == 0

@@ -10,6 +10,7 @@ no computed outputs). tests/conftest.py also runs every component test in previe
 
 from __future__ import annotations
 
+import functools
 import textwrap
 from pathlib import Path
 
@@ -19,6 +20,12 @@ from pulumi.output import Unknown
 from tools.mock_program import ProgramRun, run_program
 
 STACKS = ("staging", "production")
+
+
+@functools.cache
+def first_preview(stack: str) -> ProgramRun:
+    """``stack`` previewed before its first deployment: every computed output unknown."""
+    return run_program(stack, unknowns=True)
 
 
 def only_in_one_mode(update: ProgramRun, preview: ProgramRun) -> str:
@@ -36,14 +43,14 @@ def only_in_one_mode(update: ProgramRun, preview: ProgramRun) -> str:
 @pytest.mark.parametrize("stack", STACKS)
 def test_a_preview_with_unknown_outputs_registers_the_same_urns(request, stack):
     update: ProgramRun = request.getfixturevalue(stack)
-    preview = run_program(stack, unknowns=True)
+    preview = first_preview(stack)
     assert len(update.resources) == len(preview.resources)
     difference = only_in_one_mode(update, preview)
     assert not difference, difference
 
 
 def test_unknown_mode_really_leaves_computed_outputs_unknown():
-    preview = run_program("staging", unknowns=True)
+    preview = first_preview("staging")
     # An ARN is computed by AWS: unknown in a first preview, so nothing may be built from it.
     assert preview.outputs["calibrationKeyArn"] is None
     table = preview.one("aws:dynamodb/table:Table", "calibration-store-consent-store")

@@ -182,7 +182,12 @@ def _input_changes(before: Resource, after: Resource) -> list[Change]:
     secrets = set(secret_inputs(before.type))
     found: list[Change] = []
     renames = RENAMES_IN_PLACE.get(before.type, ())
+    # The engine keeps the old value of an input the program ignores (the salt's first version
+    # has ignore_changes on secretString), so a change there replaces nothing.
+    ignored = {name.split(".")[0].split("[")[0] for name in after.ignore_changes}
     for path in (*forcing_inputs(before.type), *renames):
+        if path.split(".")[0] in ignored:
+            continue
         old_value, new_value = _plain(_at(before.inputs, path)), _plain(_at(after.inputs, path))
         if old_value == new_value:
             continue
@@ -235,23 +240,29 @@ def report(stack: str, ref: str, allowed: set[str], *, root: Path = ROOT) -> int
         print(f"tools.against: {exc}", file=sys.stderr)
         return 2
     print(f"tools.against: stack {stack}, {ref} ({commit[:12]}) -> work tree {root}")
-    blocked = [c for c in changes if c.blocking and c.urn not in allowed]
+    lines, status = verdict(changes, allowed)
+    print("\n".join(lines))
+    return status
+
+
+def verdict(changes: Sequence[Change], allowed: set[str]) -> tuple[list[str], int]:
+    """The report's lines and exit status: 1 if a change blocks and its URN is not allowed."""
+    lines = []
     for change in changes:
         suffix = "  [allowed by --allow-replace]" if change.urn in allowed else ""
-        print(f"  {change.describe()}{suffix}")
-    stale = sorted(allowed - {c.urn for c in changes})
-    for urn in stale:
-        print(f"  note: --allow-replace {urn} matches no replaced or removed resource")
+        lines.append(f"  {change.describe()}{suffix}")
+    for urn in sorted(allowed - {c.urn for c in changes}):
+        lines.append(f"  note: --allow-replace {urn} matches no replaced or removed resource")
+    blocked = sorted({c.urn for c in changes if c.blocking and c.urn not in allowed})
     if blocked:
-        urns = sorted({c.urn for c in blocked})
-        print(
-            f"{len(urns)} stateful resource(s) would be replaced or removed. If that is "
+        lines.append(
+            f"{len(blocked)} stateful resource(s) would be replaced or removed. If that is "
             "intended, rerun with --allow-replace URN for each (and label the pull request "
             "allow-data-replacement)."
         )
-        return 1
-    print("no stateful resource would be replaced or removed")
-    return 0
+        return lines, 1
+    lines.append("no stateful resource would be replaced or removed")
+    return lines, 0
 
 
 if __name__ == "__main__":
