@@ -49,6 +49,7 @@ class StackConfig:
     - k_anonymity (``kAnonymity``, 10): 2-1000 distinct organisations before a rule's
       calibration is disclosed.
     - service (``ServiceSettings``): the functions and the HTTP API (``ingestionConcurrency``, ...).
+    - alerts (``AlertSettings``): alert recipients and the trail's retention (``alarmEmails``, ...).
     """
 
     project: str
@@ -60,6 +61,7 @@ class StackConfig:
     log_retention_days: int = 90
     k_anonymity: int = 10
     service: ServiceSettings = field(default_factory=lambda: ServiceSettings())
+    alerts: AlertSettings = field(default_factory=lambda: AlertSettings())
 
     @property
     def is_production(self) -> bool:
@@ -238,6 +240,48 @@ def _service(r: _Reader) -> ServiceSettings:
     return service
 
 
+# --- Alert settings (issue 5) -----------------------------------------------------------
+
+# Deliberately loose: SNS confirms each address by mail; this only catches typos and lists.
+EMAIL = pattern(r"[^@\s,;]+@[^@\s,;]+\.[A-Za-z]{2,}", "an email address such as oncall@example.com")
+# Checklist 001 3.1 asks for 90 days of trail logs; CIS and Security Hub a year in production.
+MIN_TRAIL_RETENTION_DAYS = 90
+PRODUCTION_TRAIL_RETENTION_DAYS = 365
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertSettings:
+    """Who hears the alarms, and how long the audit trail is kept.
+
+    Fields (config key, default, constraint):
+    - alarm_emails (``alarmEmails``, ``[]``): addresses subscribed to both alert topics.
+    - critical_emails (``criticalAlarmEmails``, ``[]``): addresses for the critical topic only
+      (the on-call rotation's pager address).
+    - warning_emails (``warningAlarmEmails``, ``[]``): addresses for the warning topic only.
+    - trail_retention_days (``trailRetentionDays``, 365): days CloudTrail log files stay in
+      their bucket, 90-3653; at least 365 in production.
+    """
+
+    alarm_emails: tuple[str, ...] = ()
+    critical_emails: tuple[str, ...] = ()
+    warning_emails: tuple[str, ...] = ()
+    trail_retention_days: int = PRODUCTION_TRAIL_RETENTION_DAYS
+
+
+def _alerts(r: _Reader) -> AlertSettings:
+    emails = json_list(EMAIL)
+    return AlertSettings(
+        alarm_emails=tuple(r.optional("alarmEmails", [], emails)),
+        critical_emails=tuple(r.optional("criticalAlarmEmails", [], emails)),
+        warning_emails=tuple(r.optional("warningAlarmEmails", [], emails)),
+        trail_retention_days=r.optional(
+            "trailRetentionDays",
+            PRODUCTION_TRAIL_RETENTION_DAYS,
+            int_range(MIN_TRAIL_RETENTION_DAYS, 3653),
+        ),
+    )
+
+
 def parse(raw: Mapping[str, str], *, project: str, stack: str, region: str | None) -> StackConfig:
     """Validate the raw project-namespace config (key -> string) of one stack."""
     r = _Reader(raw)
@@ -253,6 +297,7 @@ def parse(raw: Mapping[str, str], *, project: str, stack: str, region: str | Non
         log_retention_days=r.optional("logRetentionDays", 90, one_of_ints(LOG_RETENTION_DAYS)),
         k_anonymity=r.optional("kAnonymity", 10, int_range(2, 1000)),
         service=_service(r),
+        alerts=_alerts(r),
     )
     unknown = sorted(set(raw) - r.read)
     if unknown:
@@ -262,6 +307,12 @@ def parse(raw: Mapping[str, str], *, project: str, stack: str, region: str | Non
         )
     if cfg.is_production and not cfg.deletion_protection:
         raise bad("deletionProtection", "false", "true when environment is production")
+    if cfg.is_production and cfg.alerts.trail_retention_days < PRODUCTION_TRAIL_RETENTION_DAYS:
+        raise bad(
+            "trailRetentionDays",
+            str(cfg.alerts.trail_retention_days),
+            f"at least {PRODUCTION_TRAIL_RETENTION_DAYS} when environment is production",
+        )
     return cfg
 
 

@@ -87,6 +87,36 @@ def test_defaults_are_secure():
             "us-east-1",
             "'deletionProtection' has invalid value 'false': allowed true when environment is production",
         ),
+        (
+            {"alarmEmails": '["oncall.example.com"]'},
+            "us-east-1",
+            "'alarmEmails[0]' has invalid value 'oncall.example.com': allowed an email address",
+        ),
+        (
+            {"criticalAlarmEmails": '["a@example.com", "b@example"]'},
+            "us-east-1",
+            "'criticalAlarmEmails[1]' has invalid value 'b@example'",
+        ),
+        (
+            {"warningAlarmEmails": "a@example.com"},
+            "us-east-1",
+            "'warningAlarmEmails' has invalid value 'a@example.com': allowed a YAML list",
+        ),
+        (
+            {"alarmEmails": '["a@example.com, b@example.com"]'},
+            "us-east-1",
+            "'alarmEmails[0]' has invalid value 'a@example.com, b@example.com'",
+        ),
+        (
+            {"trailRetentionDays": "30"},
+            "us-east-1",
+            "'trailRetentionDays' has invalid value '30': allowed a whole number from 90 to 3653",
+        ),
+        (
+            {"environment": "production", "trailRetentionDays": "90"},
+            "us-east-1",
+            "'trailRetentionDays' has invalid value '90': allowed at least 365 when environment is production",
+        ),
     ],
 )
 def test_bad_config_is_rejected_with_key_value_and_allowed(raw, region, fragment):
