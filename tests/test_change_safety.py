@@ -238,3 +238,29 @@ def test_allow_replace_accepts_exactly_the_named_urns():
 def test_renames_alone_pass():
     rename = against.Change(f"{BASE}{RDS}::db", RDS, "renamed", "identifier", "'a'", "'b'")
     assert against.verdict([rename], set())[1] == 0
+
+
+VAULT = "aws:backup/vault:Vault"
+KEY = "aws:kms/key:Key"
+
+
+def key_and_vault(key_name: str, key_arn: str, **key_extra: Any) -> ProgramRun:
+    key = res(KEY, key_name, {}, outputs={"arn": key_arn}, **key_extra)
+    vault = res(VAULT, "vault", {"name": "v", "kmsKeyArn": key_arn})
+    return run_of(key, vault)
+
+
+def test_a_reference_to_a_key_renamed_with_an_alias_is_the_same_key():
+    # GIVEN the vault's key renamed with an alias: the mocks give it a new ARN
+    old = key_and_vault("key", "arn:aws:kms:us-east-1:1:key/old")
+    alias = alias_pb2.Alias(spec=alias_pb2.Alias.Spec(name="key"))
+    new = key_and_vault("vault-key", "arn:aws:kms:us-east-1:1:key/new", aliases=[alias])
+    # THEN the vault still uses the same key: nothing is replaced
+    assert against.compare(old, new) == []
+
+
+def test_a_reference_to_a_different_key_replaces_the_vault():
+    old = key_and_vault("key", "arn:aws:kms:us-east-1:1:key/old")
+    new = key_and_vault("vault-key", "arn:aws:kms:us-east-1:1:key/new")
+    kinds = {(c.urn.rsplit("::", 1)[1], c.kind, c.input) for c in against.compare(old, new)}
+    assert kinds == {("key", "removed", ""), ("vault", "replaced", "kmsKeyArn")}

@@ -163,9 +163,37 @@ def _shown(value: Any) -> str:
     return "(absent)" if value is None else repr(value)
 
 
+# Outputs by which one resource refers to another (a vault's kmsKeyArn is its key's arn).
+REFERENCE_OUTPUTS = ("arn", "keyId")
+
+
+def _references(run: ProgramRun, identity: dict[str, str]) -> dict[str, str]:
+    """Reference value (an ARN, a key id) -> the URN of the resource it names, in old terms."""
+    found: dict[str, str] = {}
+    for resource in run.resources:
+        for key in REFERENCE_OUTPUTS:
+            value = resource.outputs.get(key)
+            if isinstance(value, str) and value:
+                found[value] = identity.get(resource.urn, resource.urn)
+    return found
+
+
 def compare(old: ProgramRun, new: ProgramRun) -> list[Change]:
-    """Per stateful resource of ``old``: removed, or each replace-forcing input that changed."""
-    answering = Identities(new).index()
+    """Per stateful resource of ``old``: removed, or each replace-forcing input that changed.
+
+    A value naming another resource (``kmsKeyArn``) compares by that resource's identity: the
+    mocks derive ARNs from logical names, so a key renamed with an alias gets a new mock ARN
+    while the engine keeps the real one.
+    """
+    identities = Identities(new)
+    answering = identities.index()
+    old_urns = {r.urn for r in old.resources}
+    # new URN -> the old URN it answers to (itself when it is new or unchanged)
+    in_old_terms = {
+        r.urn: next(iter(sorted(identities.urns(r) & old_urns)), r.urn) for r in new.resources
+    }
+    old_refs = _references(old, {})
+    new_refs = _references(new, in_old_terms)
     changes: list[Change] = []
     for before in old.resources:
         if before.type not in STATEFUL:
@@ -174,11 +202,31 @@ def compare(old: ProgramRun, new: ProgramRun) -> list[Change]:
         if after is None or after.type != before.type:
             changes.append(Change(before.urn, before.type, "removed"))
             continue
-        changes += _input_changes(before, after)
+        # A resource's own ARN never stands for itself: its name changing is a replacement.
+        own = before.urn
+        refs = (
+            {v: u for v, u in old_refs.items() if u != own},
+            {v: u for v, u in new_refs.items() if u != own},
+        )
+        changes += _input_changes(before, after, refs)
     return changes
 
 
-def _input_changes(before: Resource, after: Resource) -> list[Change]:
+def _as_reference(value: Any, refs: dict[str, str]) -> Any:
+    if isinstance(value, str) and value in refs:
+        return f"<resource {refs[value]}>"
+    if isinstance(value, dict):
+        return {k: _as_reference(v, refs) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_reference(v, refs) for v in value]
+    return value
+
+
+def _input_changes(
+    before: Resource,
+    after: Resource,
+    refs: tuple[dict[str, str], dict[str, str]] = ({}, {}),
+) -> list[Change]:
     secrets = set(secret_inputs(before.type))
     found: list[Change] = []
     renames = RENAMES_IN_PLACE.get(before.type, ())
@@ -189,7 +237,7 @@ def _input_changes(before: Resource, after: Resource) -> list[Change]:
         if path.split(".")[0] in ignored:
             continue
         old_value, new_value = _plain(_at(before.inputs, path)), _plain(_at(after.inputs, path))
-        if old_value == new_value:
+        if _as_reference(old_value, refs[0]) == _as_reference(new_value, refs[1]):
             continue
         # A secret that changes shows as changed; neither value is ever printed.
         secret = path.split(".")[0] in secrets or MASK in (old_value, new_value)
