@@ -49,12 +49,21 @@ def load_handler(function: str, *, copy: str = "") -> ModuleType:
     name = f"lambda_{function}{copy and '_' + copy}"
     if name in sys.modules:
         return sys.modules[name]
+    # As in Lambda, the function's own directory is the root of its imports.
+    if str(LAMBDAS / function) not in sys.path:
+        sys.path.append(str(LAMBDAS / function))
     spec = importlib.util.spec_from_file_location(name, LAMBDAS / function / "handler.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def function_module(function: str, module: str) -> ModuleType:
+    """A sibling module of a function's handler, e.g. ``function_module("fp_ingestion", "fp_event")``."""
+    load_handler(function)
+    return importlib.import_module(module)
 
 
 def event_fixture(name: str) -> Any:

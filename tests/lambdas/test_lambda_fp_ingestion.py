@@ -20,6 +20,7 @@ from tests.lambdas.harness import (
     LambdaContext,
     create_salt_secret,
     event_fixture,
+    function_module,
     http_event,
     load_handler,
     record_calls,
@@ -33,6 +34,7 @@ FEBRUARY = bytes([2]) * 32
 JANUARY = bytes([1]) * 32
 ORG = "acme-corp"
 SECRET_NAME = "/phase-mirror/test/fp-calibration/hmac-salt"
+SALT_CACHE = function_module("fp_ingestion", "salt_cache")
 
 
 def mac(salt: bytes, message: str | bytes) -> str:
@@ -278,7 +280,7 @@ def test_late_rotation_forces_at_most_one_reread_per_interval(
     # THEN one forced re-read (plus the first load), and the events use the newest salt there is
     assert ingest.sm_calls == ["GetSecretValue"] * 2
     assert {i["saltRotationMonth"]["S"] for i in ingest.items()} == {"2026-02"}
-    ingest.monotonic += ingestion.FORCED_REFRESH_INTERVAL_SECONDS + 1
+    ingest.monotonic += SALT_CACHE.FORCED_REFRESH_INTERVAL_SECONDS + 1
     ingest.send(event(timestamp="2026-03-01T00:05:00Z", eventId="later"))
     assert ingest.sm_calls == ["GetSecretValue"] * 3
 
@@ -567,8 +569,8 @@ def test_missing_required_setting_fails(ingestion: ModuleType) -> None:
         ingestion.Settings.from_env({k: v for k, v in GOOD_ENV.items() if k != "SALT_SECRET_ID"})
 
 
-def test_salt_selection_by_month(ingestion: ModuleType) -> None:
-    salts = ingestion.parse_salt_document(
+def test_salt_selection_by_month() -> None:
+    salts = SALT_CACHE.parse_salt_document(
         salt_document(MARCH, "2026-03", previous=(JANUARY, "2026-01"))
     )
     # February's events were hashed with the salt rotated in January (no rotation in February)
@@ -576,7 +578,7 @@ def test_salt_selection_by_month(ingestion: ModuleType) -> None:
         salts.for_month(m).month if salts.for_month(m) else None
         for m in ("2026-04", "2026-03", "2026-02", "2026-01", "2025-12")
     ] == ["2026-03", "2026-03", "2026-01", "2026-01", None]
-    first = ingestion.parse_salt_document(salt_document(MARCH, "2026-03"))
+    first = SALT_CACHE.parse_salt_document(salt_document(MARCH, "2026-03"))
     assert first.for_month("2026-02") is None
 
 
