@@ -10,6 +10,8 @@ decides, and an untagged resource is judged as production.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 from pulumi_policy import (
@@ -25,10 +27,12 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
-if __package__:  # imported from the repository (tests, tools.preview)
-    from . import rules
-else:  # run by the CLI's policy analyzer, which puts this folder first on sys.path
-    import rules  # pyright: ignore[reportMissingImports]
+if not __package__:
+    # Run by the CLI's policy analyzer (runpy on this folder): make the `policy` package
+    # importable, so the rules are the same modules the tests and tools.preview import.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from policy import rules
 
 PACK_NAME = "phase-mirror"
 ENVIRONMENT_SCHEMA = PolicyConfigSchema(

@@ -8,9 +8,13 @@ unknown-checking proxy, so what `pulumi preview --policy-pack policy` does is te
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pulumi.runtime import rpc
 from pulumi_policy import (
     EnforcementLevel,
@@ -30,6 +34,7 @@ import policy.__main__ as pack
 from policy import rules
 from policy.rules import UNKNOWN, Context, Subject, Undecidable
 
+PACK_DIR = Path(__file__).resolve().parent.parent / "policy"
 CMK = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 TAGS = {
     "Project": "PhaseMirror",
@@ -434,3 +439,29 @@ def test_a_companion_with_an_unknown_bucket_and_no_dependencies_is_undecidable()
     ]
     with pytest.raises(Undecidable):
         rules.buckets_complete([bucket, *unknown])
+
+
+def test_the_pack_loads_as_the_cli_runs_it(tmp_path: Path) -> None:
+    # The analyzer runs `runpy.run_path(<pack folder>)` from elsewhere; `__main__` is skipped
+    # here only because it would serve gRPC forever.
+    probe = (
+        "import runpy, sys\n"
+        f"g = runpy.run_path({str(PACK_DIR)!r}, run_name='probe')\n"
+        "print(len(g['POLICIES']), g['rules'].__name__)\n"
+    )
+    result = subprocess.run(  # noqa: S603 - our interpreter, fixed arguments
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(len(pack.POLICIES)), "policy.rules"]
+
+
+def test_the_packs_own_requirements_pin_what_the_tests_ran() -> None:
+    def pins(path: Path) -> dict[str, str]:
+        lines = [ln.split("#")[0].strip() for ln in path.read_text().splitlines()]
+        return dict(ln.split("==") for ln in lines if "==" in ln)
+
+    ours, packs = pins(PACK_DIR.parent / "requirements.txt"), pins(PACK_DIR / "requirements.txt")
+    assert packs and all(ours.get(name) == version for name, version in packs.items()), packs
+    settings = yaml.safe_load((PACK_DIR / "PulumiPolicy.yaml").read_text())
+    assert settings["runtime"]["name"] == "python" and settings["version"], settings
