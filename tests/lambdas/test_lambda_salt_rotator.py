@@ -283,3 +283,20 @@ def test_first_rotation_seeds_a_salt_when_no_value_exists(
     assert value["rotationMonth"] == "2026-03"
     assert "previousSalt" not in value and "previousRotationMonth" not in value
     assert len(base64.b64decode(value["salt"])) == 32
+
+
+def test_calls_of_each_step_are_the_ones_its_policy_must_allow(rotation: Rotation) -> None:
+    # The rotator's role needs exactly these actions on its one secret (and the key's use via
+    # Secrets Manager); UpdateSecretVersionStage is the one a policy most easily forgets.
+    begin_rotation(rotation.arn, TOKEN)
+    per_step = {}
+    for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
+        rotation.calls.clear()
+        rotation.step(step)
+        per_step[step] = list(rotation.calls)
+    assert per_step == {
+        "createSecret": ["DescribeSecret", "GetSecretValue", "GetSecretValue", "PutSecretValue"],
+        "setSecret": ["DescribeSecret"],
+        "testSecret": ["DescribeSecret", "GetSecretValue"],
+        "finishSecret": ["DescribeSecret", "UpdateSecretVersionStage", "GetSecretValue"],
+    }
