@@ -344,6 +344,13 @@ def test_consent_table_unavailable_fails_closed(ingest: Ingest) -> None:
     assert "FPEventsIngested" not in emf.names(points)
 
 
+def test_calibration_table_unavailable_is_a_503_and_counts_nothing(ingest: Ingest) -> None:
+    ingest.consent()
+    ingest.aws.ddb.delete_table(TableName=ingest.aws.calibration_table)
+    assert ingest.send(event()) == (503, {"error": "store_unavailable"})
+    assert "FPEventsIngested" not in emf.names(ingest.points())
+
+
 # --- the salt cannot be loaded -------------------------------------------------------------------
 
 
