@@ -5,10 +5,10 @@ Checklist 001 section 1.1 and spec 004 (state backend DR). The bucket is a ``Sec
 whose policy also keeps the state history: nobody may delete an object version or the bucket.
 Pulumi's S3 backend keeps its locks as objects in the same bucket, so no lock table is needed.
 
-With a replica region, every object (locks excepted in effect: they are short-lived) is
-replicated there within 15 minutes (S3 Replication Time Control), and both keys are
-multi-Region keys with a replica and the same alias in that region, so the replica's state and
-the stacks' secrets stay readable when the primary region is down.
+With a replica region, every object version and delete marker is copied there within 15
+minutes (S3 Replication Time Control), and both keys are multi-Region keys with a replica and
+the same alias in that region, so the replicated state and the stacks' secrets stay readable
+when the primary region is down.
 """
 
 from __future__ import annotations

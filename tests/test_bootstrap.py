@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 
+import boto3
+import botocore.exceptions
 import pytest
+from moto import mock_aws
+from moto.core import enable_iam_authentication
 
 from bootstrap.config import DEFAULT_DEPLOY_ENVIRONMENTS, parse
 from components.config import ConfigError
+from tests.moto_iam import session_with_policy
 from tools.mock_program import ACCOUNT_ID, ROOT, ProgramRun, Resource, run_program
 
 PROJECT = "phase-mirror-bootstrap"
@@ -410,3 +415,108 @@ def test_a_first_preview_with_unknown_outputs_registers_the_same_resources(boot)
         unknowns=True,
     )
     assert sorted(r.urn for r in preview) == sorted(r.urn for r in boot)
+
+
+# --- the policies, enforced by moto's IAM -------------------------------------------------------
+# moto ignores conditions and knows no AWS managed policy, so each role holds the program's
+# inline policy plus a stand-in for its managed policy's S3 part; the point is what the
+# program's own statements allow and deny on the exact ARNs.
+
+STATE_KEY = ".pulumi/stacks/phase-mirror-infra/production.json"
+S3_STAND_IN = {"Sid": "StandInForManagedS3", "Effect": "Allow", "Action": "s3:*", "Resource": "*"}
+
+
+@pytest.fixture
+def aws_account(monkeypatch):
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        for bucket in (BUCKET, "phase-mirror-baselines-production"):
+            s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=BUCKET, Key=STATE_KEY, Body=b"{}")
+        iam = boto3.client("iam", region_name="us-east-1")
+        for role in ("phase-mirror-ci-preview-bootstrap", "phase-mirror-fp-ingestion-production"):
+            iam.create_role(RoleName=role, AssumeRolePolicyDocument="{}")
+        yield
+
+
+def allowed(call) -> bool:
+    try:
+        call()
+    except botocore.exceptions.ClientError as exc:
+        assert exc.response["Error"]["Code"] in {"AccessDenied", "AccessDeniedException"}, exc
+        return False
+    return True
+
+
+def test_preview_role_reads_state_and_cannot_write_it(boot, aws_account):
+    session = session_with_policy(
+        "preview-under-test", json.dumps(policy_of(boot, "ci-identity-ci-preview-state"))
+    )
+    s3 = session.client("s3")
+    with enable_iam_authentication():
+        assert allowed(lambda: s3.get_object(Bucket=BUCKET, Key=STATE_KEY))
+        assert allowed(lambda: s3.list_objects_v2(Bucket=BUCKET, Prefix=".pulumi/"))
+        assert not allowed(lambda: s3.put_object(Bucket=BUCKET, Key=STATE_KEY, Body=b"x"))
+        assert not allowed(lambda: s3.delete_object(Bucket=BUCKET, Key=STATE_KEY))
+        assert not allowed(lambda: s3.put_bucket_policy(Bucket=BUCKET, Policy="{}"))
+
+
+def test_deploy_role_writes_state_and_workload_but_not_the_guard_rails(boot, aws_account):
+    policy = policy_of(boot, "ci-identity-ci-deploy-workload")
+    policy["Statement"].append(S3_STAND_IN)
+    session = session_with_policy("deploy-under-test", json.dumps(policy))
+    s3, iam = session.client("s3"), session.client("iam")
+    trust = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "lambda.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+    )
+    bucket_policy = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteBucket", "Resource": "*"}
+            ],
+        }
+    )
+    with enable_iam_authentication():
+        # `pulumi up` writes checkpoints and locks; the workload's buckets and roles are its job.
+        assert allowed(lambda: s3.put_object(Bucket=BUCKET, Key=STATE_KEY, Body=b"{}"))
+        assert allowed(
+            lambda: s3.put_bucket_policy(
+                Bucket="phase-mirror-baselines-production", Policy=bucket_policy
+            )
+        )
+        assert allowed(
+            lambda: iam.update_assume_role_policy(
+                RoleName="phase-mirror-fp-ingestion-production", PolicyDocument=trust
+            )
+        )
+        # The state backend, the CI identity and long-lived credentials are out of reach.
+        assert not allowed(lambda: s3.put_bucket_policy(Bucket=BUCKET, Policy=bucket_policy))
+        assert not allowed(
+            lambda: s3.put_bucket_versioning(
+                Bucket=BUCKET, VersioningConfiguration={"Status": "Suspended"}
+            )
+        )
+        assert not allowed(lambda: s3.delete_bucket(Bucket=BUCKET))
+        assert not allowed(
+            lambda: iam.update_assume_role_policy(
+                RoleName="phase-mirror-ci-preview-bootstrap", PolicyDocument=trust
+            )
+        )
+        assert not allowed(lambda: iam.create_user(UserName="backdoor"))
+        assert not allowed(lambda: iam.create_access_key(UserName="backdoor"))
