@@ -12,7 +12,6 @@ from moto.core import enable_iam_authentication
 
 from bootstrap.config import DEFAULT_DEPLOY_ENVIRONMENTS, parse
 from components.config import ConfigError
-from tests.moto_iam import session_with_policy
 from tools.mock_program import ACCOUNT_ID, ROOT, ProgramRun, Resource, run_program
 
 PROJECT = "phase-mirror-bootstrap"
@@ -443,6 +442,26 @@ def aws_account(monkeypatch):
         for role in ("phase-mirror-ci-preview-bootstrap", "phase-mirror-fp-ingestion-production"):
             iam.create_role(RoleName=role, AssumeRolePolicyDocument="{}")
         yield
+
+
+def session_with_policy(role: str, policy: str) -> boto3.Session:
+    """An assumed-role session of a new role holding exactly ``policy``."""
+    iam = boto3.client("iam", region_name="us-east-1")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
+    }
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
+    iam.put_role_policy(RoleName=role, PolicyName="under-test", PolicyDocument=policy)
+    credentials = boto3.client("sts", region_name="us-east-1").assume_role(
+        RoleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{role}", RoleSessionName="bootstrap-test"
+    )["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name="us-east-1",
+    )
 
 
 def allowed(call) -> bool:
