@@ -102,6 +102,8 @@ def test_config_defaults():
         ),
         ({**GOOD, "stateBucket": "x"}, "us-east-1", "bootstrap", "'stateBucket' is not a setting"),
         (GOOD, None, "bootstrap", "'aws:region' is required"),
+        (GOOD, "useast1", "bootstrap", "'aws:region'"),
+        ({**GOOD, "namePrefix": "Phase"}, "us-east-1", "bootstrap", "'namePrefix'"),
         (GOOD, "us-east-1", "Bootstrap", "stack name 'Bootstrap'"),
         (
             {**GOOD, "namePrefix": "phase-mirror-calibration", "replicaRegion": "ap-southeast-2"},
