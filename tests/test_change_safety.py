@@ -264,3 +264,34 @@ def test_a_reference_to_a_different_key_replaces_the_vault():
     new = key_and_vault("vault-key", "arn:aws:kms:us-east-1:1:key/new")
     kinds = {(c.urn.rsplit("::", 1)[1], c.kind, c.input) for c in against.compare(old, new)}
     assert kinds == {("key", "removed", ""), ("vault", "replaced", "kmsKeyArn")}
+
+
+PHYSICAL_NAME = ("name", "bucket", "identifier", "replicationGroupId")
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_stateful_physical_names_follow_the_naming_rule_and_never_vary_between_runs(request, stack):
+    """Two independent runs (an update and a preview) give every stateful resource the same
+    physical name, made by ``Naming`` (prefix and stack in it): nothing random or time-based."""
+    from tests.conftest import preview_run
+
+    update: ProgramRun = request.getfixturevalue(stack)
+    again = {r.urn: r for r in preview_run(stack)}
+    named = 0
+    for resource in update:
+        if resource.type not in STATEFUL:
+            continue
+        for key in PHYSICAL_NAME:
+            value = resource.inputs.get(key)
+            if value is None:
+                continue
+            named += 1
+            assert isinstance(value, str) and value.startswith(
+                ("phase-mirror-", "/phase-mirror/")
+            ), (
+                resource.urn,
+                value,
+            )
+            assert stack in value, f"{resource.urn}: {key}={value!r} does not name the stack"
+            assert again[resource.urn].inputs.get(key) == value, f"{resource.urn}: {key} varies"
+    assert named >= 10
