@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from components.salt_rotation import ROTATION_SCHEDULE
-from tools.mock_program import ACCOUNT_ID, ROOT, ProgramRun, run_program
+from tools.mock_program import ACCOUNT_ID, ROOT, ProgramRun, run_program, stack_config
 
 RUNBOOKS = ROOT / "docs" / "runbooks"
 EXPECTED_RUNBOOKS = {"deployment.md", "operations.md", "salt-rotation.md", "backup-recovery.md"}
@@ -45,9 +45,15 @@ PLACEHOLDERS = {
     "stack": ("<stack>", "${STACK}", "$STACK"),
     "account": ("<account-id>", "${ACCOUNT_ID}", "$ACCOUNT_ID"),
 }
+# docs/bootstrap.md writes the bootstrap stack's regions as placeholders.
+_BOOTSTRAP = stack_config("bootstrap", ROOT / "bootstrap")
+REGIONS = {
+    "<region>": _BOOTSTRAP["aws:region"],
+    "<replicaRegion>": _BOOTSTRAP["phase-mirror-bootstrap:replicaRegion"],
+}
 # Names are read with their placeholders, then expanded per stack (one stack may suffice:
 # the third Redis node's alarms are production's only).
-_PH = r"(?:<stack>|<Stack>|<account-id>|\$\{?STACK\}?|\$\{?ACCOUNT_ID\}?)"
+_PH = r"(?:<stack>|<Stack>|<account-id>|<region>|<replicaRegion>|\$\{?STACK\}?|\$\{?ACCOUNT_ID\}?)"
 LOG_GROUP = re.compile(
     rf"/aws/(?:[a-z0-9_/-]|{_PH})*phase-mirror-(?:[a-z0-9_/-]|{_PH})*(?:[a-z0-9]|{_PH})"
 )
@@ -95,10 +101,17 @@ def runbook_texts() -> dict[str, str]:
     return {p.name: p.read_text() for p in sorted(RUNBOOKS.glob("*.md"))}
 
 
+def named_docs() -> dict[str, str]:
+    """The runbooks, and the bootstrap guide (its names are checked the same way)."""
+    return {**runbook_texts(), "bootstrap.md": (ROOT / "docs" / "bootstrap.md").read_text()}
+
+
 def expand(text: str) -> list[str]:
     """The text once per stack (staging, production), placeholders replaced."""
     for placeholder in PLACEHOLDERS["account"]:
         text = text.replace(placeholder, ACCOUNT_ID)
+    for placeholder, region in REGIONS.items():
+        text = text.replace(placeholder, region)
     out = []
     for stack in STACKS:
         expanded = text
@@ -119,7 +132,7 @@ def names_in(text: str) -> set[str]:
 
 def all_names() -> Iterable[tuple[str, str, list[str]]]:
     """(runbook, name as written, the name expanded for each stack)."""
-    for runbook, text in runbook_texts().items():
+    for runbook, text in named_docs().items():
         for name in sorted(names_in(text)):
             yield runbook, name, expand(name)
 
