@@ -8,7 +8,6 @@ from components.base import component_options
 from components.calibration_api import CalibrationApi, CalibrationApiArgs
 from components.calibration_store import CalibrationStore, CalibrationStoreArgs
 from components.config import load_stack_config
-from components.function import powertools_layer
 from components.observability import Observability, ObservabilityArgs
 from components.salt_rotation import SaltRotation, SaltRotationArgs
 
@@ -48,7 +47,6 @@ salt = SaltRotation(
         log_retention_days=cfg.log_retention_days,
         ingestion_concurrency=cfg.service.ingestion_concurrency,
         salt_cache_seconds=cfg.service.salt_cache_seconds,
-        layers=(powertools_layer(cfg.region),),
     ),
     opts=component_options(cfg, "SaltRotation"),
 )
@@ -67,7 +65,7 @@ api = CalibrationApi(
         env_key_arn=salt.env_key.arn,
         log_key_arn=observability.log_key.arn,
         log_retention_days=cfg.log_retention_days,
-        layers=(powertools_layer(cfg.region),),
+        layers=[salt.powertools.arn],
     ),
     opts=component_options(cfg, "CalibrationApi"),
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -61,7 +62,7 @@ class CalibrationApiArgs:
     env_key_arn: pulumi.Input[str]
     log_key_arn: pulumi.Input[str]
     log_retention_days: int
-    layers: tuple[str, ...] = ()
+    layers: Sequence[pulumi.Input[str]] = ()
 
 
 class CalibrationApi(pulumi.ComponentResource):

@@ -9,6 +9,7 @@ log group and X-Ray. Tests read that one policy and prove it with moto.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,10 +25,9 @@ ARCHITECTURE = "x86_64"
 
 Statement = Mapping[str, Any]
 
-# Powertools for AWS Lambda (Python), delivered as AWS's public layer matching the version
-# pinned in requirements.txt (the tests run against that same version).
-POWERTOOLS_LAYER_ACCOUNT = "017000801446"
-POWERTOOLS_LAYER_VERSION = 0  # FIXME: set from the layer table of the pinned release
+# Powertools and the one dependency the Lambda runtime lacks (jmespath comes with boto3), as
+# installed from requirements.txt: the layer ships exactly the version the tests ran against.
+LAYER_PACKAGES = ("aws_lambda_powertools", "typing_extensions")
 
 LAMBDA_TRUST = json.dumps(
     {
@@ -77,7 +77,7 @@ class FunctionArgs:
     env_key_arn: pulumi.Input[str]
     log_key_arn: pulumi.Input[str]
     log_retention_days: int
-    layers: Sequence[str] = ()
+    layers: Sequence[pulumi.Input[str]] = ()
 
 
 @dataclass(frozen=True)
@@ -87,11 +87,38 @@ class Function:
     function: aws.lambda_.Function
 
 
-def powertools_layer(region: str) -> str:
-    runtime = RUNTIME.replace(".", "")
-    return (
-        f"arn:aws:lambda:{region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
-        f"AWSLambdaPowertoolsPythonV3-{runtime}-{ARCHITECTURE}:{POWERTOOLS_LAYER_VERSION}"
+def layer_archive(packages: Sequence[str] = LAYER_PACKAGES) -> pulumi.AssetArchive:
+    """The installed packages' ``.py`` files under ``python/``, where Lambda looks for them.
+
+    Source files only: compiled caches differ between machines and would make every deploy
+    from a new machine publish a new layer version.
+    """
+    assets: dict[str, pulumi.Asset | pulumi.Archive] = {}
+    for name in packages:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise ModuleNotFoundError(f"{name} is not installed: run ./scripts/check first")
+        origin = Path(spec.origin)
+        if origin.name == "__init__.py":
+            root = origin.parent
+            for path in sorted(root.rglob("*.py")):
+                if "__pycache__" not in path.parts:
+                    relative = path.relative_to(root.parent)
+                    assets[f"python/{relative}"] = pulumi.FileAsset(str(path))
+        else:
+            assets[f"python/{origin.name}"] = pulumi.FileAsset(str(origin))
+    return pulumi.AssetArchive(assets)
+
+
+def powertools_layer(parent: pulumi.Resource, key: str, name: str) -> aws.lambda_.LayerVersion:
+    return aws.lambda_.LayerVersion(
+        key,
+        layer_name=name,
+        description="Powertools for AWS Lambda (Python), as pinned in requirements.txt",
+        code=layer_archive(),
+        compatible_runtimes=[RUNTIME],
+        compatible_architectures=[ARCHITECTURE],
+        opts=pulumi.ResourceOptions(parent=parent),
     )
 
 

@@ -23,7 +23,13 @@ import pulumi_random as random
 from components.base import managed_key, stateful
 from components.calibration_store import CalibrationStore
 from components.config import Naming
-from components.function import Function, FunctionArgs, Statement, lambda_function
+from components.function import (
+    Function,
+    FunctionArgs,
+    Statement,
+    lambda_function,
+    powertools_layer,
+)
 
 ROTATION_SCHEDULE = "cron(0 0 1 * ? *)"  # 00:00 UTC on the 1st of every month
 METRICS_NAMESPACE = "PhaseMirror/FPCalibration"
@@ -67,7 +73,6 @@ class SaltRotationArgs:
     - log_key_arn, log_retention_days: the functions' log groups.
     - ingestion_concurrency: reserved concurrency of fp-ingestion (the DDoS bound).
     - salt_cache_seconds: how long a warm ingestion container trusts its cached salt.
-    - layers: Lambda layers (Powertools) for both functions.
     """
 
     naming: Naming
@@ -80,7 +85,6 @@ class SaltRotationArgs:
     log_retention_days: int
     ingestion_concurrency: int
     salt_cache_seconds: int
-    layers: tuple[str, ...] = ()
 
 
 def salt_key_policy(account_id: str, region: str, user_role_arns: list[str]) -> str:
@@ -161,6 +165,11 @@ class SaltRotation(pulumi.ComponentResource):
         )
         self.initial_version = self._initial_version(name, protect)
 
+        # Both components' functions share this layer (CalibrationApi takes its ARN).
+        self.powertools = powertools_layer(
+            self, f"{name}-powertools", naming.physical("powertools")
+        )
+        layers = [self.powertools.arn]
         common = {
             "ENVIRONMENT": args.environment,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
@@ -185,7 +194,7 @@ class SaltRotation(pulumi.ComponentResource):
                 env_key_arn=self.env_key.arn,
                 log_key_arn=args.log_key_arn,
                 log_retention_days=args.log_retention_days,
-                layers=args.layers,
+                layers=layers,
             ),
         )
         store = args.store
@@ -215,7 +224,7 @@ class SaltRotation(pulumi.ComponentResource):
                 env_key_arn=self.env_key.arn,
                 log_key_arn=args.log_key_arn,
                 log_retention_days=args.log_retention_days,
-                layers=args.layers,
+                layers=layers,
             ),
         )
 

@@ -91,3 +91,28 @@ def test_a_function_folder_without_handler_is_refused(tmp_path, monkeypatch):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no handler.py"):
         package("empty")
+
+
+def test_layer_holds_the_pinned_powertools_sources_and_nothing_compiled():
+    from pathlib import Path
+
+    from components.function import layer_archive
+
+    pinned = next(
+        line.split("==")[1].strip()
+        for line in (Path(__file__).parent.parent / "requirements.txt").read_text().splitlines()
+        if line.startswith("aws-lambda-powertools==")
+    )
+    names = set(layer_archive().assets)
+    assert "python/aws_lambda_powertools/__init__.py" in names
+    assert "python/typing_extensions.py" in names
+    assert all(n.startswith("python/") and n.endswith(".py") for n in names)
+    version = layer_archive().assets["python/aws_lambda_powertools/shared/version.py"]
+    assert f'VERSION = "{pinned}"' in Path(version.path).read_text()
+
+
+def test_a_missing_layer_package_is_refused_by_name():
+    from components.function import layer_archive
+
+    with pytest.raises(ModuleNotFoundError, match="no_such_package is not installed"):
+        layer_archive(("no_such_package",))

@@ -66,8 +66,9 @@ def test_after_rotations_the_program_never_writes_the_salt_again(program):
     # THEN the declared version ignores both, so nothing writes the initial salt back
     version = program.one(VERSION, "salt-rotation-initial-version")
     assert {"secretString", "versionStages"} <= set(version.ignore_changes)
-    # and no other resource in the program writes a secret value
-    writers = [r.urn for r in program.of_type(VERSION)]
+    # and no other resource in the program writes a value into the salt's secret
+    salt_secret = version.inputs["secretId"]
+    writers = [r.urn for r in program.of_type(VERSION) if r.inputs["secretId"] == salt_secret]
     assert writers == [version.urn]
 
 
@@ -104,3 +105,11 @@ def test_secret_key_and_version_are_protected_only_in_production(request, stack_
         resource = run.one(type_, name)
         expected = stack_fixture == "production"
         assert resource.protect is expected and resource.retain_on_delete is expected, resource.urn
+
+
+def test_functions_get_the_pinned_powertools_from_a_layer_of_our_own(program):
+    layer = program.one("aws:lambda/layerVersion:LayerVersion", "salt-rotation-powertools")
+    assert layer.inputs["layerName"] == f"phase-mirror-powertools-{program.stack}"
+    assert layer.inputs["compatibleRuntimes"] == ["python3.13"]
+    for function in program.of_type(FUNCTION):
+        assert function.inputs["layers"] == [layer.outputs["arn"]], function.urn
