@@ -246,8 +246,12 @@ class AuditTrail(pulumi.ComponentResource):
                     read_write_type="All", include_management_events=True
                 )
             ],
-            # CloudTrail checks bucket policy and role when the trail is created.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.bucket, role_policy]),
+            # CloudTrail checks bucket policy and role when the trail is created; a deleted
+            # trail stops the audit record, so it is protected like the data it writes.
+            opts=pulumi.ResourceOptions.merge(
+                stateful(self, args.deletion_protection),
+                pulumi.ResourceOptions(depends_on=[self.bucket, role_policy]),
+            ),
         )
 
     def _cis_alarms(self, name: str, args: AuditTrailArgs) -> None:

@@ -149,6 +149,7 @@ def test_trail_is_multi_region_validated_encrypted_and_streams_to_its_log_group(
     assert inputs["enableLogFileValidation"] is True, resource.urn
     assert inputs["includeGlobalServiceEvents"] is True, resource.urn
     assert inputs["enableLogging"] is True, resource.urn
+    assert resource.protect is (program.stack == "production"), resource.urn
     assert inputs["kmsKeyId"] == key.outputs["arn"], resource.urn
     assert (
         inputs["s3BucketName"]
