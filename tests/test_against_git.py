@@ -111,3 +111,9 @@ def test_a_work_tree_at_which_the_program_fails_stops_saying_so(scratch, capsys)
 def test_an_unknown_stack_stops_naming_it(scratch, capsys):
     assert against.report("qa", "HEAD", set(), root=scratch) == 2
     assert "Pulumi.qa.yaml" in capsys.readouterr().err
+
+
+def test_a_stack_the_change_introduces_has_nothing_to_replace(scratch, capsys):
+    shutil.copy2(scratch / "Pulumi.staging.yaml", scratch / "Pulumi.qa.yaml")
+    assert against.report("qa", "HEAD", set(), root=scratch) == 0
+    assert "does not exist at ref 'HEAD'" in capsys.readouterr().out

@@ -10,7 +10,7 @@ every stateful resource of REF (types in ``tools.replacement``) it prints whethe
 input changed, old -> new, with secrets masked. Exit status: 0 when nothing would be replaced
 or removed (or every such URN is named by ``--allow-replace``), 1 when something would, 2 when
 the comparison itself cannot run (unknown ref or stack, the program fails at REF or in the
-work tree).
+work tree). A stack that REF does not have yet passes: it holds no data to replace.
 
 ``--root`` names the checkout to compare (default: the one this module lives in); REF is
 resolved in that checkout's git repository.
@@ -43,6 +43,10 @@ HARNESS = {"tools", "tests"}
 
 class AgainstError(Exception):
     """The comparison cannot run; the message names the ref or stack at fault."""
+
+
+class NewStack(AgainstError):
+    """REF has no file for the stack: the change creates it, so it replaces nothing."""
 
 
 @dataclass(frozen=True)
@@ -254,8 +258,13 @@ def against(
     """Compare ``stack`` at ``ref`` with checkout ``root``; returns (commit, changes)."""
     commit = resolve_ref(ref, root)
     label = f"ref {ref!r} ({commit[:12]})"
+    if not (root / f"Pulumi.{stack}.yaml").is_file():
+        raise AgainstError(f"the work tree {root} has no stack file Pulumi.{stack}.yaml")
     with tempfile.TemporaryDirectory(prefix="against-", dir=workdir) as tmp:
         old_root = extract(commit, root, Path(tmp))
+        if not (old_root / f"Pulumi.{stack}.yaml").is_file():
+            # A stack this change introduces holds no data yet: nothing can be replaced.
+            raise NewStack(f"stack {stack!r} does not exist at {label}: nothing to replace")
         old = run_at(old_root, stack, label)
     new = run_at(root, stack, f"the work tree {root}")
     return commit, compare(old, new)
@@ -284,6 +293,9 @@ def report(stack: str, ref: str, allowed: set[str], *, root: Path = ROOT) -> int
     """Print the comparison and return the exit status (0 pass, 1 replace/remove, 2 error)."""
     try:
         commit, changes = against(stack, ref, root=root)
+    except NewStack as exc:
+        print(f"tools.against: {exc}")
+        return 0
     except AgainstError as exc:
         print(f"tools.against: {exc}", file=sys.stderr)
         return 2
