@@ -88,13 +88,18 @@ def test_main_exits_1_on_a_violation_and_0_when_clean(
 
 
 def test_main_prints_components_rules_and_checklist_and_writes_json(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    staging: ProgramRun,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    monkeypatch.setattr(preview, "run_program", lambda stack: staging)
     out = tmp_path / "staging.json"
     code = preview.main(["staging", "--json", str(out)])
     text = capsys.readouterr().out
     assert "== calibration-store (phase-mirror:index:CalibrationStore)" in text
-    assert "pointInTimeRecovery" not in text or "enabled=true" in text
+    assert "pointInTimeRecovery.enabled=true" in text
+    assert "object at 0x" not in out.read_text(), "assets must not print their address"
     assert "== Policy pack:" in text and "== Pre-production checklist (spec 001):" in text
     data = json.loads(out.read_text())
     assert set(data) == {"stack", "resources", "violations", "checklist"}

@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import pulumi
+
 from policy import rules
 from tools import checklist
 from tools.mock_program import PROJECT, ProgramRun, Resource, run_program
@@ -142,6 +144,8 @@ def masked(value: Any, key: str = "") -> Any:
         return [masked(v) for v in value]
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
+    if isinstance(value, (pulumi.Asset, pulumi.Archive)):
+        return f"[{type(value).__name__}]"  # not its repr, whose address changes every run
     return "[unknown]" if rules.plain(value) is rules.UNKNOWN else str(value)
 
 
