@@ -28,8 +28,10 @@ from typing import Any
 from tools.replacement import STATEFUL, type_of_urn
 
 GATED_OPS = frozenset({"delete", "replace", "create-replacement", "delete-replaced"})
-# Every step op the engine emits (sdk/go/common/display StepOp); an unknown one is an error.
+# Every step op the engine emits (pulumi/pulumi pkg/resource/deploy/step.go, ``StepOps``); an
+# unknown one is an error, so a new kind of step is looked at before it can pass the gate.
 KNOWN_OPS = GATED_OPS | {
+    "diff",
     "same",
     "create",
     "update",
