@@ -87,7 +87,6 @@ class CalibrationApi(pulumi.ComponentResource):
                 environment={
                     "ENVIRONMENT": args.environment,
                     "POWERTOOLS_SERVICE_NAME": "calibration-query",
-                    "POWERTOOLS_METRICS_NAMESPACE": "PhaseMirror/FPCalibration",
                     "CALIBRATION_TABLE_NAME": store.tables["calibration"].name,
                     "RULE_INDEX_NAME": RULE_INDEX,
                     "K_ANONYMITY": str(args.k_anonymity),

@@ -12,6 +12,7 @@ Contributor Insights on each table and GSI.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import pulumi
@@ -170,14 +171,14 @@ class CalibrationStore(pulumi.ComponentResource):
         """Look up one organisation's consent (GetItem)."""
         return [
             _allow("ReadConsent", ["dynamodb:GetItem"], [self.tables["consent"].arn]),
-            self._key_statement(),
+            self._key_statement,
         ]
 
     def calibration_write_statements(self) -> list[Statement]:
         """Store an anonymised event (conditional PutItem)."""
         return [
             _allow("WriteCalibration", ["dynamodb:PutItem"], [self.tables["calibration"].arn]),
-            self._key_statement(),
+            self._key_statement,
         ]
 
     def calibration_query_statements(self) -> list[Statement]:
@@ -186,11 +187,13 @@ class CalibrationStore(pulumi.ComponentResource):
         index_arn = table.arn.apply(lambda arn: f"{arn}/index/{RULE_INDEX}")
         return [
             _allow("QueryCalibrationByRule", ["dynamodb:Query"], [index_arn]),
-            self._key_statement(),
+            self._key_statement,
         ]
 
+    @functools.cached_property
     def _key_statement(self) -> Statement:
         # Tables encrypted with a CMK need kms:Decrypt from the caller, only through DynamoDB.
+        # One object, so a role holding two jobs on these tables gets the statement once.
         return {
             **_allow("UseTableKeyViaDynamoDB", ["kms:Decrypt"], [self.key.arn]),
             "Condition": {

@@ -137,6 +137,20 @@ def package(code: str) -> pulumi.AssetArchive:
     )
 
 
+def unique_statements(statements: Sequence[Statement]) -> list[Statement]:
+    """Drop repeats of one statement; two different statements with one Sid are a bug.
+
+    IAM rejects a policy whose Sids repeat; a shared statement (a table key's) may reach a role
+    through two grants.
+    """
+    by_sid: dict[str, Statement] = {}
+    for statement in statements:
+        seen = by_sid.setdefault(statement["Sid"], statement)
+        if seen is not statement:
+            raise ValueError(f"two different IAM statements share the Sid {statement['Sid']!r}")
+    return list(by_sid.values())
+
+
 def lambda_function(parent: pulumi.Resource, key: str, args: FunctionArgs) -> Function:
     """Create the role, log group, policy and function of one Lambda under ``parent``.
 
@@ -163,6 +177,7 @@ def lambda_function(parent: pulumi.Resource, key: str, args: FunctionArgs) -> Fu
         "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
         "Resource": log_group.arn.apply(lambda arn: f"{arn}:*"),
     }
+    statements = unique_statements([*args.statements, own_logs, XRAY_STATEMENT])
     policy = aws.iam.RolePolicy(
         f"{key}-policy",
         name=f"{args.name}-permissions",
@@ -170,7 +185,7 @@ def lambda_function(parent: pulumi.Resource, key: str, args: FunctionArgs) -> Fu
         policy=pulumi.Output.json_dumps(
             {
                 "Version": "2012-10-17",
-                "Statement": [*args.statements, own_logs, XRAY_STATEMENT],
+                "Statement": statements,
             }
         ),
         opts=child,

@@ -170,10 +170,6 @@ class SaltRotation(pulumi.ComponentResource):
             self, f"{name}-powertools", naming.physical("powertools")
         )
         layers = [self.powertools.arn]
-        common = {
-            "ENVIRONMENT": args.environment,
-            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-        }
         self.rotator = lambda_function(
             self,
             f"{name}-rotator",
@@ -183,7 +179,6 @@ class SaltRotation(pulumi.ComponentResource):
                 description="Secrets Manager rotation of the HMAC salt (four steps)",
                 statements=self.rotator_statements(),
                 environment={
-                    **common,
                     "POWERTOOLS_SERVICE_NAME": "salt-rotator",
                     "SALT_SECRET_ID": self.secret.arn,
                 },
@@ -211,8 +206,9 @@ class SaltRotation(pulumi.ComponentResource):
                     *self.read_statements(),
                 ],
                 environment={
-                    **common,
+                    "ENVIRONMENT": args.environment,
                     "POWERTOOLS_SERVICE_NAME": "fp-ingestion",
+                    "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                     "CONSENT_TABLE_NAME": store.tables["consent"].name,
                     "CALIBRATION_TABLE_NAME": store.tables["calibration"].name,
                     "SALT_SECRET_ID": self.secret.arn,

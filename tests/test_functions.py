@@ -116,3 +116,19 @@ def test_a_missing_layer_package_is_refused_by_name():
 
     with pytest.raises(ModuleNotFoundError, match="no_such_package is not installed"):
         layer_archive(("no_such_package",))
+
+
+def test_a_statement_shared_by_two_grants_appears_once_and_a_sid_clash_is_refused():
+    from components.function import unique_statements
+
+    shared = {"Sid": "Key", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": ["k"]}
+    put = {"Sid": "Put", "Effect": "Allow", "Action": ["dynamodb:PutItem"], "Resource": ["t"]}
+    assert unique_statements([shared, put, shared]) == [shared, put]
+    with pytest.raises(ValueError, match="share the Sid 'Key'"):
+        unique_statements([shared, {**shared, "Resource": ["other"]}])
+
+
+def test_every_role_policy_has_unique_sids(program):
+    for policy in program.of_type("aws:iam/rolePolicy:RolePolicy"):
+        sids = [s.get("Sid") for s in json.loads(policy.inputs["policy"])["Statement"]]
+        assert len(sids) == len(set(sids)), policy.urn

@@ -1,0 +1,79 @@
+"""Resource-level IAM enforcement for moto, and sessions that hold exactly one role's policy.
+
+moto 5.2.5 enforces IAM actions once authentication is on, but asks every DynamoDB and Secrets
+Manager request for permission on resource ``*``, so a policy scoped to exact ARNs (as ours are)
+is either denied everywhere or, rewritten to ``*``, proves nothing about scope. ``resource_arns``
+gives those two services the resource AWS itself authorises: the table (or
+``table/T/index/I`` for an index query) and the secret's ARN. Conditions are still ignored by
+moto; tests read them from the policy document instead.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+from moto.core import enable_iam_authentication
+from moto.dynamodb.responses import DynamoHandler
+from moto.secretsmanager.models import secretsmanager_backends
+from moto.secretsmanager.responses import SecretsManagerResponse
+
+ACCOUNT = "123456789012"
+
+
+def _dynamodb_resource(self: Any) -> str:
+    body = getattr(self, "params", None) or json.loads(self.body or "{}")
+    table = body.get("TableName", "*")
+    arn = f"arn:aws:dynamodb:{self.region}:{self.current_account}:table/{table}"
+    return f"{arn}/index/{body['IndexName']}" if body.get("IndexName") else arn
+
+
+def _secret_resource(self: Any) -> str:
+    secret_id = json.loads(self.body or "{}").get("SecretId", "*")
+    if secret_id.startswith("arn:"):
+        return secret_id
+    backend = secretsmanager_backends[self.current_account][self.region]
+    secret = backend.secrets.get(secret_id) if secret_id in backend.secrets else None
+    return secret.arn if secret else secret_id
+
+
+@contextmanager
+def resource_arns() -> Iterator[None]:
+    """Within the block, DynamoDB and Secrets Manager requests are authorised per resource."""
+    DynamoHandler._determine_resource = _dynamodb_resource  # type: ignore[attr-defined]
+    SecretsManagerResponse._determine_resource = _secret_resource  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        del DynamoHandler._determine_resource  # type: ignore[attr-defined]
+        del SecretsManagerResponse._determine_resource  # type: ignore[attr-defined]
+
+
+def session_with_policy(role_name: str, policy: str, region: str = "us-east-1") -> boto3.Session:
+    """Create ``role_name`` holding only ``policy`` (inline) and return its assumed-role session."""
+    iam = boto3.client("iam", region_name=region)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
+    }
+    iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))
+    iam.put_role_policy(RoleName=role_name, PolicyName="program-policy", PolicyDocument=policy)
+    credentials = boto3.client("sts", region_name=region).assume_role(
+        RoleArn=f"arn:aws:iam::{ACCOUNT}:role/{role_name}", RoleSessionName="iam-proof"
+    )["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=region,
+    )
+
+
+@contextmanager
+def enforced() -> Iterator[None]:
+    """IAM enforced, with resource ARNs, for every request made inside the block."""
+    with resource_arns(), enable_iam_authentication():
+        yield
