@@ -84,7 +84,7 @@ class AlarmsArgs:
     - stack, region: the dashboard's name (``PhaseMirror-FPCalibration-<Stack>``) and region.
     - topics: the ``critical`` and ``warning`` topic ARNs (``Observability.topics``).
     - service: the calibration service's function and table names (``ServiceTargets``).
-    - log_groups: the functions' log group names, keys ``ingestion``, ``query``, ``rotator``.
+    - log_groups: the log group names the saved queries read, keys ``ingestion``, ``rotator``.
     - data_tier: the data tier's resources (default ``None``: no data-tier alarms).
     """
 
@@ -152,8 +152,14 @@ def dashboard_widgets(
         ),
         _metric_widget(
             "Anonymization Health",
-            [m.anonymization_last_hour.widget_entry(color="#d62728")],
+            [m.anonymization_last_hour.widget_entry()],
             view="singleValue",
+            # Spec 000: green at 0, red above; the band marks any error in red.
+            annotations={
+                "horizontal": [
+                    {"label": "Any error", "value": 1, "color": "#d62728", "fill": "above"}
+                ]
+            },
             start="-PT1H",
             setPeriodToTimeRange=True,
             sparkline=True,

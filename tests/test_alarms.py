@@ -361,6 +361,15 @@ def test_dashboard_has_spec_000s_seven_widgets(program):
     starts = [w["properties"].get("start") for w in widgets[:6]]
     assert starts == ["-PT24H", "-PT24H", "-PT1H", "-PT1H", "-PT1H", "-PT24H"]
     assert widgets[1]["properties"]["stacked"] is True
+    health = widgets[2]["properties"]
+    assert widget_metrics(widgets[2]) == [
+        (
+            NS,
+            "AnonymizationErrors",
+            {"Environment": program.config["phase-mirror-infra:environment"]},
+        )
+    ]
+    assert health["metrics"][0][-1]["stat"] == "Sum" and health["setPeriodToTimeRange"] is True
 
 
 def test_dashboard_widgets_read_only_metrics_of_resources_that_exist(program):
