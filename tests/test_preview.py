@@ -147,3 +147,62 @@ def test_a_first_preview_with_unknown_outputs_reports_no_false_violation(stack: 
     run = run_program(stack, preview=True, unknowns=True)
     violations, _ = preview.policy_findings(run)
     assert violations == [], [(v.policy, v.urn, v.message) for v in violations]
+
+
+def item(run: ProgramRun, title: str) -> checklist.Item:
+    return next(i for i in preview.build(run.stack, run=run).checklist if i.title == title)
+
+
+def test_checklist_fails_a_security_alarm_whose_filter_is_not_the_cis_pattern(
+    production: ProgramRun,
+) -> None:
+    title = "Security alarms: unauthorized API calls, root usage, IAM policy and KMS key changes"
+    assert item(production, title).status == "pass", item(production, title)
+    broken = copy.deepcopy(production)
+    root = checklist.SECURITY_ALARMS["Root account usage"]
+    for f in broken.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter"):
+        if f.inputs["pattern"] == root:
+            f.inputs["pattern"] = root.replace('"Root"', '"root"')
+    failed = item(broken, title)
+    assert failed.status == "fail" and "Root account usage" in failed.reason, failed
+
+
+def test_checklist_fails_trail_logs_kept_under_90_days(production: ProgramRun) -> None:
+    title = "CloudTrail logs retained >= 90 days"
+    assert item(production, title).status == "pass", item(production, title)
+    broken = copy.deepcopy(production)
+    trail_bucket = broken.of_type("aws:cloudtrail/trail:Trail")[0].inputs["s3BucketName"]
+    bucket = next(
+        b for b in broken.of_type("aws:s3/bucket:Bucket") if b.inputs.get("bucket") == trail_bucket
+    )
+    for lc in broken.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"):
+        if lc.inputs["bucket"] in (bucket.id, trail_bucket):
+            lc.inputs["rules"].append(
+                {"id": "short", "status": "Enabled", "expiration": {"days": 30}}
+            )
+    failed = item(broken, title)
+    assert failed.status == "fail" and "[30]" in failed.reason, failed
+
+
+def test_checklist_backup_rules_must_keep_7_30_90_days(production: ProgramRun) -> None:
+    title = "Backup plan: daily 7 d, weekly 30 d, monthly 90 d"
+    broken = copy.deepcopy(production)
+    plan = broken.of_type("aws:backup/plan:Plan")[0]
+    next(r for r in plan.inputs["rules"] if r["ruleName"] == "weekly")["lifecycle"][
+        "deleteAfter"
+    ] = 14
+    failed = item(broken, title)
+    assert failed.status == "fail" and "weekly" in failed.reason, failed
+
+
+def test_checklist_alert_recipients_pass_once_a_topic_has_a_subscription(
+    production: ProgramRun,
+) -> None:
+    title = "Alert recipients configured"
+    with_subscription = copy.deepcopy(production)
+    topic = with_subscription.of_type("aws:sns/topic:Topic")[0]
+    subscription = copy.deepcopy(topic)
+    subscription.type = "aws:sns/topicSubscription:TopicSubscription"
+    subscription.inputs = {"protocol": "email", "endpoint": "oncall@example.com", "topic": topic.id}
+    with_subscription.resources.append(subscription)
+    assert item(with_subscription, title).status == "pass", item(with_subscription, title)

@@ -399,14 +399,13 @@ def versioning(f: Facts) -> Verdict:
 
 
 def lifecycle(f: Facts) -> Verdict:
-    buckets = [
-        rules_subject for rules_subject in f.subjects() if rules_subject.type in rules.BUCKET_TYPES
-    ]
-    configs = [s for s in f.subjects() if s.type in LIFECYCLE_TYPES]
+    subjects = f.subjects()
+    buckets = [b for b in subjects if b.type in rules.BUCKET_TYPES]
+    configs = [c for c in subjects if c.type in LIFECYCLE_TYPES]
     bare = [
         b.name
         for b in buckets
-        if not any(rules.refers_to(c, "bucket", b, "bucket") for c in configs)
+        if not any(rules.refers_to(c, "bucket", b, "bucket") is True for c in configs)
     ]
     if not buckets:
         return False, "no buckets in the program"
