@@ -89,7 +89,7 @@ def test_a_function_folder_without_handler_is_refused(tmp_path, monkeypatch):
 
     monkeypatch.setattr(function_module, "LAMBDAS", tmp_path)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(FileNotFoundError, match="no handler.py"):
+    with pytest.raises(FileNotFoundError, match=r"no handler\.py"):
         package("empty")
 
 
