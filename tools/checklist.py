@@ -145,7 +145,7 @@ def subject(r: Resource) -> rules.Subject:
         name=r.name,
         urn=r.urn,
         props=rules.plain({**r.outputs, **r.inputs}),
-        id=getattr(r, "id", None) or None,
+        id=r.id or None,
     )
 
 
@@ -303,7 +303,7 @@ def trail_retention(f: Facts) -> Verdict:
         return False, "no CloudTrail trail in the program"
     bucket_names = {str(val(t, "s3BucketName")) for t in trails}
     buckets = [b for b in f.of(*rules.BUCKET_TYPES) if val(b, "bucket") in bucket_names]
-    ids = {getattr(b, "id", None) for b in buckets} | bucket_names
+    ids = {b.id for b in buckets} | bucket_names
     lifecycles = [lc for lc in f.of(*LIFECYCLE_TYPES) if val(lc, "bucket") in ids]
     short = [
         int(float(days))
