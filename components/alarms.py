@@ -236,7 +236,9 @@ class Alarms(pulumi.ComponentResource):
     alarms: dict[str, aws.cloudwatch.MetricAlarm]
     dashboard: aws.cloudwatch.Dashboard
 
-    def __init__(self, name: str, args: AlarmsArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self, name: str, args: AlarmsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("phase-mirror:index:Alarms", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         metrics = ServiceMetrics(args.service)

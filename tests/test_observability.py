@@ -297,3 +297,16 @@ def test_every_cis_filter_has_one_alarm_and_nothing_else_is_on_the_trail(program
     filters = [f for f in program.of_type(FILTER) if f.name.startswith("audit-trail-")]
     alarms = [a for a in program.of_type(ALARM) if a.name.startswith("audit-trail-")]
     assert len(filters) == len(alarms) == len(CIS_CONTROLS) == 14
+
+
+def test_every_log_group_of_the_program_is_encrypted_with_the_log_key_and_kept_per_config(program):
+    # Functions, the API, flow logs, the trail, the data tier: one key, one retention rule.
+    log_key = program.one("aws:kms/key:Key", "observability-log-key").outputs["arn"]
+    retention = int(program.config[f"{P}logRetentionDays"])
+    groups = program.of_type("aws:cloudwatch/logGroup:LogGroup")
+    assert len(groups) >= 6
+    for group in groups:
+        assert group.inputs.get("kmsKeyId") == log_key, (
+            f"{group.urn} is not encrypted with the log key"
+        )
+        assert group.inputs.get("retentionInDays") == retention, group.urn
