@@ -3,11 +3,16 @@
 import pulumi
 import pulumi_aws as aws
 
+from components.alarm_catalog import DataTierTargets, ServiceTargets
+from components.alarms import Alarms, AlarmsArgs
+from components.audit_trail import AuditTrail, AuditTrailArgs
 from components.backup import Backup, BackupArgs
 from components.base import component_options
 from components.calibration_api import CalibrationApi, CalibrationApiArgs
-from components.calibration_store import CalibrationStore, CalibrationStoreArgs
+from components.calibration_store import TABLES, CalibrationStore, CalibrationStoreArgs
 from components.config import load_stack_config
+from components.data_tier import DataTier, DataTierArgs
+from components.network import Network, NetworkArgs
 from components.observability import Observability, ObservabilityArgs
 from components.salt_rotation import SaltRotation, SaltRotationArgs
 
@@ -22,6 +27,7 @@ observability = Observability(
         account_id=account_id,
         region=cfg.region,
         deletion_protection=cfg.deletion_protection,
+        alerts=cfg.alerts,
     ),
     opts=component_options(cfg, "Observability"),
 )
@@ -70,14 +76,95 @@ api = CalibrationApi(
     opts=component_options(cfg, "CalibrationApi"),
 )
 
+network = Network(
+    "network",
+    NetworkArgs(
+        naming=naming,
+        settings=cfg.network,
+        account_id=account_id,
+        region=cfg.region,
+        log_key_arn=observability.log_key.arn,
+        log_retention_days=cfg.log_retention_days,
+    ),
+    opts=component_options(cfg, "Network"),
+)
+
+data = DataTier(
+    "data-tier",
+    DataTierArgs(
+        naming=naming,
+        settings=cfg.data,
+        account_id=account_id,
+        region=cfg.region,
+        vpc_id=network.vpc.id,
+        app_subnet_ids=network.subnet_ids("app"),
+        data_subnet_ids=network.subnet_ids("data"),
+        data_security_group_id=network.security_groups["data"].id,
+        log_key_arn=observability.log_key.arn,
+        log_retention_days=cfg.log_retention_days,
+        deletion_protection=cfg.deletion_protection,
+    ),
+    opts=component_options(cfg, "DataTier"),
+)
+if data.cluster is not None:
+    network.allow_data_access("cluster-nodes", data.cluster.cluster_security_group_id)
+
 Backup(
     "backup",
     BackupArgs(
         naming=naming,
-        resources=store.table_arns,
+        resources=[*store.table_arns, data.db_arn],
         deletion_protection=cfg.deletion_protection,
     ),
     opts=component_options(cfg, "Backup"),
+)
+
+# After the data tier: the trail bucket sends its access logs to the access-log bucket.
+trail = AuditTrail(
+    "audit-trail",
+    AuditTrailArgs(
+        naming=naming,
+        account_id=account_id,
+        region=cfg.region,
+        log_key_arn=observability.log_key.arn,
+        log_retention_days=cfg.log_retention_days,
+        retention_days=cfg.alerts.trail_retention_days,
+        access_log_bucket=data.buckets["accessLogs"].bucket.bucket,
+        critical_topic_arn=observability.topics["critical"].arn,
+        deletion_protection=cfg.deletion_protection,
+    ),
+    opts=component_options(cfg, "AuditTrail"),
+)
+
+Alarms(
+    "alarms",
+    AlarmsArgs(
+        naming=naming,
+        stack=cfg.stack,
+        region=cfg.region,
+        topics={severity: topic.arn for severity, topic in observability.topics.items()},
+        service=ServiceTargets(
+            environment=cfg.environment,
+            ingestion_function=naming.physical("fp-ingestion"),
+            query_function=naming.physical("calibration-query"),
+            rotator_function=naming.physical("salt-rotator"),
+            calibration_table=naming.physical(TABLES["calibration"].role),
+        ),
+        log_groups={
+            "ingestion": salt.ingestion.log_group.name,
+            "rotator": salt.rotator.log_group.name,
+        },
+        data_tier=DataTierTargets(
+            db_instance_id=naming.physical("db"),
+            db_instance_class=cfg.data.db_instance_class,
+            redis_group_id=naming.physical("redis"),
+            redis_nodes=cfg.data.redis_nodes,
+            eks_cluster=naming.physical("eks") if cfg.data.eks_enabled else None,
+            # The data tier installs no Container Insights agent yet: no node metrics to watch.
+            container_insights=False,
+        ),
+    ),
+    opts=component_options(cfg, "Alarms"),
 )
 
 pulumi.export("calibrationKeyArn", store.key.arn)
@@ -89,3 +176,14 @@ pulumi.export("ingestionFunctionName", salt.ingestion.function.name)
 pulumi.export("rotatorFunctionName", salt.rotator.function.name)
 pulumi.export("queryFunctionName", api.query.function.name)
 pulumi.export("apiEndpoint", api.api.api_endpoint)
+pulumi.export("vpcId", network.vpc.id)
+for tier in ("public", "app", "data"):
+    pulumi.export(f"{tier}SubnetIds", network.subnet_ids(tier))
+pulumi.export("dbEndpoint", data.db.endpoint)
+pulumi.export("redisEndpoint", data.redis.primary_endpoint_address)
+pulumi.export("redisSecretArn", data.redis_secret.arn)
+for logical, bucket in data.buckets.items():
+    pulumi.export(f"{logical}BucketName", bucket.bucket.bucket)
+if data.cluster is not None:
+    pulumi.export("clusterName", naming.physical("eks"))
+    pulumi.export("clusterOidcProviderArn", data.cluster.oidc_provider_arn)

@@ -18,6 +18,8 @@ from typing import Any, Literal, TypeVar, cast
 
 import pulumi
 
+from components.subnet_plan import overlapping, vpc_problem
+
 Environment = Literal["staging", "production"]
 ENVIRONMENTS: tuple[Environment, ...] = ("staging", "production")
 
@@ -49,6 +51,8 @@ class StackConfig:
     - k_anonymity (``kAnonymity``, 10): 2-1000 distinct organisations before a rule's
       calibration is disclosed.
     - service (``ServiceSettings``): the functions and the HTTP API (``ingestionConcurrency``, ...).
+    - network (``NetworkSettings``): the VPC keys (``vpcCidr``, ``natGateways``, ...).
+    - data (``DataSettings``): the RDS, Redis and EKS keys (``dbInstanceClass``, ...).
     - alerts (``AlertSettings``): alert recipients and the trail's retention (``alarmEmails``, ...).
     """
 
@@ -61,6 +65,8 @@ class StackConfig:
     log_retention_days: int = 90
     k_anonymity: int = 10
     service: ServiceSettings = field(default_factory=lambda: ServiceSettings())
+    network: NetworkSettings = field(default_factory=lambda: NetworkSettings())
+    data: DataSettings = field(default_factory=lambda: DataSettings())
     alerts: AlertSettings = field(default_factory=lambda: AlertSettings())
 
     @property
@@ -240,6 +246,276 @@ def _service(r: _Reader) -> ServiceSettings:
     return service
 
 
+# --- Network and DataTier settings (issue 4) -----------------------------------------------
+
+NatStrategy = Literal["single", "one_per_az"]
+DB_INSTANCE_CLASS = pattern(
+    r"db\.[a-z0-9]+\.[a-z0-9]+", "an RDS instance class such as db.t4g.medium"
+)
+CACHE_NODE_TYPE = pattern(r"cache\.[a-z0-9]+\.[a-z0-9]+", "a node type such as cache.t4g.small")
+EC2_INSTANCE_TYPE = pattern(r"[a-z][a-z0-9-]*\.[a-z0-9]+", "an EC2 instance type such as t3.large")
+# RDS PostgreSQL majors in standard support; a minor ("17.4") pins it, a major lets AWS pick.
+DB_ENGINE_VERSION = pattern(r"(14|15|16|17|18)(\.\d{1,2})?", "PostgreSQL 14-18, e.g. 17 or 17.4")
+REDIS_ENGINE_VERSION = pattern(r"7\.[01]", "7.0 or 7.1")
+# EKS versions in standard support; older ones bill extended support.
+KUBERNETES_VERSION = pattern(r"1\.3[3-6]", "an EKS version in standard support: 1.33 to 1.36")
+ROLE_ARN = pattern(
+    r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}",
+    "an IAM role ARN such as arn:aws:iam::123456789012:role/devops",
+)
+PEERING_ID = pattern(r"pcx-[0-9a-f]{8,17}", "a VPC peering connection id such as pcx-0a1b2c3d")
+NAT = enum("single", "one_per_az")
+_TIME = r"([01]\d|2[0-3]):[0-5]\d"
+_DAY = r"(mon|tue|wed|thu|fri|sat|sun)"
+
+
+def _minutes(hhmm: str) -> int:
+    return int(hhmm[:2]) * 60 + int(hhmm[3:5])
+
+
+def daily_window(minimum: int) -> Callable[[str, str], str]:
+    """A daily UTC window ``hh:mm-hh:mm`` of at least ``minimum`` minutes (RDS: 30, Redis: 60)."""
+    shape = re.compile(f"{_TIME}-{_TIME}")
+
+    def parse(key: str, value: str) -> str:
+        allowed = f"a UTC window hh:mm-hh:mm of at least {minimum} minutes, such as 03:00-04:00"
+        if not shape.fullmatch(value):
+            raise bad(key, value, allowed)
+        if (_minutes(value[6:]) - _minutes(value[:5])) % 1440 < minimum:
+            raise bad(key, value, allowed)
+        return value
+
+    return parse
+
+
+WEEKLY_WINDOW = pattern(
+    f"{_DAY}:{_TIME}-{_DAY}:{_TIME}", "a UTC window ddd:hh:mm-ddd:hh:mm such as sun:04:30-sun:05:30"
+)
+
+
+def vpc_cidr(key: str, value: str) -> str:
+    problem = vpc_problem(cidr(key, value))
+    if problem:
+        raise bad(key, value, problem)
+    return value
+
+
+def any_cidr(key: str, value: str) -> str:
+    return str(cidr(key, value))
+
+
+def admin_cidr(key: str, value: str) -> str:
+    """A range allowed to reach admin ports or the Kubernetes API: never the whole internet."""
+    network = cidr(key, value)
+    if network.prefixlen < 8:
+        raise bad(
+            key,
+            value,
+            "a range of /8 or narrower (0.0.0.0/0 or ::/0 opens admin access to the whole "
+            "internet: the critical finding of spec 003)",
+        )
+    return str(network)
+
+
+def ipv4_admin_cidr(key: str, value: str) -> str:
+    if cidr(key, value).version != 4:
+        raise bad(key, value, "an IPv4 CIDR (the EKS public endpoint takes IPv4 ranges only)")
+    return admin_cidr(key, value)
+
+
+CIDRS = json_list(any_cidr)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkSettings:
+    """The VPC of the ``Network`` component.
+
+    Fields (config key, default, constraint):
+    - vpc_cidr (``vpcCidr``, ``10.20.0.0/16``): a private IPv4 CIDR from /16 to /24.
+    - availability_zones (``availabilityZones``, 3): 2 or 3 zones, the first ones AWS lists.
+    - nat_gateways (``natGateways``, ``one_per_az``): ``one_per_az`` keeps each zone's egress
+      alive when another zone fails (one NAT charge per zone); ``single`` saves that cost for a
+      stack that can tolerate losing egress with one zone.
+    - ingress_cidrs (``ingressCidrs``, ``[0.0.0.0/0]``): who may reach the load balancer on 80/443.
+    - devops_cidrs (``devopsCidrs``, ``[]``): who may reach SSH/RDP; never wider than /8.
+    - app_port (``appPort``, 8080): 1024-65535, the port the app listens on behind the LB.
+    - interface_endpoints (``interfaceEndpoints``, true): Secrets Manager, KMS, Logs and STS
+      endpoints in the app subnets (about 7 USD a month per endpoint and zone).
+    - peer_cidr / peering_connection_id (``peerCidr`` / ``peeringConnectionId``, none): both or
+      neither; an existing peering whose CIDR must not overlap the VPC. Routes go to app route
+      tables only.
+    """
+
+    vpc_cidr: str = "10.20.0.0/16"
+    availability_zones: int = 3
+    nat_gateways: NatStrategy = "one_per_az"
+    ingress_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
+    devops_cidrs: tuple[str, ...] = ()
+    app_port: int = 8080
+    interface_endpoints: bool = True
+    peer_cidr: str | None = None
+    peering_connection_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataSettings:
+    """RDS, Redis and EKS of the ``DataTier`` component.
+
+    Fields (config key, default, constraint):
+    - db_instance_class (``dbInstanceClass``, ``db.t4g.medium``): an RDS instance class.
+    - db_allocated_storage_gb (``dbAllocatedStorageGb``, 100): 20-4096.
+    - db_max_allocated_storage_gb (``dbMaxAllocatedStorageGb``, 500): storage autoscaling
+      ceiling, above the allocated storage and at most 16384.
+    - db_engine_version (``dbEngineVersion``, ``17``): PostgreSQL 14-18 (major or major.minor).
+    - db_multi_az (``dbMultiAz``, true): a standby in a second zone; must be true in production.
+    - db_backup_retention_days (``dbBackupRetentionDays``, 7): 7-35.
+    - db_backup_window (``dbBackupWindow``, ``03:00-04:00``): daily UTC, 30+ minutes.
+    - db_maintenance_window (``dbMaintenanceWindow``, ``sun:04:30-sun:05:30``): weekly UTC.
+    - redis_node_type (``redisNodeType``, ``cache.t4g.small``).
+    - redis_nodes (``redisNodes``, 2): 1-6; 2+ turns on automatic failover and Multi-AZ.
+    - redis_engine_version (``redisEngineVersion``, ``7.1``): 7.0 or 7.1.
+    - redis_snapshot_retention_days (``redisSnapshotRetentionDays``, 7): 1-35.
+    - redis_snapshot_window (``redisSnapshotWindow``, ``05:00-06:00``): daily UTC, 60+ minutes.
+    - eks_enabled (``eksEnabled``, true): create the EKS cluster and its node groups.
+    - kubernetes_version (``kubernetesVersion``, ``1.34``): 1.33-1.36.
+    - eks_instance_types (``eksInstanceTypes``, ``[t3.medium, t3a.medium]``): 1-5 types.
+    - eks_on_demand_min_size / eks_on_demand_max_size (``eksOnDemandMinSize`` 2 /
+      ``eksOnDemandMaxSize`` 6): 1-50 and min..100.
+    - eks_spot_max_size (``eksSpotMaxSize``, 4): 0-100 spot nodes (0 keeps the group empty).
+    - eks_public_access_cidrs (``eksPublicAccessCidrs``, ``[]``): empty turns the public API
+      endpoint off; otherwise IPv4 ranges of /8 or narrower.
+    - devops_role_arn / developer_role_arn (``devopsRoleArn`` / ``developerRoleArn``, none): IAM
+      roles given cluster admin / read-only view through EKS access entries.
+    """
+
+    db_instance_class: str = "db.t4g.medium"
+    db_allocated_storage_gb: int = 100
+    db_max_allocated_storage_gb: int = 500
+    db_engine_version: str = "17"
+    db_multi_az: bool = True
+    db_backup_retention_days: int = 7
+    db_backup_window: str = "03:00-04:00"
+    db_maintenance_window: str = "sun:04:30-sun:05:30"
+    redis_node_type: str = "cache.t4g.small"
+    redis_nodes: int = 2
+    redis_engine_version: str = "7.1"
+    redis_snapshot_retention_days: int = 7
+    redis_snapshot_window: str = "05:00-06:00"
+    eks_enabled: bool = True
+    kubernetes_version: str = "1.34"
+    eks_instance_types: tuple[str, ...] = ("t3.medium", "t3a.medium")
+    eks_on_demand_min_size: int = 2
+    eks_on_demand_max_size: int = 6
+    eks_spot_max_size: int = 4
+    eks_public_access_cidrs: tuple[str, ...] = ()
+    devops_role_arn: str | None = None
+    developer_role_arn: str | None = None
+
+
+def _network(r: _Reader) -> NetworkSettings:
+    d = NetworkSettings()
+    net = NetworkSettings(
+        vpc_cidr=r.optional("vpcCidr", d.vpc_cidr, vpc_cidr),
+        availability_zones=r.optional("availabilityZones", 3, one_of_ints((2, 3))),
+        nat_gateways=cast(NatStrategy, r.optional("natGateways", d.nat_gateways, NAT)),
+        ingress_cidrs=tuple(r.optional("ingressCidrs", list(d.ingress_cidrs), CIDRS)),
+        devops_cidrs=tuple(r.optional("devopsCidrs", [], json_list(admin_cidr))),
+        app_port=r.optional("appPort", d.app_port, int_range(1024, 65535)),
+        interface_endpoints=r.optional("interfaceEndpoints", True, boolean),
+        peer_cidr=r.optional("peerCidr", None, any_cidr),
+        peering_connection_id=r.optional("peeringConnectionId", None, PEERING_ID),
+    )
+    if (net.peer_cidr is None) != (net.peering_connection_id is None):
+        given = "peerCidr" if net.peer_cidr else "peeringConnectionId"
+        missing = "peeringConnectionId" if net.peer_cidr else "peerCidr"
+        value = net.peer_cidr or net.peering_connection_id
+        raise bad(given, value, f"only together with '{missing}' (a peering needs both)")
+    if net.peer_cidr and overlapping(
+        ipaddress.ip_network(net.peer_cidr), ipaddress.ip_network(net.vpc_cidr)
+    ):
+        raise bad(
+            "peerCidr", net.peer_cidr, f"a range that does not overlap vpcCidr {net.vpc_cidr}"
+        )
+    return net
+
+
+def _data(r: _Reader) -> DataSettings:
+    d = DataSettings()
+    data = DataSettings(
+        db_instance_class=r.optional("dbInstanceClass", d.db_instance_class, DB_INSTANCE_CLASS),
+        db_allocated_storage_gb=r.optional("dbAllocatedStorageGb", 100, int_range(20, 4096)),
+        db_max_allocated_storage_gb=r.optional(
+            "dbMaxAllocatedStorageGb", 500, int_range(21, 16384)
+        ),
+        db_engine_version=r.optional("dbEngineVersion", d.db_engine_version, DB_ENGINE_VERSION),
+        db_multi_az=r.optional("dbMultiAz", True, boolean),
+        db_backup_retention_days=r.optional("dbBackupRetentionDays", 7, int_range(7, 35)),
+        db_backup_window=r.optional("dbBackupWindow", d.db_backup_window, daily_window(30)),
+        db_maintenance_window=r.optional(
+            "dbMaintenanceWindow", d.db_maintenance_window, WEEKLY_WINDOW
+        ),
+        redis_node_type=r.optional("redisNodeType", d.redis_node_type, CACHE_NODE_TYPE),
+        redis_nodes=r.optional("redisNodes", 2, int_range(1, 6)),
+        redis_engine_version=r.optional(
+            "redisEngineVersion", d.redis_engine_version, REDIS_ENGINE_VERSION
+        ),
+        redis_snapshot_retention_days=r.optional("redisSnapshotRetentionDays", 7, int_range(1, 35)),
+        redis_snapshot_window=r.optional(
+            "redisSnapshotWindow", d.redis_snapshot_window, daily_window(60)
+        ),
+        eks_enabled=r.optional("eksEnabled", True, boolean),
+        kubernetes_version=r.optional(
+            "kubernetesVersion", d.kubernetes_version, KUBERNETES_VERSION
+        ),
+        eks_instance_types=tuple(
+            r.optional("eksInstanceTypes", list(d.eks_instance_types), json_list(EC2_INSTANCE_TYPE))
+        ),
+        eks_on_demand_min_size=r.optional("eksOnDemandMinSize", 2, int_range(1, 50)),
+        eks_on_demand_max_size=r.optional("eksOnDemandMaxSize", 6, int_range(1, 100)),
+        eks_spot_max_size=r.optional("eksSpotMaxSize", 4, int_range(0, 100)),
+        eks_public_access_cidrs=tuple(
+            r.optional("eksPublicAccessCidrs", [], json_list(ipv4_admin_cidr))
+        ),
+        devops_role_arn=r.optional("devopsRoleArn", None, ROLE_ARN),
+        developer_role_arn=r.optional("developerRoleArn", None, ROLE_ARN),
+    )
+    if data.db_max_allocated_storage_gb <= data.db_allocated_storage_gb:
+        raise bad(
+            "dbMaxAllocatedStorageGb",
+            str(data.db_max_allocated_storage_gb),
+            f"more than dbAllocatedStorageGb ({data.db_allocated_storage_gb}) so storage can grow",
+        )
+    if data.eks_on_demand_max_size < data.eks_on_demand_min_size:
+        raise bad(
+            "eksOnDemandMaxSize",
+            str(data.eks_on_demand_max_size),
+            f"at least eksOnDemandMinSize ({data.eks_on_demand_min_size})",
+        )
+    if not 1 <= len(data.eks_instance_types) <= 5:
+        raise bad("eksInstanceTypes", list(data.eks_instance_types), "a list of 1 to 5 types")
+    if _windows_overlap(data.db_backup_window, data.db_maintenance_window):
+        raise bad(
+            "dbBackupWindow",
+            data.db_backup_window,
+            f"a window that does not overlap dbMaintenanceWindow ({data.db_maintenance_window})",
+        )
+    return data
+
+
+def _windows_overlap(daily: str, weekly: str) -> bool:
+    """Whether a daily ``hh:mm-hh:mm`` window meets a weekly ``ddd:hh:mm-ddd:hh:mm`` one."""
+    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    start = days.index(weekly[:3]) * 1440 + _minutes(weekly[4:9])
+    end = days.index(weekly[10:13]) * 1440 + _minutes(weekly[14:19])
+    end += 7 * 1440 if end <= start else 0
+    length = (_minutes(daily[6:]) - _minutes(daily[:5])) % 1440
+    for day in range(-1, 9):
+        d_start = day * 1440 + _minutes(daily[:5])
+        if d_start < end and start < d_start + length:
+            return True
+    return False
+
+
 # --- Alert settings (issue 5) -----------------------------------------------------------
 
 # Deliberately loose: SNS confirms each address by mail; this only catches typos and lists.
@@ -297,6 +573,8 @@ def parse(raw: Mapping[str, str], *, project: str, stack: str, region: str | Non
         log_retention_days=r.optional("logRetentionDays", 90, one_of_ints(LOG_RETENTION_DAYS)),
         k_anonymity=r.optional("kAnonymity", 10, int_range(2, 1000)),
         service=_service(r),
+        network=_network(r),
+        data=_data(r),
         alerts=_alerts(r),
     )
     unknown = sorted(set(raw) - r.read)
@@ -307,6 +585,8 @@ def parse(raw: Mapping[str, str], *, project: str, stack: str, region: str | Non
         )
     if cfg.is_production and not cfg.deletion_protection:
         raise bad("deletionProtection", "false", "true when environment is production")
+    if cfg.is_production and not cfg.data.db_multi_az:
+        raise bad("dbMultiAz", "false", "true when environment is production")
     if cfg.is_production and cfg.alerts.trail_retention_days < PRODUCTION_TRAIL_RETENTION_DAYS:
         raise bad(
             "trailRetentionDays",

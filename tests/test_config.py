@@ -146,3 +146,99 @@ def test_naming_rule_puts_prefix_role_and_stack_in_every_name():
         == "/phase-mirror/production/fp-calibration/hmac-salt"
     )
     assert naming.alias("secrets") == "alias/phase-mirror-secrets-production"
+
+
+# --- Network and DataTier keys (issue 4) ----------------------------------------------------
+
+NETWORK_AND_DATA_REJECTIONS = [
+    ({"vpcCidr": "10.20.0.0/33"}, "'vpcCidr' has invalid value '10.20.0.0/33': allowed a CIDR"),
+    ({"vpcCidr": "10.20.0.1/16"}, "'vpcCidr' has invalid value '10.20.0.1/16'"),
+    ({"vpcCidr": "8.8.0.0/16"}, "'vpcCidr' has invalid value '8.8.0.0/16': allowed a private"),
+    ({"vpcCidr": "10.20.0.0/25"}, "allowed a prefix from /16 to /24"),
+    ({"vpcCidr": "10.0.0.0/12"}, "allowed a prefix from /16 to /24"),
+    ({"availabilityZones": "4"}, "'availabilityZones' has invalid value '4': allowed one of 2, 3"),
+    ({"natGateways": "none"}, "'natGateways' has invalid value 'none': allowed one of single"),
+    ({"ingressCidrs": '["0.0.0.0/0", "nope"]'}, "'ingressCidrs[1]' has invalid value 'nope'"),
+    ({"ingressCidrs": "0.0.0.0/0"}, "'ingressCidrs' has invalid value '0.0.0.0/0': allowed a YAML"),
+    ({"devopsCidrs": '["0.0.0.0/0"]'}, "'devopsCidrs[0]' has invalid value '0.0.0.0/0'"),
+    ({"devopsCidrs": '["::/0"]'}, "'devopsCidrs[0]' has invalid value '::/0'"),
+    ({"devopsCidrs": '["10.0.0.0/7"]'}, "a range of /8 or narrower"),
+    ({"appPort": "80"}, "'appPort' has invalid value '80': allowed a whole number from 1024"),
+    ({"interfaceEndpoints": "sometimes"}, "'interfaceEndpoints' has invalid value 'sometimes'"),
+    ({"peerCidr": "10.99.0.0/16"}, "'peerCidr' has invalid value '10.99.0.0/16': allowed only"),
+    ({"peeringConnectionId": "pcx-0a1b2c3d"}, "'peeringConnectionId' has invalid value"),
+    (
+        {"peerCidr": "10.20.128.0/17", "peeringConnectionId": "pcx-0a1b2c3d"},
+        "'peerCidr' has invalid value '10.20.128.0/17': allowed a range that does not overlap",
+    ),
+    ({"peerCidr": "10.99.0.0/16", "peeringConnectionId": "vpc-123"}, "'peeringConnectionId'"),
+    ({"dbInstanceClass": "t4g.medium"}, "'dbInstanceClass' has invalid value 't4g.medium'"),
+    ({"dbAllocatedStorageGb": "5"}, "'dbAllocatedStorageGb' has invalid value '5'"),
+    ({"dbAllocatedStorageGb": "100000"}, "'dbAllocatedStorageGb' has invalid value '100000'"),
+    ({"dbMaxAllocatedStorageGb": "50"}, "'dbMaxAllocatedStorageGb' has invalid value '50'"),
+    ({"dbMaxAllocatedStorageGb": "99999"}, "allowed a whole number from 21 to 16384"),
+    ({"dbEngineVersion": "12"}, "'dbEngineVersion' has invalid value '12': allowed PostgreSQL"),
+    ({"dbMultiAz": "no"}, "'dbMultiAz' has invalid value 'no'"),
+    ({"dbBackupRetentionDays": "1"}, "'dbBackupRetentionDays' has invalid value '1'"),
+    ({"dbBackupRetentionDays": "90"}, "allowed a whole number from 7 to 35"),
+    ({"dbBackupWindow": "3am-4am"}, "'dbBackupWindow' has invalid value '3am-4am'"),
+    ({"dbBackupWindow": "03:00-03:15"}, "of at least 30 minutes"),
+    (
+        {"dbBackupWindow": "04:00-05:00"},
+        "'dbBackupWindow' has invalid value '04:00-05:00': allowed a window that does not overlap",
+    ),
+    ({"dbMaintenanceWindow": "sunday 04:30"}, "'dbMaintenanceWindow' has invalid value"),
+    ({"redisNodeType": "t4g.small"}, "'redisNodeType' has invalid value 't4g.small'"),
+    ({"redisNodes": "0"}, "'redisNodes' has invalid value '0': allowed a whole number from 1"),
+    ({"redisNodes": "12"}, "'redisNodes' has invalid value '12'"),
+    ({"redisEngineVersion": "6.2"}, "'redisEngineVersion' has invalid value '6.2'"),
+    ({"redisSnapshotRetentionDays": "0"}, "'redisSnapshotRetentionDays' has invalid value '0'"),
+    ({"redisSnapshotWindow": "05:00-05:30"}, "of at least 60 minutes"),
+    ({"eksEnabled": "on"}, "'eksEnabled' has invalid value 'on'"),
+    ({"kubernetesVersion": "1.28"}, "'kubernetesVersion' has invalid value '1.28'"),
+    ({"eksInstanceTypes": '["t3 large"]'}, "'eksInstanceTypes[0]' has invalid value 't3 large'"),
+    ({"eksInstanceTypes": "[]"}, "'eksInstanceTypes' has invalid value []: allowed a list of 1"),
+    ({"eksOnDemandMinSize": "0"}, "'eksOnDemandMinSize' has invalid value '0'"),
+    (
+        {"eksOnDemandMinSize": "5", "eksOnDemandMaxSize": "3"},
+        "'eksOnDemandMaxSize' has invalid value '3': allowed at least eksOnDemandMinSize (5)",
+    ),
+    ({"eksSpotMaxSize": "500"}, "'eksSpotMaxSize' has invalid value '500'"),
+    ({"eksPublicAccessCidrs": '["0.0.0.0/0"]'}, "'eksPublicAccessCidrs[0]' has invalid value"),
+    ({"eksPublicAccessCidrs": '["2001:db8::/48"]'}, "IPv4 ranges only"),
+    ({"devopsRoleArn": "devops"}, "'devopsRoleArn' has invalid value 'devops': allowed an IAM"),
+    ({"developerRoleArn": "arn:aws:iam::123:role/x"}, "'developerRoleArn' has invalid value"),
+    (
+        {"environment": "production", "dbMultiAz": "false"},
+        "'dbMultiAz' has invalid value 'false': allowed true when environment is production",
+    ),
+]
+
+
+@pytest.mark.parametrize(("raw", "fragment"), NETWORK_AND_DATA_REJECTIONS)
+def test_bad_network_and_data_config_is_rejected(raw, fragment):
+    with pytest.raises(ConfigError) as error:
+        parse({**BASE, **raw}, project="phase-mirror-infra", stack="staging", region="us-east-1")
+    assert fragment in str(error.value)
+
+
+def test_network_and_data_defaults_are_the_safe_ones():
+    cfg = parse_with()
+    assert cfg.network.devops_cidrs == () and cfg.data.eks_public_access_cidrs == ()
+    assert cfg.network.nat_gateways == "one_per_az" and cfg.network.availability_zones == 3
+    assert cfg.data.db_multi_az and cfg.data.db_backup_retention_days == 7
+    assert (cfg.data.devops_role_arn, cfg.data.developer_role_arn) == (None, None)
+
+
+def test_stack_files_size_production_above_staging(staging, production):
+    def settings(run):
+        raw = {k[len(P) :]: v for k, v in run.config.items() if k.startswith(P)}
+        return parse(raw, project="phase-mirror-infra", stack=run.stack, region="us-east-1")
+
+    stage, prod = settings(staging), settings(production)
+    assert (prod.network.availability_zones, prod.network.nat_gateways) == (3, "one_per_az")
+    assert (stage.network.availability_zones, stage.network.nat_gateways) == (2, "single")
+    assert prod.data.db_multi_az and not stage.data.db_multi_az
+    assert prod.data.db_backup_retention_days == 30
+    assert prod.data.db_allocated_storage_gb > stage.data.db_allocated_storage_gb
+    assert prod.data.redis_nodes > stage.data.redis_nodes >= 2

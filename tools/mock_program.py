@@ -9,6 +9,7 @@ so a policy the program builds can be evaluated by moto unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import runpy
@@ -57,9 +58,13 @@ class Resource:
 
     @property
     def component_type(self) -> str:
-        """The type of the nearest component ancestor ('' at top level)."""
+        """The type of the top-level component it belongs to ('' at top level).
+
+        The outermost one, not the nearest: a building block nested in a component (a
+        SecureBucket inside DataTier) carries the tags of the component that owns it.
+        """
         parts = self.urn.split("::")[2].split("$")
-        return parts[-2] if len(parts) > 1 else ""
+        return parts[0] if len(parts) > 1 else ""
 
 
 @dataclass
@@ -115,6 +120,8 @@ def _arn(type_: str, name: str, inputs: Mapping[str, Any], region: str) -> str |
             return f"arn:aws:s3:::{inputs.get('bucket') or physical}"
         case "aws:cloudwatch/logGroup:LogGroup":
             return f"arn:aws:logs:{region}:{acct}:log-group:{physical}"
+        case "aws:rds/instance:Instance":
+            return f"arn:aws:rds:{region}:{acct}:db:{inputs.get('identifier') or name}"
         case "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
             host = str(inputs.get("url", physical)).removeprefix("https://")
             return f"arn:aws:iam::{acct}:oidc-provider/{host}"
@@ -163,6 +170,27 @@ class PhaseMirrorMocks(pulumi_mocks.Mocks):
                 api_id = f"{args.name}-id"
                 outputs["executionArn"] = f"arn:aws:execute-api:{self.region}:{ACCOUNT_ID}:{api_id}"
                 outputs["apiEndpoint"] = f"https://{api_id}.execute-api.{self.region}.amazonaws.com"
+            case "aws:rds/instance:Instance":
+                host = f"{inputs.get('identifier')}.abcdefghijkl.{self.region}.rds.amazonaws.com"
+                outputs["address"] = host
+                outputs["endpoint"] = f"{host}:{int(inputs.get('port', 5432))}"
+            case "aws:elasticache/replicationGroup:ReplicationGroup":
+                group = inputs.get("replicationGroupId")
+                outputs["primaryEndpointAddress"] = (
+                    f"master.{group}.abc123.use1.cache.amazonaws.com"
+                )
+            case "eks:index:Cluster":
+                # A remote component: its children never exist under mocks, so answer the
+                # outputs the program reads (EKS's own cluster security group, the OIDC ARN).
+                # Inputs are not echoed: resource references among them would be rehydrated.
+                outputs = {"name": inputs.get("name")}
+                outputs["clusterSecurityGroupId"] = "sg-0eks0cluster0mock"
+                outputs["oidcProviderArn"] = (
+                    f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/oidc.eks.{self.region}"
+                    ".amazonaws.com/id/MOCK"
+                )
+            case "eks:index:ManagedNodeGroup":
+                outputs = {}
             case "aws:lambda/function:Function":
                 outputs["invokeArn"] = (
                     f"arn:aws:apigateway:{self.region}:lambda:path/2015-03-31/functions/"
@@ -217,7 +245,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         )
 
     def RegisterResource(self, request: Any) -> Any:
-        response = super().RegisterResource(request)
+        with _references_as_ids():
+            response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             self.requests[response.urn] = request
         return response
@@ -310,4 +339,22 @@ def run_program(
 def _inputs(request: Any) -> dict[str, Any]:
     from pulumi.runtime import rpc
 
-    return dict(rpc.deserialize_properties(request.object))
+    with _references_as_ids():
+        return dict(rpc.deserialize_properties(request.object))
+
+
+@contextlib.contextmanager
+def _references_as_ids() -> Iterator[None]:
+    """Read resource references among inputs (a role given to eks.Cluster) as their id or URN.
+
+    The SDK would rebuild the referenced resource on the monitor's thread, in another event
+    loop than the program's, and the run then fails with "attached to a different loop".
+    """
+    from pulumi.runtime import rpc
+
+    original = rpc.get_resource_module
+    rpc.get_resource_module = lambda *_args: None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        rpc.get_resource_module = original

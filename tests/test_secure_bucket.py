@@ -1,0 +1,176 @@
+"""SecureBucket: every bucket of both stacks gets the whole secure baseline, plus its own rules."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.secure_bucket import (
+    DOCUMENTS,
+    LOGS,
+    Lifecycle,
+    lifecycle_rules,
+    tls_only_statements,
+)
+from tools.mock_program import ProgramRun, Resource
+
+BUCKET = "aws:s3/bucket:Bucket"
+BUCKETS = ("data-tier-access-logs", "data-tier-baselines")
+
+
+def part(run: ProgramRun, type_: str, bucket: str, role: str) -> Resource:
+    return run.one(f"aws:s3/{type_}", f"{bucket}-{role}")
+
+
+def data_key_arn(run: ProgramRun) -> str:
+    return run.one("aws:kms/key:Key", "data-tier-key").outputs["arn"]
+
+
+@pytest.mark.parametrize("bucket", BUCKETS)
+def test_bucket_is_versioned_kms_encrypted_private_and_owner_enforced(program, bucket):
+    s3 = program.one(BUCKET, f"{bucket}-bucket")
+    bucket_id = f"{bucket}-bucket-id"
+    versioning = part(program, "bucketVersioning:BucketVersioning", bucket, "versioning")
+    assert versioning.inputs["bucket"] == bucket_id
+    assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled", versioning.urn
+    sse = part(
+        program,
+        "bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        bucket,
+        "encryption",
+    )
+    (rule,) = sse.inputs["rules"]
+    default = rule["applyServerSideEncryptionByDefault"]
+    assert default == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": data_key_arn(program)}
+    assert rule["bucketKeyEnabled"] is True, sse.urn
+    block = part(
+        program, "bucketPublicAccessBlock:BucketPublicAccessBlock", bucket, "public-access-block"
+    )
+    for flag in (
+        "blockPublicAcls",
+        "blockPublicPolicy",
+        "ignorePublicAcls",
+        "restrictPublicBuckets",
+    ):
+        assert block.inputs[flag] is True, f"{block.urn} {flag}"
+    ownership = part(
+        program, "bucketOwnershipControls:BucketOwnershipControls", bucket, "ownership"
+    )
+    assert ownership.inputs["rule"]["objectOwnership"] == "BucketOwnerEnforced", ownership.urn
+    assert s3.inputs["bucket"].startswith("phase-mirror-") and program.stack in s3.inputs["bucket"]
+
+
+@pytest.mark.parametrize("bucket", BUCKETS)
+def test_bucket_policy_denies_plain_http_and_tls_below_1_2(program, bucket):
+    name = program.one(BUCKET, f"{bucket}-bucket").inputs["bucket"]
+    policy = json.loads(
+        part(program, "bucketPolicy:BucketPolicy", bucket, "policy").inputs["policy"]
+    )
+    denies = {s["Sid"]: s for s in policy["Statement"] if s["Effect"] == "Deny"}
+    resources = [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"]
+    assert denies["DenyInsecureTransport"]["Condition"] == {
+        "Bool": {"aws:SecureTransport": "false"}
+    }
+    assert denies["DenyOutdatedTls"]["Condition"] == {"NumericLessThan": {"s3:TlsVersion": "1.2"}}
+    for statement in denies.values():
+        assert statement["Principal"] == "*" and statement["Action"] == "s3:*"
+        assert statement["Resource"] == resources, statement
+    for statement in policy["Statement"]:
+        assert statement["Effect"] == "Deny" or statement["Principal"] != "*", statement
+
+
+def test_baselines_log_to_the_access_log_bucket_which_logs_nowhere(program):
+    logging = program.one("aws:s3/bucketLogging:BucketLogging", "data-tier-baselines-logging")
+    assert logging.inputs["targetBucket"] == f"phase-mirror-access-logs-{program.stack}"
+    assert logging.inputs["targetPrefix"] == f"phase-mirror-baselines-{program.stack}/"
+    logged = [r.inputs["bucket"] for r in program.of_type("aws:s3/bucketLogging:BucketLogging")]
+    assert "data-tier-access-logs-bucket-id" not in logged, "the log bucket logs into itself"
+
+
+def test_access_log_bucket_lets_only_s3_log_delivery_of_this_account_write(program):
+    policy = json.loads(
+        program.one("aws:s3/bucketPolicy:BucketPolicy", "data-tier-access-logs-policy").inputs[
+            "policy"
+        ]
+    )
+    (allow,) = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert allow["Action"] == "s3:PutObject"
+    assert allow["Resource"] == f"arn:aws:s3:::phase-mirror-access-logs-{program.stack}/*"
+    assert allow["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    key_policy = json.loads(program.one("aws:kms/key:Key", "data-tier-key").inputs["policy"])
+    (logging,) = [s for s in key_policy["Statement"] if s["Sid"] == "S3AccessLogDeliveryEncrypts"]
+    assert logging["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+
+
+def rules_by_id(run: ProgramRun, bucket: str) -> dict[str, dict]:
+    config = part(
+        run, "bucketLifecycleConfiguration:BucketLifecycleConfiguration", bucket, "lifecycle"
+    )
+    return {rule["id"]: rule for rule in config.inputs["rules"]}
+
+
+@pytest.mark.parametrize("bucket", BUCKETS)
+def test_every_bucket_aborts_multipart_after_7_days_and_expires_noncurrent_versions(
+    program, bucket
+):
+    rules = rules_by_id(program, bucket)
+    for rule in rules.values():
+        assert rule["status"] == "Enabled" and rule["filter"] == {"prefix": ""}, rule
+    abort = rules["abort-incomplete-multipart-uploads"]["abortIncompleteMultipartUpload"]
+    assert abort == {"daysAfterInitiation": 7}
+    expire = rules["expire-noncurrent-versions"]["noncurrentVersionExpiration"]
+    assert expire == {"noncurrentDays": 90}
+
+
+def test_log_bucket_goes_to_glacier_after_30_days_and_is_deleted_after_90(program):
+    aging = rules_by_id(program, "data-tier-access-logs")["age-current-versions"]
+    assert aging["transitions"] == [{"days": 30, "storageClass": "GLACIER"}]
+    assert aging["expiration"] == {"days": 90}
+
+
+def test_baselines_go_to_glacier_after_a_year_and_deep_archive_after_seven(program):
+    aging = rules_by_id(program, "data-tier-baselines")["age-current-versions"]
+    assert aging["transitions"] == [
+        {"days": 365, "storageClass": "GLACIER"},
+        {"days": 2555, "storageClass": "DEEP_ARCHIVE"},
+    ]
+    assert "expiration" not in aging, "documents are never deleted by age"
+
+
+def test_buckets_are_protected_and_kept_in_production_only(staging, production):
+    for run, protected in ((staging, False), (production, True)):
+        for bucket in BUCKETS:
+            s3 = run.one(BUCKET, f"{bucket}-bucket")
+            assert (s3.protect, s3.retain_on_delete) == (protected, protected), s3.urn
+            assert s3.inputs["forceDestroy"] is (not protected), s3.urn
+
+
+def test_lifecycle_profiles_are_the_issue_s_rules():
+    assert LOGS == Lifecycle(transitions=((30, "GLACIER"),), expire_days=90)
+    assert DOCUMENTS.transitions == ((365, "GLACIER"), (2555, "DEEP_ARCHIVE"))
+    assert [r.id for r in lifecycle_rules(Lifecycle())] == [
+        "abort-incomplete-multipart-uploads",
+        "expire-noncurrent-versions",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"transitions": ((90, "GLACIER"), (30, "DEEP_ARCHIVE"))}, "days must increase"),
+        ({"transitions": ((0, "GLACIER"),)}, "days must increase"),
+        ({"transitions": ((30, "COLD"),)}, "storage class 'COLD'"),
+        ({"transitions": ((30, "GLACIER"),), "expire_days": 30}, "after the last transition"),
+        ({"noncurrent_expire_days": 0}, "at least 1"),
+    ],
+)
+def test_impossible_lifecycle_is_refused(kwargs, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        Lifecycle(**kwargs)
+
+
+def test_tls_statements_name_the_bucket_and_its_objects():
+    statements = tls_only_statements("b")
+    assert {tuple(s["Resource"]) for s in statements} == {("arn:aws:s3:::b", "arn:aws:s3:::b/*")}
