@@ -28,6 +28,7 @@ GIB = 1024**3
 MIB = 1024**2
 # ThrottledRequests exists only per (TableName, Operation): AWS publishes no TableName-only
 # series, so an alarm on TableName alone (as spec 000 writes it) would never see a data point.
+# Eight operations plus the sum stay within the ten metrics a metric-math alarm may read.
 TABLE_OPERATIONS = (
     "GetItem",
     "PutItem",
