@@ -16,6 +16,7 @@ from policy.values import (
     is_set,
     is_true,
     known,
+    known_list,
 )
 
 REQUIRED_TAGS = ("Project", "Component", "Environment", "ManagedBy")
@@ -194,8 +195,8 @@ def cloudtrail(type_: str, props: Mapping[str, Any], ctx: Context) -> list[str]:
 
 def _world_ingress(props: Mapping[str, Any], base: str) -> list[str]:
     cidrs = [
-        *(known(props, f"{base}cidrBlocks") or []),
-        *(known(props, f"{base}ipv6CidrBlocks") or []),
+        *known_list(props, f"{base}cidrBlocks"),
+        *known_list(props, f"{base}ipv6CidrBlocks"),
     ]
     cidrs += [c for c in (known(props, f"{base}cidrIpv4"), known(props, f"{base}cidrIpv6")) if c]
     return [c for c in cidrs if c in WORLD]
@@ -251,10 +252,10 @@ def eks_hardening(type_: str, props: Mapping[str, Any], ctx: Context) -> list[st
     public = known(props, f"{base}endpointPublicAccess")
     # Both SDKs default the public endpoint to on, open to the world.
     if public is None or public is True:
-        cidrs = known(props, f"{base}publicAccessCidrs") or list(WORLD[:1])
+        cidrs = known_list(props, f"{base}publicAccessCidrs") or list(WORLD[:1])
         if set(cidrs) & set(WORLD):
             out.append(f"{base}endpointPublicAccess must be false or limited by publicAccessCidrs")
-    logs = set(known(props, "enabledClusterLogTypes") or [])
+    logs = set(known_list(props, "enabledClusterLogTypes"))
     missing = [t for t in EKS_LOG_TYPES if t not in logs]
     if missing:
         out.append("enabledClusterLogTypes lacks " + ", ".join(missing))
@@ -262,7 +263,7 @@ def eks_hardening(type_: str, props: Mapping[str, Any], ctx: Context) -> list[st
         configs = known(props, "encryptionConfig")
         configs = [configs] if isinstance(configs, Mapping) else configs or []
         ok = any(
-            "secrets" in (known(c, "resources") or []) and is_set(get(c, "provider.keyArn"))
+            "secrets" in known_list(c, "resources") and is_set(get(c, "provider.keyArn"))
             for c in configs
         )
     else:

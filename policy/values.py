@@ -124,6 +124,15 @@ def known(props: Any, path: str) -> Any:
     return value
 
 
+def known_list(props: Any, path: str) -> list[Any]:
+    """A list whose every item the rule reads: any unknown item is ``Undecidable``."""
+    value = known(props, path) or []
+    items = value if isinstance(value, list) else [value]
+    if UNKNOWN in items:
+        raise Undecidable(path)
+    return items
+
+
 def is_set(value: Any) -> bool:
     """A reference is present: a non-empty value, or an unknown one (an output)."""
     return value is UNKNOWN or value not in (None, "", [], {})

@@ -465,3 +465,37 @@ def test_the_packs_own_requirements_pin_what_the_tests_ran() -> None:
     assert packs and all(ours.get(name) == version for name, version in packs.items()), packs
     settings = yaml.safe_load((PACK_DIR / "PulumiPolicy.yaml").read_text())
     assert settings["runtime"]["name"] == "python" and settings["version"], settings
+
+
+def all_unknown(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: all_unknown(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [all_unknown(v) for v in value]
+    return UNKNOWN_STRING_VALUE
+
+
+@pytest.mark.parametrize("case", CASES, ids=[ids(c) for c in CASES])
+def test_unknown_values_never_invent_a_violation(case: tuple[Any, ...]) -> None:
+    # GIVEN the compliant resource as a first preview sees it: every value unknown
+    check, type_, good, _, _ = case
+    props = rules.plain(engine_props(all_unknown(good)))
+    # THEN the rule passes (only references were needed) or cannot decide (CrossGuard advisory)
+    try:
+        found = check(type_, props, PROD)
+    except Undecidable:
+        return
+    assert found == [], f"{type_} with unknown {sorted(good)}: {found}"
+
+
+def test_an_unknown_item_of_a_list_the_rule_reads_is_undecidable() -> None:
+    # GIVEN an EKS cluster whose settings are known but one log type is an output
+    props = {
+        "endpointPrivateAccess": True,
+        "endpointPublicAccess": False,
+        "enabledClusterLogTypes": [*EKS_LOGS[:-1], UNKNOWN_STRING_VALUE],
+        "encryptionConfigKeyArn": CMK,
+    }
+    # THEN the rule does not call the unknown item missing
+    with pytest.raises(Undecidable):
+        rules.eks_hardening("eks:index:Cluster", rules.plain(engine_props(props)), PROD)
