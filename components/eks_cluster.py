@@ -131,9 +131,10 @@ def build_cluster(name: str, args: EksClusterArgs, *, parent: pulumi.Resource) -
         authentication_mode=eks.AuthenticationMode.API,
         access_entries=access_entries(s),
         # Managed node groups only; their nodes share the EKS-created cluster security group.
+        # No ``instance_roles``: with authentication mode API pulumi-eks refuses them, and EKS
+        # itself creates the node role's access entry for a managed node group.
         skip_default_node_group=True,
         skip_default_security_groups=True,
-        instance_roles=[node_role],
         node_associate_public_ip_address=False,
         deletion_protection=args.protect,
         opts=pulumi.ResourceOptions.merge(

@@ -265,7 +265,9 @@ def test_cluster_logs_everything_encrypts_secrets_and_has_oidc(program):
 def test_cluster_uses_access_entries_never_aws_auth(program):
     inputs = cluster(program).inputs
     assert inputs["authenticationMode"] == "API"
-    assert "roleMappings" not in inputs and "userMappings" not in inputs
+    # pulumi-eks refuses role/user mappings and non-empty instanceRoles with mode API.
+    for aws_auth_only in ("roleMappings", "userMappings", "instanceRoles", "instanceRole"):
+        assert aws_auth_only not in inputs, f"{cluster(program).urn} sets {aws_auth_only}"
     assert inputs.get("accessEntries", {}) == {}, "no role configured, no entry"
 
 
