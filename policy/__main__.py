@@ -3,9 +3,10 @@
 Thin wrappers: each CrossGuard policy calls one plain function of ``rules.py``, the same function
 the offline preview (``python -m tools.preview``) and the tests run. Every policy is mandatory.
 
-Policy config (``--policy-pack-config``): ``deletion-protection-in-production`` takes
-``{"environment": "staging" | "production"}``; without it the resource's ``Environment`` tag
-decides, and an untagged resource is judged as production.
+Policy config (``--policy-pack-config policy/<stack>.json``, which the workflows pass):
+``deletion-protection-in-production`` takes ``{"environment": "staging" | "production"}``;
+without it the resource's ``Environment`` tag decides, and an untagged resource is judged as
+production.
 """
 
 from __future__ import annotations
