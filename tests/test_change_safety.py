@@ -295,3 +295,10 @@ def test_stateful_physical_names_follow_the_naming_rule_and_never_vary_between_r
             assert stack in value, f"{resource.urn}: {key}={value!r} does not name the stack"
             assert again[resource.urn].inputs.get(key) == value, f"{resource.urn}: {key} varies"
     assert named >= 10
+
+
+def test_an_alias_given_as_a_whole_urn_keeps_identity_too():
+    old_urn = f"{BASE}{TABLE}::consent"
+    old = run_of(res(TABLE, "consent", CONSENT))
+    new = run_of(res(TABLE, "consent-store", CONSENT, aliases=[alias_pb2.Alias(urn=old_urn)]))
+    assert against.compare(old, new) == []

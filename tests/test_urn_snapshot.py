@@ -149,3 +149,8 @@ def test_moving_a_component_into_another_carries_its_children_with_one_alias(tmp
     assert not with_alias.removed, with_alias.message()
     assert set(with_alias.moved) == {OLD_STORE, OLD_CHILD}
     assert with_alias.added == [f"{PREFIX}test:index:Outer::outer"]
+
+
+def test_the_rewrite_command_refuses_a_stack_without_a_stack_file(capsys):
+    assert snapshot.main(["qa"]) == 2
+    assert "Pulumi.qa.yaml" in capsys.readouterr().err
