@@ -29,15 +29,16 @@ MIB = 1024**2
 # ThrottledRequests exists only per (TableName, Operation): AWS publishes no TableName-only
 # series, so an alarm on TableName alone (as spec 000 writes it) would never see a data point.
 # Eight operations plus the sum stay within the ten metrics a metric-math alarm may read.
+# Scan and DeleteItem are left out: no function may scan, and TTL deletes are never throttled.
 TABLE_OPERATIONS = (
     "GetItem",
     "PutItem",
     "UpdateItem",
-    "DeleteItem",
     "Query",
-    "Scan",
     "BatchGetItem",
     "BatchWriteItem",
+    "TransactGetItems",
+    "TransactWriteItems",
 )
 
 
