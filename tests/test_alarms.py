@@ -12,7 +12,9 @@ import json
 import re
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from components.alarm_catalog import (
     DataTierTargets,
@@ -434,3 +436,86 @@ def test_salt_rotation_widget_queries_the_rotators_log_group(program):
     group = log_group_of(program, "salt-rotator")
     assert re.match(rf"SOURCE '{re.escape(group)}' \| fields @timestamp, rotationMonth", query)
     assert "filter @message like /Salt rotated successfully/" in query
+
+
+# --- the definitions are valid CloudWatch requests (moto) --------------------------------------------
+
+
+def put_metric_alarm_request(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The PutMetricAlarm request the provider makes from a MetricAlarm's inputs (the engine
+    carries every number as a float; the API takes whole numbers where the schema says int)."""
+
+    def dimensions(d: dict[str, str] | None) -> list[dict[str, str]]:
+        return [{"Name": k, "Value": v} for k, v in (d or {}).items()]
+
+    request: dict[str, Any] = {
+        "AlarmName": inputs["name"],
+        "AlarmDescription": inputs.get("alarmDescription", ""),
+        "ComparisonOperator": inputs["comparisonOperator"],
+        "EvaluationPeriods": int(inputs["evaluationPeriods"]),
+        "Threshold": float(inputs["threshold"]),
+        "TreatMissingData": inputs["treatMissingData"],
+        "AlarmActions": inputs["alarmActions"],
+        "OKActions": inputs.get("okActions", []),
+    }
+    if "metricQueries" in inputs:
+        request["Metrics"] = [
+            {
+                "Id": q["id"],
+                "ReturnData": q.get("returnData", False),
+                **(
+                    {"Expression": q["expression"], "Label": q["label"]}
+                    if "expression" in q
+                    else {}
+                ),
+                **(
+                    {
+                        "MetricStat": {
+                            "Metric": {
+                                "Namespace": q["metric"]["namespace"],
+                                "MetricName": q["metric"]["metricName"],
+                                "Dimensions": dimensions(q["metric"]["dimensions"]),
+                            },
+                            "Period": int(q["metric"]["period"]),
+                            "Stat": q["metric"]["stat"],
+                        }
+                    }
+                    if "metric" in q
+                    else {}
+                ),
+            }
+            for q in inputs["metricQueries"]
+        ]
+    else:
+        request |= {
+            "Namespace": inputs["namespace"],
+            "MetricName": inputs["metricName"],
+            "Dimensions": dimensions(inputs.get("dimensions")),
+            "Statistic": inputs["statistic"],
+            "Period": int(inputs["period"]),
+        }
+    return request
+
+
+def test_every_alarm_and_the_dashboard_are_accepted_by_cloudwatch(production):
+    # GIVEN every alarm of the program (service, data tier, CIS) as the API request it becomes
+    alarms = production.of_type(ALARM)
+    with mock_aws():
+        cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+        # WHEN each is put (botocore validates every field's shape before moto stores it)
+        for resource in alarms:
+            cloudwatch.put_metric_alarm(**put_metric_alarm_request(resource.inputs))
+        body = production.one("aws:cloudwatch/dashboard:Dashboard", "alarms-dashboard")
+        cloudwatch.put_dashboard(
+            DashboardName=body.inputs["dashboardName"], DashboardBody=body.inputs["dashboardBody"]
+        )
+        # THEN CloudWatch holds them all, each with the state its rules start in
+        stored = cloudwatch.get_paginator("describe_alarms").paginate().build_full_result()
+        names = {a["AlarmName"] for a in stored["MetricAlarms"]}
+        assert names == {r.inputs["name"] for r in alarms}
+        assert len(names) == len(alarms), "two alarms share a name"
+        throttling = next(a for a in stored["MetricAlarms"] if "throttling" in a["AlarmName"])
+        assert [m["Id"] for m in throttling["Metrics"]][-1] == "e1"
+        assert cloudwatch.list_dashboards()["DashboardEntries"][0]["DashboardName"] == (
+            "PhaseMirror-FPCalibration-Production"
+        )
