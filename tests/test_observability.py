@@ -6,7 +6,9 @@ import json
 import re
 from pathlib import Path
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from components.cis_controls import CIS_CONTROLS
 from components.config import AlertSettings
@@ -310,3 +312,34 @@ def test_every_log_group_of_the_program_is_encrypted_with_the_log_key_and_kept_p
             f"{group.urn} is not encrypted with the log key"
         )
         assert group.inputs.get("retentionInDays") == retention, group.urn
+
+
+def test_cis_filters_are_valid_cloudwatch_logs_requests(production):
+    # GIVEN the trail's log group and its filters as the API requests they become
+    group = production.one("aws:cloudwatch/logGroup:LogGroup", "audit-trail-trail-logs")
+    filters = [f for f in production.of_type(FILTER) if f.name.startswith("audit-trail-")]
+    with mock_aws():
+        logs = boto3.client("logs", region_name="us-east-1")
+        logs.create_log_group(logGroupName=group.inputs["name"])
+        # WHEN each is put (botocore checks lengths and shapes)
+        for f in filters:
+            t = f.inputs["metricTransformation"]
+            logs.put_metric_filter(
+                logGroupName=f.inputs["logGroupName"],
+                filterName=f.inputs["name"],
+                filterPattern=f.inputs["pattern"],
+                metricTransformations=[
+                    {
+                        "metricName": t["name"],
+                        "metricNamespace": t["namespace"],
+                        "metricValue": t["value"],
+                        "defaultValue": float(t["defaultValue"]),
+                    }
+                ],
+            )
+        # THEN the log group carries all fourteen, patterns unchanged
+        stored = logs.describe_metric_filters(logGroupName=group.inputs["name"])["metricFilters"]
+        assert {m["filterName"]: m["filterPattern"] for m in stored} == {
+            f.inputs["name"]: f.inputs["pattern"] for f in filters
+        }
+        assert len(stored) == 14
