@@ -343,3 +343,17 @@ def test_cis_filters_are_valid_cloudwatch_logs_requests(production):
             f.inputs["name"]: f.inputs["pattern"] for f in filters
         }
         assert len(stored) == 14
+
+
+def test_trail_role_documents_are_valid_iam_policies(production):
+    role = production.one("aws:iam/role:Role", "audit-trail-trail-role")
+    inline = production.one("aws:iam/rolePolicy:RolePolicy", "audit-trail-trail-role-policy")
+    with mock_aws():
+        iam = boto3.client("iam", region_name="us-east-1")
+        # moto checks the policy grammar (version, effects, actions, ARNs) as IAM does
+        iam.create_role(RoleName="trail", AssumeRolePolicyDocument=role.inputs["assumeRolePolicy"])
+        iam.put_role_policy(
+            RoleName="trail", PolicyName="trail-logs", PolicyDocument=inline.inputs["policy"]
+        )
+        stored = iam.get_role_policy(RoleName="trail", PolicyName="trail-logs")["PolicyDocument"]
+        assert stored == json.loads(inline.inputs["policy"])
