@@ -101,9 +101,10 @@ def dashboard_name(stack: str) -> str:
     return f"PhaseMirror-FPCalibration-{stack.capitalize()}"
 
 
-def _expression_entries(signal: Sum | Search, **extra: Any) -> list[list[Any]]:
+def _expression_entries(signal: Sum | Search) -> list[list[Any]]:
+    """A metric-math line; a sum's inputs follow it, hidden, as the expression refers to them."""
     entries: list[list[Any]] = [
-        [{"expression": signal.expression, "label": signal.label, "id": "e1", **extra}]
+        [{"expression": signal.expression, "label": signal.label, "id": "e1"}]
     ]
     if isinstance(signal, Sum):
         entries += [m.widget_entry(id=f"m{i}", visible=False) for i, m in enumerate(signal.metrics)]
