@@ -19,7 +19,7 @@ import pulumi_eks as eks
 import pulumi_random as random
 
 from components.base import managed_key, stateful
-from components.config import DataSettings, Naming
+from components.config import ConfigError, DataSettings, Naming
 from components.eks_cluster import EksClusterArgs, build_cluster
 from components.secure_bucket import DOCUMENTS, LOGS, SecureBucket, SecureBucketArgs, bucket_arn
 
@@ -42,6 +42,8 @@ REDIS_PARAMETERS = {"maxmemory-policy": "allkeys-lru"}
 REDIS_MAINTENANCE_WINDOW = "sun:06:30-sun:07:30"
 ENHANCED_MONITORING_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 MONITORING_INTERVAL_SECONDS = 60
+# AWS limits on the names that carry the prefix and the stack (longer ones fail at apply).
+NAME_LIMITS = {"redis": 40, "db": 63, "access-logs": 63, "baselines": 63}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,6 +110,17 @@ def log_delivery_statement(bucket_name: str, account_id: str) -> dict[str, objec
     }
 
 
+def check_physical_names(naming: Naming) -> None:
+    """Refuse a prefix and stack whose names exceed AWS's limits before anything is created."""
+    for role, limit in NAME_LIMITS.items():
+        name = naming.physical(role)
+        if len(name) > limit:
+            raise ConfigError(
+                f"config key 'namePrefix' has invalid value {naming.prefix!r}: allowed a prefix "
+                f"short enough that {name!r} fits AWS's {limit}-character limit"
+            )
+
+
 class DataTier(pulumi.ComponentResource):
     key: aws.kms.Key
     db: aws.rds.Instance
@@ -119,6 +132,7 @@ class DataTier(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: DataTierArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        check_physical_names(args.naming)
         super().__init__("phase-mirror:index:DataTier", name, None, opts)
         protect = args.deletion_protection
         self.key = managed_key(

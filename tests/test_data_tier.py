@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from components.config import DataSettings
+from components.config import ConfigError, DataSettings, Naming
+from components.data_tier import check_physical_names
 from components.eks_cluster import access_entries
 from tools.mock_program import ProgramRun, Resource, run_program
 
@@ -363,3 +364,11 @@ def test_stateful_resources_protection_follows_deletion_protection(stack, reques
         resource = run.one(type_, name)
         assert resource.protect is protected(run), resource.urn
         assert resource.retain_on_delete is protected(run), resource.urn
+
+
+def test_names_that_would_exceed_aws_limits_are_refused_naming_the_prefix():
+    check_physical_names(Naming(prefix="phase-mirror", stack="production"))
+    with pytest.raises(
+        ConfigError, match=r"'namePrefix' has invalid value 'a-much-longer-prefix-xyz'.*40"
+    ):
+        check_physical_names(Naming(prefix="a-much-longer-prefix-xyz", stack="production"))
