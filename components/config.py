@@ -258,7 +258,7 @@ EC2_INSTANCE_TYPE = pattern(r"[a-z][a-z0-9-]*\.[a-z0-9]+", "an EC2 instance type
 DB_ENGINE_VERSION = pattern(r"(14|15|16|17|18)(\.\d{1,2})?", "PostgreSQL 14-18, e.g. 17 or 17.4")
 REDIS_ENGINE_VERSION = pattern(r"7\.[01]", "7.0 or 7.1")
 # EKS versions in standard support; older ones bill extended support.
-KUBERNETES_VERSION = pattern(r"1\.3[3-6]", "an EKS version in standard support: 1.33 to 1.36")
+KUBERNETES_VERSION = pattern(r"1\.3[4-6]", "an EKS version in standard support: 1.34 to 1.36")
 ROLE_ARN = pattern(
     r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}",
     "an IAM role ARN such as arn:aws:iam::123456789012:role/devops",
@@ -377,7 +377,7 @@ class DataSettings:
     - redis_snapshot_retention_days (``redisSnapshotRetentionDays``, 7): 1-35.
     - redis_snapshot_window (``redisSnapshotWindow``, ``05:00-06:00``): daily UTC, 60+ minutes.
     - eks_enabled (``eksEnabled``, true): create the EKS cluster and its node groups.
-    - kubernetes_version (``kubernetesVersion``, ``1.34``): 1.33-1.36.
+    - kubernetes_version (``kubernetesVersion``, ``1.35``): 1.34-1.36.
     - eks_instance_types (``eksInstanceTypes``, ``[t3.medium, t3a.medium]``): 1-5 types.
     - eks_on_demand_min_size / eks_on_demand_max_size (``eksOnDemandMinSize`` 2 /
       ``eksOnDemandMaxSize`` 6): 1-50 and min..100.
@@ -402,7 +402,7 @@ class DataSettings:
     redis_snapshot_retention_days: int = 7
     redis_snapshot_window: str = "05:00-06:00"
     eks_enabled: bool = True
-    kubernetes_version: str = "1.34"
+    kubernetes_version: str = "1.35"
     eks_instance_types: tuple[str, ...] = ("t3.medium", "t3a.medium")
     eks_on_demand_min_size: int = 2
     eks_on_demand_max_size: int = 6

@@ -196,6 +196,7 @@ NETWORK_AND_DATA_REJECTIONS = [
     ({"redisSnapshotWindow": "05:00-05:30"}, "of at least 60 minutes"),
     ({"eksEnabled": "on"}, "'eksEnabled' has invalid value 'on'"),
     ({"kubernetesVersion": "1.28"}, "'kubernetesVersion' has invalid value '1.28'"),
+    ({"kubernetesVersion": "1.33"}, "allowed an EKS version in standard support: 1.34 to 1.36"),
     ({"eksInstanceTypes": '["t3 large"]'}, "'eksInstanceTypes[0]' has invalid value 't3 large'"),
     ({"eksInstanceTypes": "[]"}, "'eksInstanceTypes' has invalid value []: allowed a list of 1"),
     ({"eksOnDemandMinSize": "0"}, "'eksOnDemandMinSize' has invalid value '0'"),

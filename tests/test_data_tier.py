@@ -230,7 +230,7 @@ def cluster(run: ProgramRun) -> Resource:
 def test_cluster_runs_a_supported_version_in_the_app_subnets_with_a_private_endpoint(program):
     inputs = cluster(program).inputs
     assert inputs["name"] == f"phase-mirror-eks-{program.stack}"
-    assert inputs["version"] == "1.34"
+    assert inputs["version"] == "1.35"
     zones = int(cfg(program, "availabilityZones"))
     assert inputs["privateSubnetIds"] == [f"network-app-{i}-id" for i in range(zones)]
     assert inputs["vpcId"] == "network-vpc-id"
