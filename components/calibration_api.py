@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.calibration_store import RULE_INDEX, CalibrationStore
+from components.calibration_store import CalibrationStore
 from components.config import Naming
 from components.function import Function, FunctionArgs, lambda_function
 
@@ -43,7 +43,7 @@ class CalibrationApiArgs:
     """Inputs of ``CalibrationApi``.
 
     - naming, environment: names and the metrics' Environment dimension.
-    - store: the CalibrationStore the query reads (rule index only).
+    - store: the CalibrationStore whose aggregates table the query reads (nothing else).
     - ingestion: the fp-ingestion function (owned by SaltRotation) behind ``POST /fp/ingest``.
     - k_anonymity: organisations needed before a rule's counts are disclosed.
     - query_concurrency: reserved concurrency of calibration-query.
@@ -83,12 +83,11 @@ class CalibrationApi(pulumi.ComponentResource):
                 name=naming.physical("calibration-query"),
                 code="calibration_query",
                 description="Per-rule FP rate, disclosed only at k-anonymity",
-                statements=store.calibration_query_statements(),
+                statements=store.aggregates_query_statements(),
                 environment={
                     "ENVIRONMENT": args.environment,
                     "POWERTOOLS_SERVICE_NAME": "calibration-query",
-                    "CALIBRATION_TABLE_NAME": store.tables["calibration"].name,
-                    "RULE_INDEX_NAME": RULE_INDEX,
+                    "AGGREGATES_TABLE_NAME": store.tables["aggregates"].name,
                     "K_ANONYMITY": str(args.k_anonymity),
                 },
                 memory_mb=256,

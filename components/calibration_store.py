@@ -5,6 +5,9 @@ Tables (spec 000, Day 22-24; checklist 001 section 1.2):
 - calibration: anonymised FP events (``id``), GSI ``rule-index`` on ``ruleId``.
 - fp-events: FP events (``id``), GSI ``rule-index`` on ``ruleId`` + ``timestamp``.
 - block-counter: rate-limit buckets (``bucketKey``), TTL on ``expiresAt``.
+- aggregates: per rule (``ruleId``) and salt period shard (``periodShard``), the period's event
+  and false-positive counters and the set of ``orgIdHash`` values, maintained by fp-ingestion in
+  the same transaction as the event, so calibration-query reads O(periods), not O(events).
 
 All are on-demand, PITR on, encrypted with the component's customer-managed key, with
 Contributor Insights on each table and GSI.
@@ -36,12 +39,13 @@ class TableSpec:
 
     role: str
     hash_key: str
+    range_key: str | None = None
     ttl_attribute: str | None = None
     indexes: tuple[Index, ...] = ()
 
     @property
     def attributes(self) -> list[str]:
-        names = [self.hash_key]
+        names = [self.hash_key, *([self.range_key] if self.range_key else [])]
         for index in self.indexes:
             names += [index.hash_key] + ([index.range_key] if index.range_key else [])
         return list(dict.fromkeys(names))
@@ -60,6 +64,16 @@ TABLES: dict[str, TableSpec] = {
     "blockCounter": TableSpec(
         role="block-counter", hash_key="bucketKey", ttl_attribute="expiresAt"
     ),
+    "aggregates": TableSpec(
+        role="calibration-aggregates", hash_key="ruleId", range_key="periodShard"
+    ),
+}
+
+# DynamoDB authorises each item of a TransactWriteItems call as its own action (PutItem,
+# UpdateItem) on its table; this condition keeps those grants usable only inside a transaction,
+# so the event and its aggregate are never written one without the other.
+IN_TRANSACTION = {
+    "ForAnyValue:StringEquals": {"dynamodb:EnclosingOperation": ["TransactWriteItems"]}
 }
 
 
@@ -79,7 +93,7 @@ class CalibrationStoreArgs:
 
 
 class CalibrationStore(pulumi.ComponentResource):
-    """The consent, calibration, fp-events and block-counter tables, encrypted with one CMK."""
+    """The consent, calibration, fp-events, block-counter and aggregates tables, one CMK."""
 
     tables: dict[str, aws.dynamodb.Table]
     key: aws.kms.Key
@@ -112,6 +126,7 @@ class CalibrationStore(pulumi.ComponentResource):
             name=args.naming.physical(spec.role),
             billing_mode="PAY_PER_REQUEST",
             hash_key=spec.hash_key,
+            range_key=spec.range_key,
             attributes=[aws.dynamodb.TableAttributeArgs(name=a, type="S") for a in spec.attributes],
             global_secondary_indexes=[
                 aws.dynamodb.TableGlobalSecondaryIndexArgs(
@@ -175,18 +190,32 @@ class CalibrationStore(pulumi.ComponentResource):
         ]
 
     def calibration_write_statements(self) -> list[Statement]:
-        """Store an anonymised event (conditional PutItem)."""
+        """Store an anonymised event and update its aggregate, in one TransactWriteItems call.
+
+        AWS authorises the transaction's items as PutItem on the calibration table and
+        UpdateItem on the aggregates table (DynamoDB developer guide, "Using IAM with DynamoDB
+        transactions"); both only inside a transaction.
+        """
         return [
-            _allow("WriteCalibration", ["dynamodb:PutItem"], [self.tables["calibration"].arn]),
+            {
+                **_allow(
+                    "WriteCalibration", ["dynamodb:PutItem"], [self.tables["calibration"].arn]
+                ),
+                "Condition": IN_TRANSACTION,
+            },
+            {
+                **_allow(
+                    "UpdateAggregates", ["dynamodb:UpdateItem"], [self.tables["aggregates"].arn]
+                ),
+                "Condition": IN_TRANSACTION,
+            },
             self._key_statement,
         ]
 
-    def calibration_query_statements(self) -> list[Statement]:
-        """Read a rule's events through the rule index (Query on the index only)."""
-        table = self.tables["calibration"]
-        index_arn = table.arn.apply(lambda arn: f"{arn}/index/{RULE_INDEX}")
+    def aggregates_query_statements(self) -> list[Statement]:
+        """Read a rule's per-period aggregates (Query on the aggregates table only)."""
         return [
-            _allow("QueryCalibrationByRule", ["dynamodb:Query"], [index_arn]),
+            _allow("QueryAggregatesByRule", ["dynamodb:Query"], [self.tables["aggregates"].arn]),
             self._key_statement,
         ]
 

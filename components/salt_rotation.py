@@ -211,6 +211,7 @@ class SaltRotation(pulumi.ComponentResource):
                     "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                     "CONSENT_TABLE_NAME": store.tables["consent"].name,
                     "CALIBRATION_TABLE_NAME": store.tables["calibration"].name,
+                    "AGGREGATES_TABLE_NAME": store.tables["aggregates"].name,
                     "SALT_SECRET_ID": self.secret.arn,
                     "SALT_CACHE_SECONDS": str(args.salt_cache_seconds),
                 },

@@ -4,7 +4,11 @@ moto 5.2.5 enforces IAM actions once authentication is on, but asks every Dynamo
 Manager request for permission on resource ``*``, so a policy scoped to exact ARNs (as ours are)
 is either denied everywhere or, rewritten to ``*``, proves nothing about scope. ``resource_arns``
 gives those two services the resource AWS itself authorises: the table (or
-``table/T/index/I`` for an index query) and the secret's ARN. Conditions are still ignored by
+``table/T/index/I`` for an index query) and the secret's ARN. moto would authorise a
+``TransactWriteItems`` call as that action on ``*``; AWS authorises each of its items as the
+underlying action on its own table (Put -> PutItem, Update -> UpdateItem, Delete -> DeleteItem,
+ConditionCheck -> ConditionCheckItem: DynamoDB developer guide, "Using IAM with DynamoDB
+transactions"), so ``resource_arns`` makes moto do the same. Conditions are still ignored by
 moto; tests read them from the policy document instead.
 """
 
@@ -17,6 +21,7 @@ from typing import Any
 
 import boto3
 from moto.core import enable_iam_authentication
+from moto.core.authorization import ActionAuthenticatorMixin
 from moto.dynamodb.responses import DynamoHandler
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.secretsmanager.responses import SecretsManagerResponse
@@ -24,11 +29,43 @@ from moto.secretsmanager.responses import SecretsManagerResponse
 ACCOUNT = "123456789012"
 
 
+# What AWS authorises each item of a transaction as.
+TRANSACT_WRITE_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+
+
+def _dynamodb_body(self: Any) -> dict[str, Any]:
+    return getattr(self, "params", None) or json.loads(self.body or "{}")
+
+
+def _table_arn(self: Any, table: str) -> str:
+    return f"arn:aws:dynamodb:{self.region}:{self.current_account}:table/{table}"
+
+
 def _dynamodb_resource(self: Any) -> str:
-    body = getattr(self, "params", None) or json.loads(self.body or "{}")
-    table = body.get("TableName", "*")
-    arn = f"arn:aws:dynamodb:{self.region}:{self.current_account}:table/{table}"
+    body = _dynamodb_body(self)
+    arn = _table_arn(self, body.get("TableName", "*"))
     return f"{arn}/index/{body['IndexName']}" if body.get("IndexName") else arn
+
+
+def _dynamodb_authorize(self: Any, resource: str = "*") -> None:
+    """As moto does, except a transaction: every item as its own action on its own table."""
+    authorize = ActionAuthenticatorMixin._authenticate_and_authorize_normal_action
+    if self._get_action() != "TransactWriteItems":
+        authorize(self, resource)
+        return
+    for entry in _dynamodb_body(self).get("TransactItems", []):
+        ((kind, request),) = entry.items()
+        action = TRANSACT_WRITE_ACTIONS[kind]
+        self._get_action = lambda action=action: action  # the IAM request reads the action here
+        try:
+            authorize(self, _table_arn(self, request["TableName"]))
+        finally:
+            del self._get_action
 
 
 def _secret_resource(self: Any) -> str:
@@ -44,11 +81,13 @@ def _secret_resource(self: Any) -> str:
 def resource_arns() -> Iterator[None]:
     """Within the block, DynamoDB and Secrets Manager requests are authorised per resource."""
     DynamoHandler._determine_resource = _dynamodb_resource  # type: ignore[attr-defined]
+    DynamoHandler._authenticate_and_authorize_normal_action = _dynamodb_authorize  # type: ignore[method-assign]
     SecretsManagerResponse._determine_resource = _secret_resource  # type: ignore[attr-defined]
     try:
         yield
     finally:
         del DynamoHandler._determine_resource  # type: ignore[attr-defined]
+        del DynamoHandler._authenticate_and_authorize_normal_action  # type: ignore[attr-defined]
         del SecretsManagerResponse._determine_resource  # type: ignore[attr-defined]
 
 

@@ -1,4 +1,4 @@
-"""CalibrationStore: the four tables, their key, and the backup plan that covers them."""
+"""CalibrationStore: the five tables, their key, and the backup plan that covers them."""
 
 from __future__ import annotations
 
@@ -39,6 +39,17 @@ def test_calibration_rule_index_is_on_rule_id_projecting_all(program):
     assert gsi["keySchemas"] == [{"attributeName": "ruleId", "keyType": "HASH"}]
 
 
+def test_aggregates_are_keyed_by_rule_then_period_shard(program):
+    # calibration-query reads one rule's aggregates with one Query on the partition key
+    table = tables(program)[f"phase-mirror-calibration-aggregates-{program.stack}"]
+    assert (table.inputs["hashKey"], table.inputs["rangeKey"]) == ("ruleId", "periodShard")
+    assert table.inputs["attributes"] == [
+        {"name": "ruleId", "type": "S"},
+        {"name": "periodShard", "type": "S"},
+    ]
+    assert not table.inputs.get("globalSecondaryIndexes")
+
+
 def test_fp_events_can_be_read_by_rule_in_time_order(program):
     table = tables(program)[f"phase-mirror-fp-events-{program.stack}"]
     (gsi,) = table.inputs["globalSecondaryIndexes"]
@@ -50,7 +61,7 @@ def test_fp_events_can_be_read_by_rule_in_time_order(program):
 
 def test_every_table_is_on_demand_with_pitr_and_the_components_cmk(program):
     (key,) = [k for k in program.of_type("aws:kms/key:Key") if k.name == "calibration-store-key"]
-    assert len(program.of_type(TABLE)) == len(TABLES) == 4
+    assert len(program.of_type(TABLE)) == len(TABLES) == 5
     for table in program.of_type(TABLE):
         assert table.inputs["billingMode"] == "PAY_PER_REQUEST", table.urn
         assert table.inputs["pointInTimeRecovery"] == {"enabled": True}, table.urn

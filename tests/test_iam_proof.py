@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from tests.lambdas.harness import LambdaContext, begin_rotation, load_handler, response_body
-from tests.moto_iam import enforced, session_with_policy
+from tests.moto_iam import ACCOUNT, enforced, session_with_policy
 from tools.mock_program import ProgramRun
 
 FUNCTION = "aws:lambda/function:Function"
@@ -51,7 +51,14 @@ def create_table_from_declaration(ddb: Any, inputs: dict[str, Any]) -> None:
     request: dict[str, Any] = {
         "TableName": inputs["name"],
         "BillingMode": inputs["billingMode"],
-        "KeySchema": [{"AttributeName": inputs["hashKey"], "KeyType": "HASH"}],
+        "KeySchema": [
+            {"AttributeName": inputs["hashKey"], "KeyType": "HASH"},
+            *(
+                [{"AttributeName": inputs["rangeKey"], "KeyType": "RANGE"}]
+                if inputs.get("rangeKey")
+                else []
+            ),
+        ],
         "AttributeDefinitions": [
             {"AttributeName": a["name"], "AttributeType": a["type"]} for a in inputs["attributes"]
         ],
@@ -145,6 +152,15 @@ def denied(call: Any) -> bool:
     return False
 
 
+AGGREGATE_SOURCE = {
+    "orgIdHash": {"S": "ab" * 32},
+    "ruleId": {"S": "MD-003"},
+    "isFalsePositive": {"BOOL": True},
+    "saltRotationMonth": {"S": "2026-11"},
+    "saltId": {"S": "s1"},
+}
+
+
 def ingest_event(org: str, rule: str = "MD-003") -> dict[str, Any]:
     return {"orgId": org, "ruleId": rule, "isFalsePositive": True, "eventId": f"{org}-{rule}"}
 
@@ -177,11 +193,17 @@ def test_ingestion_metrics_namespace_is_the_one_its_alarms_watch(program):
     assert env["ENVIRONMENT"] == program.config["phase-mirror-infra:environment"]
 
 
-def test_query_reads_the_index_the_program_declares(program):
-    table = program.one("aws:dynamodb/table:Table", "calibration-store-calibration-store")
+def test_query_reads_the_aggregates_ingestion_writes(program):
+    table = program.one("aws:dynamodb/table:Table", "calibration-store-calibration-aggregates")
     env = declared_env(program, "calibration_query")
-    assert env["RULE_INDEX_NAME"] in [g["name"] for g in table.inputs["globalSecondaryIndexes"]]
-    assert env["CALIBRATION_TABLE_NAME"] == table.inputs["name"]
+    assert env["AGGREGATES_TABLE_NAME"] == table.inputs["name"]
+    assert declared_env(program, "fp_ingestion")["AGGREGATES_TABLE_NAME"] == table.inputs["name"]
+    # the key the handlers write and read is the key the program declares
+    load_handler("fp_ingestion")
+    from fp_aggregate import aggregate_update  # the ingestion package's own builder
+
+    update = aggregate_update(AGGREGATE_SOURCE, table.inputs["name"])
+    assert set(update["Key"]) == {table.inputs["hashKey"], table.inputs["rangeKey"]}
     assert env["K_ANONYMITY"] == program.config.get("phase-mirror-infra:kAnonymity", "10")
 
 
@@ -207,9 +229,16 @@ def test_ingestion_does_its_whole_job_with_only_its_declared_policy(account, as_
     with enforced():
         status, body = response_body(module.handler(ingest_event("org-1"), LambdaContext()))
     assert status == 200, body
-    table = account.env("fp_ingestion")["CALIBRATION_TABLE_NAME"]
-    (item,) = account.ddb.scan(TableName=table)["Items"]
+    env = account.env("fp_ingestion")
+    (item,) = account.ddb.scan(TableName=env["CALIBRATION_TABLE_NAME"])["Items"]
     assert item["ruleId"] == {"S": "MD-003"} and "org-1" not in json.dumps(item)
+    (aggregate,) = account.ddb.scan(TableName=env["AGGREGATES_TABLE_NAME"])["Items"]
+    assert aggregate["orgs"] == {"SS": [item["orgIdHash"]["S"]]} and aggregate["events"] == {
+        "N": "1"
+    }
+    with enforced():  # the retry is refused by the event's condition, not by IAM
+        status, body = response_body(module.handler(ingest_event("org-1"), LambdaContext()))
+    assert (status, body) == (200, {"status": "duplicate"})
 
 
 def test_ingestion_is_denied_everything_outside_its_job(account, as_function):
@@ -232,47 +261,117 @@ def test_ingestion_is_denied_everything_outside_its_job(account, as_function):
                 Item={"bucketKey": {"S": "x"}},
             )
         )
+        # inside a transaction each item is authorised as its own action on its own table
+        event = {"id": {"S": "x"}, "ruleId": {"S": "MD-003"}}
+        put_event = {"Put": {"TableName": env["CALIBRATION_TABLE_NAME"], "Item": event}}
+        for other in (
+            {"Put": {"TableName": env["CONSENT_TABLE_NAME"], "Item": {"orgId": {"S": "x"}}}},
+            {"Put": {"TableName": env["AGGREGATES_TABLE_NAME"], "Item": AGGREGATE_KEY}},
+            {"Delete": {"TableName": env["AGGREGATES_TABLE_NAME"], "Key": AGGREGATE_KEY}},
+            {
+                "Update": {
+                    **AGGREGATE_UPDATE,
+                    "TableName": env["CALIBRATION_TABLE_NAME"],
+                    "Key": {"id": {"S": "y"}},
+                }
+            },
+        ):
+            assert denied(lambda o=other: ddb.transact_write_items(TransactItems=[put_event, o]))
+        assert denied(lambda: ddb.query(**rule_query(env["AGGREGATES_TABLE_NAME"])))
+    assert account.ddb.scan(TableName=env["CALIBRATION_TABLE_NAME"])["Items"] == []
+
+
+AGGREGATE_KEY = {"ruleId": {"S": "MD-003"}, "periodShard": {"S": "2026-11#s1#ab"}}
+AGGREGATE_UPDATE = {
+    "UpdateExpression": "ADD #e :one",
+    "ExpressionAttributeNames": {"#e": "events"},
+    "ExpressionAttributeValues": {":one": {"N": "1"}},
+}
+
+
+def rule_query(table: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "TableName": table,
+        "KeyConditionExpression": "ruleId = :r",
+        "ExpressionAttributeValues": {":r": {"S": "MD-003"}},
+        **extra,
+    }
+
+
+def test_moto_authorises_a_transaction_item_by_item(account):
+    """The enforcement the proofs rely on: a policy allowing each item's action on its table
+    allows the transaction; one item outside the policy denies it, and nothing is written."""
+    env = account.env("fp_ingestion")
+    events, aggregates = env["CALIBRATION_TABLE_NAME"], env["AGGREGATES_TABLE_NAME"]
+    arn = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/"
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": arn + events},
+            {"Effect": "Allow", "Action": "dynamodb:UpdateItem", "Resource": arn + aggregates},
+        ],
+    }
+    ddb = session_with_policy("proof-transactions", json.dumps(policy)).client("dynamodb")
+    put = {"Put": {"TableName": events, "Item": {"id": {"S": "e1"}}}}
+    update = {"Update": {**AGGREGATE_UPDATE, "TableName": aggregates, "Key": AGGREGATE_KEY}}
+    with enforced():
+        assert denied(
+            lambda: ddb.transact_write_items(
+                TransactItems=[put, {"Put": {"TableName": aggregates, "Item": AGGREGATE_KEY}}]
+            )
+        )
+        assert denied(
+            lambda: ddb.transact_write_items(
+                TransactItems=[
+                    {
+                        "ConditionCheck": {
+                            "TableName": events,
+                            "Key": {"id": {"S": "e1"}},
+                            "ConditionExpression": "attribute_not_exists(id)",
+                        }
+                    },
+                    update,
+                ]
+            )
+        )
+    assert account.ddb.scan(TableName=events)["Items"] == []
+    with enforced():
+        ddb.transact_write_items(TransactItems=[put, update])
+    assert len(account.ddb.scan(TableName=events)["Items"]) == 1
 
 
 # --- calibration-query --------------------------------------------------------------------
 
 
 def test_query_does_its_whole_job_with_only_its_declared_policy(account, as_function):
-    table = account.env("calibration_query")["CALIBRATION_TABLE_NAME"]
+    # GIVEN ten organisations' events stored by fp-ingestion, as its own role
+    ingestion, _ = as_function("fp_ingestion")
     for org in range(10):
-        account.ddb.put_item(
-            TableName=table,
-            Item={
-                "id": {"S": f"e{org}"},
-                "ruleId": {"S": "MD-003"},
-                "orgIdHash": {"S": f"h{org}"},
-                "timestamp": {"S": "2026-11-02T10:00:00Z"},
-                "isFalsePositive": {"BOOL": org % 2 == 0},
-                "saltRotationMonth": {"S": "2026-11"},
-                "saltId": {"S": "s1"},
-                "consent": {"S": "explicit"},
-            },
-        )
+        grant_consent(account, f"org-{org}")
+        event = {**ingest_event(f"org-{org}"), "isFalsePositive": org % 2 == 0}
+        with enforced():
+            assert ingestion.handler(event, LambdaContext())["statusCode"] == 200
+    # WHEN calibration-query answers, as its own role
     module, _ = as_function("calibration_query")
     with enforced():
         status, body = response_body(module.handler({"ruleId": "MD-003"}, LambdaContext()))
     assert status == 200 and body["eventCount"] == 10 and body["fpCount"] == 5, body
 
 
-def test_query_is_denied_writes_and_the_base_table(account, as_function):
+def test_query_is_denied_writes_and_the_events(account, as_function):
     _, session = as_function("calibration_query")
-    table = account.env("calibration_query")["CALIBRATION_TABLE_NAME"]
+    table = account.env("calibration_query")["AGGREGATES_TABLE_NAME"]
+    events = account.env("fp_ingestion")["CALIBRATION_TABLE_NAME"]
     ddb = session.client("dynamodb")
     with enforced():
-        assert denied(lambda: ddb.put_item(TableName=table, Item={"id": {"S": "x"}}))
-        assert denied(lambda: ddb.scan(TableName=table))
+        assert denied(lambda: ddb.put_item(TableName=table, Item=AGGREGATE_KEY))
         assert denied(
-            lambda: ddb.query(
-                TableName=table,
-                KeyConditionExpression="id = :i",
-                ExpressionAttributeValues={":i": {"S": "x"}},
-            )
+            lambda: ddb.update_item(TableName=table, Key=AGGREGATE_KEY, **AGGREGATE_UPDATE)
         )
+        assert denied(lambda: ddb.scan(TableName=table))
+        # the events themselves, by table or by rule index, are no longer the query's to read
+        assert denied(lambda: ddb.query(**rule_query(events, IndexName="rule-index")))
+        assert denied(lambda: ddb.scan(TableName=events))
         assert denied(
             lambda: session.client("secretsmanager").get_secret_value(SecretId=account.secret_arn)
         )
@@ -344,6 +443,7 @@ def test_kms_use_is_only_through_the_service_that_owns_the_data(program, code, s
             {
                 "dynamodb:GetItem",
                 "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
                 "secretsmanager:GetSecretValue",
                 "kms:Decrypt",
             },
@@ -370,3 +470,14 @@ def test_each_role_holds_exactly_the_actions_its_code_calls(program, code, actio
         if not a.startswith(("logs:", "xray:"))
     }
     assert granted == actions
+
+
+def test_event_and_aggregate_writes_are_granted_only_inside_a_transaction(program):
+    # moto ignores conditions: the document must say that the writes only go through
+    # TransactWriteItems (a lone PutItem would store an event its aggregate never counts).
+    statements = {s["Sid"]: s for s in declared_policy(program, "fp_ingestion")["Statement"]}
+    for sid, action in (("WriteCalibration", "PutItem"), ("UpdateAggregates", "UpdateItem")):
+        assert statements[sid]["Action"] == [f"dynamodb:{action}"]
+        assert statements[sid]["Condition"] == {
+            "ForAnyValue:StringEquals": {"dynamodb:EnclosingOperation": ["TransactWriteItems"]}
+        }

@@ -1,12 +1,15 @@
 """calibration-query: a rule's false-positive calibration, only when k organisations stand behind it.
 
 Input ``{ruleId}`` as a direct invoke, or ``pathParameters.ruleId`` of an HTTP API (payload 2.0)
-request; the answer is an HTTP API response in both cases. It reads every page of the rule's items
-from the ``rule-index`` GSI (one Query call per page).
+request; the answer is an HTTP API response in both cases. It reads every page of the rule's
+aggregates (one Query call per page): per salt period and ``orgIdHash`` prefix, the counters and
+the set of organisation hashes that fp-ingestion updates in the same transaction as each event.
+The cost follows the number of periods and organisations, never the number of events.
 
 The same organisation has a different ``orgIdHash`` under every salt, so distinct organisations
-are counted per salt (``saltId``; ``saltRotationMonth`` for items written without one) and only
-periods that each reach k are answered. Summing periods to reach k would overstate k.
+are counted per salt (``saltId``) and only periods that each reach k are answered. Summing periods
+to reach k would overstate k. A hash lives in exactly one shard of its period, so the sum of the
+shards' set sizes is the exact number of distinct organisations.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import json
 import os
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeAlias, cast
 
@@ -24,8 +27,7 @@ from aws_lambda_powertools.logging.logger import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 ENV_VARS: tuple[str, ...] = (
-    "CALIBRATION_TABLE_NAME",
-    "RULE_INDEX_NAME",
+    "AGGREGATES_TABLE_NAME",
     "K_ANONYMITY",
     "ENVIRONMENT",
 )
@@ -41,8 +43,7 @@ logger = Logger()
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     environment: str
-    calibration_table: str
-    rule_index: str = "rule-index"
+    aggregates_table: str
     k: int = 10
     page_size: int | None = None  # not configurable: tests use it to force several pages
 
@@ -56,8 +57,7 @@ class Settings:
             raise ValueError(f"K_ANONYMITY={raw_k!r}: must be an integer 2-1000")
         return cls(
             environment=environment,
-            calibration_table=env["CALIBRATION_TABLE_NAME"],
-            rule_index=env.get("RULE_INDEX_NAME", "rule-index"),
+            aggregates_table=env["AGGREGATES_TABLE_NAME"],
             k=int(raw_k),
         )
 
@@ -79,7 +79,7 @@ def dependencies() -> Dependencies:
 @dataclass
 class Period:
     month: str
-    orgs: set[str] = field(default_factory=set)
+    orgs: int = 0
     events: int = 0
     false_positives: int = 0
 
@@ -96,21 +96,13 @@ def rule_id_of(event: object) -> str:
     return rule_id
 
 
-def rule_items(deps: Dependencies, rule_id: str) -> Iterator[Mapping[str, Any]]:
-    """Every item of the rule, following LastEvaluatedKey through all pages."""
+def rule_aggregates(deps: Dependencies, rule_id: str) -> Iterator[Mapping[str, Any]]:
+    """Every aggregate item of the rule, following LastEvaluatedKey through all pages."""
     settings = deps.settings
     request: dict[str, Any] = {
-        "TableName": settings.calibration_table,
-        "IndexName": settings.rule_index,
+        "TableName": settings.aggregates_table,
         "KeyConditionExpression": "#rule = :rule",
-        "ProjectionExpression": "#hash, #salt, #month, #fp",
-        "ExpressionAttributeNames": {
-            "#rule": "ruleId",
-            "#hash": "orgIdHash",
-            "#salt": "saltId",
-            "#month": "saltRotationMonth",
-            "#fp": "isFalsePositive",
-        },
+        "ExpressionAttributeNames": {"#rule": "ruleId"},
         "ExpressionAttributeValues": {":rule": {"S": rule_id}},
     }
     if settings.page_size:
@@ -124,18 +116,17 @@ def rule_items(deps: Dependencies, rule_id: str) -> Iterator[Mapping[str, Any]]:
 
 
 def periods_of(items: Iterator[Mapping[str, Any]]) -> list[Period]:
-    """Events grouped by the salt that hashed them."""
+    """The shards summed per salt period."""
     periods: dict[str, Period] = {}
     for item in items:
         month = item.get("saltRotationMonth", {}).get("S")
-        org = item.get("orgIdHash", {}).get("S")
-        if not month or not org:
+        salt_id = item.get("saltId", {}).get("S")
+        if not month or not salt_id:
             continue  # cannot be attributed to a salt period: never counted
-        key = item.get("saltId", {}).get("S") or f"month:{month}"
-        period = periods.setdefault(key, Period(month=month))
-        period.orgs.add(org)
-        period.events += 1
-        period.false_positives += bool(item.get("isFalsePositive", {}).get("BOOL"))
+        period = periods.setdefault(salt_id, Period(month=month))
+        period.orgs += len(item.get("orgs", {}).get("SS", ()))
+        period.events += int(item.get("events", {}).get("N", "0"))
+        period.false_positives += int(item.get("falsePositives", {}).get("N", "0"))
     return sorted(periods.values(), key=lambda p: p.month)
 
 
@@ -145,7 +136,7 @@ def _rate(fp: int, events: int) -> float:
 
 def calibration(rule_id: str, periods: list[Period], k: int) -> dict[str, Any]:
     """The answer for the periods that each reach k distinct organisations, or a refusal."""
-    answered = [p for p in periods if len(p.orgs) >= k]
+    answered = [p for p in periods if p.orgs >= k]
     if not answered:
         return {
             "ruleId": rule_id,
@@ -187,7 +178,7 @@ def query(event: object, deps: Dependencies) -> dict[str, Any]:
     except ValueError as exc:
         return respond(400, {"error": "invalid_field", "field": "ruleId", "message": str(exc)})
     try:
-        periods = periods_of(rule_items(deps, rule_id))
+        periods = periods_of(rule_aggregates(deps, rule_id))
     except (ClientError, BotoCoreError) as exc:
         code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
         logger.error("calibration query failed", extra={"errorCode": code or type(exc).__name__})

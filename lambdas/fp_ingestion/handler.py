@@ -2,9 +2,11 @@
 
 Input ``{orgId, ruleId, isFalsePositive, timestamp?, context?, eventId?}``, as a direct invoke or
 as the JSON body of an HTTP API (payload 2.0) request; the answer is an HTTP API response in both
-cases. Per warm event it makes exactly two AWS calls: GetItem on the consent table and PutItem on
-the calibration table (the salt comes from Powertools' cache). It fails closed: a consent check or
-a salt that cannot be read writes nothing. The raw orgId and the salt never reach a log or a table.
+cases. Per warm event it makes exactly two AWS calls: GetItem on the consent table and one
+TransactWriteItems that puts the event (conditionally, so a retry is stored once) and updates its
+rule's salt-period aggregate (fp_aggregate.py), so a retried event is never counted twice; the salt
+comes from Powertools' cache. It fails closed: a consent check or a salt that cannot be read
+writes nothing. The raw orgId and the salt never reach a log or a table.
 """
 
 from __future__ import annotations
@@ -29,12 +31,14 @@ from aws_lambda_powertools.utilities.parameters.secrets import SecretsProvider
 from botocore.exceptions import BotoCoreError, ClientError
 
 # Siblings in this function's package (the deployed zip's root is on sys.path).
+from fp_aggregate import transaction
 from fp_event import FpEvent, InvalidField, event_identity, parse_event, request_payload
 from salt_cache import Salt, SaltSource, SaltUnavailable
 
 ENV_VARS: tuple[str, ...] = (
     "CONSENT_TABLE_NAME",
     "CALIBRATION_TABLE_NAME",
+    "AGGREGATES_TABLE_NAME",
     "SALT_SECRET_ID",
     "SALT_CACHE_SECONDS",
     "ENVIRONMENT",
@@ -50,6 +54,9 @@ VALIDATION_ERRORS = "ValidationErrors"
 SALT_AGE_DAYS = "SaltAgeDays"
 
 CONSENTED = ("explicit", "implicit")
+# Two concurrent events of one organisation and rule update the same aggregate item; DynamoDB
+# cancels one transaction (TransactionConflict) and the SDK does not retry it: we do, briefly.
+WRITE_ATTEMPTS = 3
 # boto3 ships no type stubs and the project adds no stub dependency.
 DynamoDBClient: TypeAlias = Any
 
@@ -65,6 +72,7 @@ class Settings:
     environment: str
     consent_table: str
     calibration_table: str
+    aggregates_table: str
     salt_secret_id: str
     salt_cache_seconds: int = 300
 
@@ -80,6 +88,7 @@ class Settings:
             environment=environment,
             consent_table=env["CONSENT_TABLE_NAME"],
             calibration_table=env["CALIBRATION_TABLE_NAME"],
+            aggregates_table=env["AGGREGATES_TABLE_NAME"],
             salt_secret_id=env["SALT_SECRET_ID"],
             salt_cache_seconds=int(raw_age),
         )
@@ -153,6 +162,33 @@ def build_item(fp: FpEvent, salt: Salt, consent: str, timestamp: str) -> dict[st
     return item
 
 
+def cancellation_codes(exc: ClientError) -> list[str]:
+    reasons = exc.response.get("CancellationReasons") or []
+    return [str(r.get("Code", "None")) for r in reasons]
+
+
+def store(deps: Dependencies, item: dict[str, Any]) -> str:
+    """'stored', 'duplicate' (the event's conditional put failed: nothing was written), or the
+    error code of a write that failed."""
+    settings = deps.settings
+    request = transaction(item, settings.calibration_table, settings.aggregates_table)
+    code = ""
+    for _ in range(WRITE_ATTEMPTS):
+        try:
+            deps.dynamodb.transact_write_items(TransactItems=request)
+            return "stored"
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code") or "ClientError"
+            reasons = cancellation_codes(exc)
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                return "duplicate"
+            if "TransactionConflict" not in reasons:
+                return code
+        except BotoCoreError as exc:
+            return type(exc).__name__
+    return code
+
+
 def respond(status: int, body: Mapping[str, object]) -> dict[str, Any]:
     return {
         "statusCode": status,
@@ -218,18 +254,12 @@ def ingest(event: object, deps: Dependencies) -> dict[str, Any]:
         extra={"durationMs": round((time.perf_counter() - started) * 1000, 3)},
     )
 
-    try:
-        deps.dynamodb.put_item(
-            TableName=settings.calibration_table,
-            Item=item,
-            ConditionExpression="attribute_not_exists(#id)",
-            ExpressionAttributeNames={"#id": "id"},
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-            logger.info("duplicate event", extra={"ruleId": fp.rule_id})
-            return respond(200, {"status": "duplicate"})
-        logger.error("store failed", extra={"errorCode": exc.response.get("Error", {}).get("Code")})
+    outcome = store(deps, item)
+    if outcome == "duplicate":
+        logger.info("duplicate event", extra={"ruleId": fp.rule_id})
+        return respond(200, {"status": "duplicate"})
+    if outcome != "stored":
+        logger.error("store failed", extra={"errorCode": outcome})
         return respond(503, {"error": "store_unavailable"})
 
     age_days = (now - salts.rotated_at).total_seconds() / 86400

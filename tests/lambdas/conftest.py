@@ -39,26 +39,32 @@ class Aws:
     sm: Any
     consent_table: str
     calibration_table: str
+    aggregates_table: str
 
 
 @pytest.fixture
 def aws() -> Iterator[Aws]:
-    """A fresh moto account holding the program's consent and calibration tables."""
+    """A fresh moto account holding the program's consent, calibration and aggregates tables."""
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name=REGION)
         sm = boto3.client("secretsmanager", region_name=REGION)
         names = {}
-        for logical in ("consent", "calibration"):
+        for logical in ("consent", "calibration", "aggregates"):
             spec = TABLES[logical]
             names[logical] = create_table(
                 ddb,
                 name=f"phase-mirror-{spec.role}-test",
                 hash_key=spec.hash_key,
+                range_key=spec.range_key,
                 indexes=spec.indexes,
                 ttl_attribute=spec.ttl_attribute,
             )
         yield Aws(
-            ddb=ddb, sm=sm, consent_table=names["consent"], calibration_table=names["calibration"]
+            ddb=ddb,
+            sm=sm,
+            consent_table=names["consent"],
+            calibration_table=names["calibration"],
+            aggregates_table=names["aggregates"],
         )
 
 

@@ -93,17 +93,21 @@ def create_table(
     *,
     name: str,
     hash_key: str,
+    range_key: str | None = None,
     indexes: Sequence[IndexShape] = (),
     ttl_attribute: str | None = None,
 ) -> str:
     """A string-keyed on-demand table with its GSIs (projection ALL) and TTL, as the program has."""
-    attributes = [hash_key]
+    attributes = [hash_key, *([range_key] if range_key else [])]
     for index in indexes:
         attributes += [index.hash_key, *([index.range_key] if index.range_key else [])]
     request: dict[str, Any] = {
         "TableName": name,
         "BillingMode": "PAY_PER_REQUEST",
-        "KeySchema": [{"AttributeName": hash_key, "KeyType": "HASH"}],
+        "KeySchema": [
+            {"AttributeName": hash_key, "KeyType": "HASH"},
+            *([{"AttributeName": range_key, "KeyType": "RANGE"}] if range_key else []),
+        ],
         "AttributeDefinitions": [
             {"AttributeName": a, "AttributeType": "S"} for a in dict.fromkeys(attributes)
         ],

@@ -1,7 +1,9 @@
-"""calibration-query: k-anonymity per salt period, every GSI page, validation, on moto."""
+"""calibration-query: k-anonymity per salt period from the aggregates fp-ingestion writes, every
+page, validation, on moto."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections.abc import Iterator, Mapping
 from types import ModuleType
@@ -9,24 +11,27 @@ from typing import Any
 
 import pytest
 
-from components.calibration_store import RULE_INDEX
 from tests.lambdas.conftest import Aws
-from tests.lambdas.harness import LambdaContext, http_event, record_calls, response_body
+from tests.lambdas.harness import (
+    LambdaContext,
+    function_module,
+    http_event,
+    record_calls,
+    response_body,
+)
+
+# The events and aggregates are written exactly as fp-ingestion writes them (its own builder).
+AGGREGATE = function_module("fp_ingestion", "fp_aggregate")
 
 K = 10
 _ids = itertools.count()
 
 
 class Query:
-    def __init__(
-        self, module: ModuleType, aws: Aws, context: LambdaContext, rule_index: str
-    ) -> None:
+    def __init__(self, module: ModuleType, aws: Aws, context: LambdaContext) -> None:
         self.module, self.aws, self.context = module, aws, context
         self.settings = module.Settings(
-            environment="staging",
-            calibration_table=aws.calibration_table,
-            rule_index=rule_index,
-            k=K,
+            environment="staging", aggregates_table=aws.aggregates_table, k=K
         )
         self.calls = record_calls(aws.ddb)
 
@@ -36,30 +41,38 @@ class Query:
         month: str,
         *,
         rule: str = "MD-003",
-        salt_id: str | None = "default",
+        salt_id: str = "default",
         events_per_org: int = 1,
         fp_every: int = 2,
         org_prefix: str = "org",
     ) -> None:
         """``orgs`` organisations of one salt period, each with ``events_per_org`` events; every
-        ``fp_every``-th event is a false positive."""
+        ``fp_every``-th event is a false positive. Stored as fp-ingestion stores them: the event
+        and its aggregate update in one transaction."""
         n = 0
         for org in range(orgs):
+            org_hash = hashlib.sha256(f"{org_prefix}-{month}-{salt_id}-{org}".encode()).hexdigest()
             for _ in range(events_per_org):
                 item: dict[str, Any] = {
                     "id": {"S": f"id-{next(_ids)}"},
-                    "orgIdHash": {"S": f"{org_prefix}-{month}-{salt_id}-{org}"},
+                    "orgIdHash": {"S": org_hash},
                     "ruleId": {"S": rule},
                     "timestamp": {"S": f"{month}-10T10:00:00Z"},
                     "isFalsePositive": {"BOOL": n % fp_every == 0},
                     "saltRotationMonth": {"S": month},
+                    "saltId": {"S": f"{month}-{salt_id}"},
                     "consent": {"S": "explicit"},
                 }
-                if salt_id is not None:
-                    item["saltId"] = {"S": f"{month}-{salt_id}"}
-                self.aws.ddb.put_item(TableName=self.aws.calibration_table, Item=item)
+                self.aws.ddb.transact_write_items(
+                    TransactItems=AGGREGATE.transaction(
+                        item, self.aws.calibration_table, self.aws.aggregates_table
+                    )
+                )
                 n += 1
         self.calls.clear()
+
+    def aggregate_items(self) -> int:
+        return len(self.aws.ddb.scan(TableName=self.aws.aggregates_table)["Items"])
 
     def ask(self, request: Any, **settings: Any) -> tuple[int, dict[str, Any]]:
         deps = self.module.Dependencies(
@@ -71,7 +84,7 @@ class Query:
 
 @pytest.fixture
 def query(calibration_query: ModuleType, aws: Aws, context: LambdaContext) -> Query:
-    return Query(calibration_query, aws, context, RULE_INDEX)
+    return Query(calibration_query, aws, context)
 
 
 def refused(body: Mapping[str, Any]) -> bool:
@@ -127,10 +140,23 @@ def test_only_periods_reaching_k_are_answered(query: Query) -> None:
     assert body["fpRate"] == round((K + 4) / (2 * K + 2), 4)
 
 
-def test_items_without_salt_id_are_grouped_by_month(query: Query) -> None:
-    query.add(K, "2026-01", salt_id=None)
-    _, body = query.ask({"ruleId": "MD-003"})
-    assert [p["saltRotationMonth"] for p in body["periods"]] == ["2026-01"]
+def test_distinct_organisations_are_counted_exactly_across_shards(query: Query) -> None:
+    # 300 organisations spread over most of the 256 hash-prefix shards of one period
+    query.add(300, "2026-03", events_per_org=2)
+    assert query.aggregate_items() > 100
+    _, body = query.ask({"ruleId": "MD-003"}, k=300)
+    assert body["eventCount"] == 600 and body["k"] == 300
+    assert refused(query.ask({"ruleId": "MD-003"}, k=301)[1])
+
+
+def test_reads_grow_with_organisations_not_events(query: Query) -> None:
+    query.add(K, "2026-03", events_per_org=1)
+    shards = query.aggregate_items()
+    query.add(K, "2026-03", events_per_org=20)  # the same organisations, many more events
+    assert query.aggregate_items() == shards
+    query.calls.clear()
+    assert query.ask({"ruleId": "MD-003"})[1]["eventCount"] == 21 * K
+    assert query.calls == ["Query"]
 
 
 def test_other_rules_do_not_count(query: Query) -> None:
@@ -139,11 +165,16 @@ def test_other_rules_do_not_count(query: Query) -> None:
     assert refused(query.ask({"ruleId": "MD-003"})[1])
 
 
-def test_every_page_of_the_index_is_read(query: Query) -> None:
-    query.add(K, "2026-03", events_per_org=3)  # 30 items
+def test_every_page_of_the_aggregates_is_read(query: Query) -> None:
+    query.add(3 * K, "2026-03", events_per_org=3)
+    items = query.aggregate_items()
+    query.calls.clear()
     _, body = query.ask({"ruleId": "MD-003"}, page_size=4)
-    assert body["eventCount"] == 3 * K
-    assert query.calls == ["Query"] * 8, query.calls  # 7 full pages and a last one of 2
+    assert body["eventCount"] == 9 * K
+    # one Query per page of 4; after an exactly full last page DynamoDB may send an empty one
+    assert set(query.calls) == {"Query"}
+    assert -(-items // 4) <= len(query.calls) <= items // 4 + 1, (items, query.calls)
+    assert items > 4
 
 
 def test_http_api_path_parameter(query: Query) -> None:
@@ -171,7 +202,7 @@ def test_bad_rule_id_is_refused(query: Query, request_event: Any) -> None:
 
 
 def test_table_unavailable_is_a_503(query: Query) -> None:
-    query.aws.ddb.delete_table(TableName=query.aws.calibration_table)
+    query.aws.ddb.delete_table(TableName=query.aws.aggregates_table)
     assert query.ask({"ruleId": "MD-003"}) == (503, {"error": "store_unavailable"})
 
 
@@ -205,8 +236,7 @@ class Recording(Mapping[str, str]):
 
 
 GOOD_ENV = {
-    "CALIBRATION_TABLE_NAME": "calibration",
-    "RULE_INDEX_NAME": "rule-index",
+    "AGGREGATES_TABLE_NAME": "aggregates",
     "K_ANONYMITY": "25",
     "ENVIRONMENT": "staging",
 }
@@ -216,7 +246,7 @@ def test_settings_read_exactly_env_vars(calibration_query: ModuleType) -> None:
     env = Recording(dict(GOOD_ENV))
     settings = calibration_query.Settings.from_env(env)
     assert env.read == set(calibration_query.ENV_VARS)
-    assert (settings.k, settings.rule_index, settings.page_size) == (25, "rule-index", None)
+    assert (settings.k, settings.aggregates_table, settings.page_size) == (25, "aggregates", None)
     assert (
         calibration_query.Settings.from_env(
             {k: v for k, v in GOOD_ENV.items() if k != "K_ANONYMITY"}

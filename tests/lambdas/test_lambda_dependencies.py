@@ -12,13 +12,13 @@ ENVIRONMENTS = {
     "fp_ingestion": {
         "CONSENT_TABLE_NAME": "phase-mirror-consent-store-test",
         "CALIBRATION_TABLE_NAME": "phase-mirror-calibration-store-test",
+        "AGGREGATES_TABLE_NAME": "phase-mirror-calibration-aggregates-test",
         "SALT_SECRET_ID": ARN,
         "SALT_CACHE_SECONDS": "60",
         "ENVIRONMENT": "production",
     },
     "calibration_query": {
-        "CALIBRATION_TABLE_NAME": "phase-mirror-calibration-store-test",
-        "RULE_INDEX_NAME": "rule-index",
+        "AGGREGATES_TABLE_NAME": "phase-mirror-calibration-aggregates-test",
         "K_ANONYMITY": "12",
         "ENVIRONMENT": "production",
     },
@@ -45,11 +45,12 @@ def test_env_vars_are_the_variables_the_wiring_needs(
         assert deps.settings == ingestion.Settings.from_env(env)
         assert deps.settings.salt_cache_seconds == 60
     else:
-        assert (deps.settings.k, deps.settings.rule_index) == (12, "rule-index")
+        assert (deps.settings.k, deps.settings.aggregates_table) == (
+            12,
+            "phase-mirror-calibration-aggregates-test",
+        )
     # every required variable is needed: without it the wiring fails at once
-    required = [
-        name for name in env if name not in ("SALT_CACHE_SECONDS", "K_ANONYMITY", "RULE_INDEX_NAME")
-    ]
+    required = [name for name in env if name not in ("SALT_CACHE_SECONDS", "K_ANONYMITY")]
     for name in required:
         monkeypatch.delenv(name)
         with pytest.raises((KeyError, ValueError)):

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.parameters.secrets import SecretsProvider
+from botocore.exceptions import ClientError
 
 from tests.lambdas import emf
 from tests.lambdas.conftest import Aws
@@ -70,6 +71,7 @@ class Ingest:
             environment="staging",
             consent_table=aws.consent_table,
             calibration_table=aws.calibration_table,
+            aggregates_table=aws.aggregates_table,
             salt_secret_id=self.secret_id,
             salt_cache_seconds=cache_seconds,
         )
@@ -104,6 +106,9 @@ class Ingest:
 
     def items(self) -> list[dict[str, Any]]:
         return self.aws.ddb.scan(TableName=self.aws.calibration_table)["Items"]
+
+    def aggregates(self) -> list[dict[str, Any]]:
+        return self.aws.ddb.scan(TableName=self.aws.aggregates_table)["Items"]
 
     def points(self) -> list[emf.MetricPoint]:
         return emf.metric_points(self.capsys.readouterr().out)
@@ -210,7 +215,7 @@ def test_warm_events_make_two_dynamodb_calls_and_no_secrets_manager_call(ingest:
     ingest.ddb_calls.clear()
     for n in range(3):
         assert ingest.send(event(eventId=f"warm-{n}"))[0] == 200
-    assert ingest.ddb_calls == ["GetItem", "PutItem"] * 3
+    assert ingest.ddb_calls == ["GetItem", "TransactWriteItems"] * 3
     assert ingest.sm_calls == ["GetSecretValue"]
 
 
@@ -397,6 +402,59 @@ def test_retried_request_is_stored_once(ingest: Ingest) -> None:
     ]
 
 
+def test_retried_event_never_counts_twice_in_its_aggregate(ingest: Ingest) -> None:
+    # GIVEN two organisations' events, one of them sent three times
+    ingest.consent()
+    ingest.consent(org="globex")
+    for _ in range(3):
+        ingest.send(event())
+    ingest.send(event(orgId="globex", isFalsePositive=False))
+    # THEN each organisation's aggregate shard counted its event once
+    shards = {a["periodShard"]["S"]: a for a in ingest.aggregates()}
+    salt_id = mac(MARCH, b"phase-mirror-salt-id")[:16]
+    acme = mac(MARCH, ORG)
+    assert shards[f"2026-03#{salt_id}#{acme[:2]}"]["orgs"] == {"SS": [acme]}
+    totals = {
+        "events": sum(int(a["events"]["N"]) for a in shards.values()),
+        "falsePositives": sum(int(a["falsePositives"]["N"]) for a in shards.values()),
+        "orgs": sum(len(a["orgs"]["SS"]) for a in shards.values()),
+    }
+    assert totals == {"events": 2, "falsePositives": 1, "orgs": 2}
+    assert {a["ruleId"]["S"] for a in shards.values()} == {"MD-003"}
+    assert {a["saltRotationMonth"]["S"] for a in shards.values()} == {"2026-03"}
+
+
+def test_event_and_aggregate_are_one_transaction(ingest: Ingest) -> None:
+    # GIVEN the aggregates table is gone: the event's write must fail with it
+    ingest.consent()
+    ingest.aws.ddb.delete_table(TableName=ingest.aws.aggregates_table)
+    assert ingest.send(event()) == (503, {"error": "store_unavailable"})
+    assert ingest.items() == []
+
+
+def test_transaction_conflict_is_retried(ingest: Ingest, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a concurrent event of the same organisation holds the aggregate item once
+    ingest.consent()
+    real = ingest.aws.ddb.transact_write_items
+    attempts: list[int] = []
+
+    def conflicted_once(**request: Any) -> Any:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                    "CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}],
+                },
+                "TransactWriteItems",
+            )
+        return real(**request)
+
+    monkeypatch.setattr(ingest.aws.ddb, "transact_write_items", conflicted_once)
+    assert ingest.send(event()) == (200, {"status": "stored"})
+    assert len(attempts) == 2 and len(ingest.items()) == 1
+
+
 def test_same_event_id_from_two_organisations_is_two_events(ingest: Ingest) -> None:
     ingest.consent()
     ingest.consent(org="globex")
@@ -537,6 +595,7 @@ class Recording(Mapping[str, str]):
 GOOD_ENV = {
     "CONSENT_TABLE_NAME": "consent",
     "CALIBRATION_TABLE_NAME": "calibration",
+    "AGGREGATES_TABLE_NAME": "aggregates",
     "SALT_SECRET_ID": "arn:aws:secretsmanager:us-east-1:123456789012:secret:salt-AbCdEf",
     "SALT_CACHE_SECONDS": "120",
     "ENVIRONMENT": "production",

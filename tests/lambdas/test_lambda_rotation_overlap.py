@@ -12,7 +12,6 @@ from types import ModuleType
 import pytest
 from aws_lambda_powertools.utilities.parameters.secrets import SecretsProvider
 
-from components.calibration_store import RULE_INDEX
 from tests.lambdas.conftest import Aws
 from tests.lambdas.harness import (
     LambdaContext,
@@ -71,6 +70,7 @@ def test_after_rotation_ingestion_uses_new_salt_and_previous_for_last_month(
         environment="staging",
         consent_table=aws.consent_table,
         calibration_table=aws.calibration_table,
+        aggregates_table=aws.aggregates_table,
         salt_secret_id=arn,
     )
     deps = ingestion.Dependencies(
@@ -103,8 +103,7 @@ def test_after_rotation_ingestion_uses_new_salt_and_previous_for_last_month(
     query_deps = calibration_query.Dependencies(
         settings=calibration_query.Settings(
             environment="staging",
-            calibration_table=aws.calibration_table,
-            rule_index=RULE_INDEX,
+            aggregates_table=aws.aggregates_table,
             k=10,
         ),
         dynamodb=aws.ddb,
