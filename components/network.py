@@ -291,7 +291,16 @@ class Network(pulumi.ComponentResource):
                                 "Effect": "Allow",
                                 "Action": list(FLOW_LOG_ACTIONS),
                                 "Resource": [arn, f"{arn}:*"],
-                            }
+                            },
+                            {
+                                # The delivery service looks its group up by name first; the
+                                # action has no per-group resource, only the account's groups.
+                                "Effect": "Allow",
+                                "Action": "logs:DescribeLogGroups",
+                                "Resource": (
+                                    f"arn:aws:logs:{args.region}:{args.account_id}:log-group:*"
+                                ),
+                            },
                         ],
                     }
                 )

@@ -260,8 +260,13 @@ def test_flow_logs_capture_all_traffic_into_an_encrypted_group_with_retention(pr
     policy = json.loads(
         program.one("aws:iam/rolePolicy:RolePolicy", "network-flow-logs-policy").inputs["policy"]
     )
-    (statement,) = policy["Statement"]
-    assert statement["Resource"] == [group.outputs["arn"], group.outputs["arn"] + ":*"]
+    write, lookup = policy["Statement"]
+    assert write["Resource"] == [group.outputs["arn"], group.outputs["arn"] + ":*"]
+    assert lookup == {
+        "Effect": "Allow",
+        "Action": "logs:DescribeLogGroups",
+        "Resource": "arn:aws:logs:us-east-1:123456789012:log-group:*",
+    }
 
 
 def test_gateway_endpoints_serve_app_and_data_route_tables(program):
