@@ -288,6 +288,7 @@ class Network(pulumi.ComponentResource):
                         "Version": "2012-10-17",
                         "Statement": [
                             {
+                                "Sid": "WriteFlowLogs",
                                 "Effect": "Allow",
                                 "Action": list(FLOW_LOG_ACTIONS),
                                 "Resource": [arn, f"{arn}:*"],
@@ -295,6 +296,7 @@ class Network(pulumi.ComponentResource):
                             {
                                 # The delivery service looks its group up by name first; the
                                 # action has no per-group resource, only the account's groups.
+                                "Sid": "FindFlowLogGroup",
                                 "Effect": "Allow",
                                 "Action": "logs:DescribeLogGroups",
                                 "Resource": (

@@ -263,6 +263,7 @@ def test_flow_logs_capture_all_traffic_into_an_encrypted_group_with_retention(pr
     write, lookup = policy["Statement"]
     assert write["Resource"] == [group.outputs["arn"], group.outputs["arn"] + ":*"]
     assert lookup == {
+        "Sid": "FindFlowLogGroup",
         "Effect": "Allow",
         "Action": "logs:DescribeLogGroups",
         "Resource": "arn:aws:logs:us-east-1:123456789012:log-group:*",
