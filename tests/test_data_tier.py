@@ -33,9 +33,17 @@ def key_arn(run: ProgramRun, name: str) -> str:
     return run.one("aws:kms/key:Key", name).outputs["arn"]
 
 
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+
+
+def is_secret(value: object) -> bool:
+    """The engine's wrapper for a secret value: it is encrypted in state and masked in output."""
+    return isinstance(value, dict) and SECRET_SIG in value
+
+
 def plain(value: object) -> object:
     """The value inside a secret, as the mocks see it."""
-    return value["value"] if isinstance(value, dict) and "value" in value else value
+    return value["value"] if is_secret(value) else value  # type: ignore[index]
 
 
 def db(run: ProgramRun) -> Resource:
@@ -143,6 +151,7 @@ def test_redis_is_encrypted_at_rest_and_in_transit_with_an_auth_token(program):
     assert inputs["kmsKeyId"] == key_arn(program, "data-tier-key")
     assert inputs["transitEncryptionEnabled"] is True
     token = program.one("random:index/randomPassword:RandomPassword", "data-tier-redis-auth-token")
+    assert is_secret(inputs["authToken"]), "the auth token must stay a Pulumi secret"
     assert plain(inputs["authToken"]) == token.outputs["result"]
     assert inputs["securityGroupIds"] == ["network-data-sg-id"]
     subnets = program.one("aws:elasticache/subnetGroup:SubnetGroup", "data-tier-redis-subnets")
@@ -194,6 +203,7 @@ def test_redis_secret_holds_token_and_connection_details_under_the_data_key(prog
         "aws:secretsmanager/secretVersion:SecretVersion", "data-tier-redis-secret-value"
     )
     assert version.inputs["secretId"] == secret.outputs["arn"]
+    assert is_secret(version.inputs["secretString"]), version.urn
     value = json.loads(str(plain(version.inputs["secretString"])))
     token = program.one("random:index/randomPassword:RandomPassword", "data-tier-redis-auth-token")
     assert value == {
