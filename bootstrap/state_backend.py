@@ -21,6 +21,7 @@ import pulumi
 import pulumi_aws as aws
 
 from bootstrap.config import state_bucket_name
+from components.base import service_trust
 from components.config import Naming
 from components.secure_bucket import SecureBucket, SecureBucketArgs, bucket_arn
 
@@ -237,18 +238,7 @@ class StateBackend(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-replication-role",
             name=args.naming.physical("state-replication"),
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "s3.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=service_trust("s3.amazonaws.com"),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.replication_role = role

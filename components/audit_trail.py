@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.base import managed_key, stateful
+from components.base import managed_key, service_trust, stateful
 from components.cis_controls import CIS_CONTROLS, PERIOD_S, THRESHOLD
 from components.config import Naming
 from components.observability import account_root_statement
@@ -133,18 +133,8 @@ def trail_bucket_statements(
 
 
 def trail_role_trust(source_trail_arn: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "cloudtrail.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                    "Condition": {"StringEquals": {"aws:SourceArn": source_trail_arn}},
-                }
-            ],
-        }
+    return service_trust(
+        "cloudtrail.amazonaws.com", {"StringEquals": {"aws:SourceArn": source_trail_arn}}
     )
 
 

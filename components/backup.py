@@ -7,14 +7,13 @@ by adding its ARN in ``__main__.py``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from components.base import managed_key, stateful
+from components.base import managed_key, service_trust, stateful
 from components.config import Naming
 
 
@@ -90,18 +89,7 @@ class Backup(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-role",
             name=args.naming.physical("backup"),
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "backup.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=service_trust("backup.amazonaws.com"),
             opts=pulumi.ResourceOptions(parent=self),
         )
         for i, policy_arn in enumerate(BACKUP_SERVICE_POLICIES):

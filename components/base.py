@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+
 import pulumi
 import pulumi_aws as aws
 
@@ -72,3 +75,19 @@ def managed_key(
         opts=pulumi.ResourceOptions(parent=parent),
     )
     return key
+
+
+def service_trust(service: str, condition: Mapping[str, Mapping[str, str]] | None = None) -> str:
+    """A role trust policy letting one AWS service (``lambda.amazonaws.com``) assume the role.
+
+    ``condition`` narrows it (``{"StringEquals": {"aws:SourceAccount": account}}``) against the
+    confused-deputy problem, where the service supports the key.
+    """
+    statement: dict[str, object] = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
+    }
+    if condition:
+        statement["Condition"] = condition
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})

@@ -18,7 +18,7 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 import pulumi_random as random
 
-from components.base import managed_key, stateful
+from components.base import managed_key, service_trust, stateful
 from components.config import ConfigError, DataSettings, Naming
 from components.eks_cluster import EksClusterArgs, build_cluster
 from components.secure_bucket import DOCUMENTS, LOGS, SecureBucket, SecureBucketArgs, bucket_arn
@@ -212,18 +212,9 @@ class DataTier(pulumi.ComponentResource):
         monitoring = aws.iam.Role(
             f"{name}-db-monitoring-role",
             name=naming.physical("db-monitoring"),
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "monitoring.rds.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                            "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
-                        }
-                    ],
-                }
+            assume_role_policy=service_trust(
+                "monitoring.rds.amazonaws.com",
+                {"StringEquals": {"aws:SourceAccount": args.account_id}},
             ),
             opts=child,
         )

@@ -11,7 +11,6 @@ component under another parent later is not reliably aliasable.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,7 +18,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_eks as eks
 
-from components.base import managed_key, stateful
+from components.base import managed_key, service_trust, stateful
 from components.config import DataSettings, Naming
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
@@ -96,18 +95,7 @@ def build_cluster(name: str, args: EksClusterArgs, *, parent: pulumi.Resource) -
     node_role = aws.iam.Role(
         f"{name}-node-role",
         name=naming.physical("eks-node"),
-        assume_role_policy=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "ec2.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
+        assume_role_policy=service_trust("ec2.amazonaws.com"),
         opts=child,
     )
     attachments = [

@@ -10,7 +10,6 @@ log group and X-Ray. Tests read that one policy and prove it with moto.
 from __future__ import annotations
 
 import importlib.util
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,8 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+
+from components.base import service_trust
 
 LAMBDAS = Path(__file__).resolve().parent.parent / "lambdas"
 RUNTIME = "python3.13"
@@ -29,18 +30,7 @@ Statement = Mapping[str, Any]
 # installed from requirements.txt: the layer ships exactly the version the tests ran against.
 LAYER_PACKAGES = ("aws_lambda_powertools", "typing_extensions")
 
-LAMBDA_TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
+LAMBDA_TRUST = service_trust("lambda.amazonaws.com")
 
 # X-Ray accepts no resource-level permissions: "*" is the only resource these actions take.
 XRAY_STATEMENT: Statement = {

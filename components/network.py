@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.base import service_trust
 from components.config import ConfigError, Naming, NetworkSettings
 from components.subnet_plan import TIERS, plan_subnets
 
@@ -264,18 +265,9 @@ class Network(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-flow-logs-role",
             name=args.naming.physical("vpc-flow-logs"),
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                            "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
-                        }
-                    ],
-                }
+            assume_role_policy=service_trust(
+                "vpc-flow-logs.amazonaws.com",
+                {"StringEquals": {"aws:SourceAccount": args.account_id}},
             ),
             opts=child,
         )
