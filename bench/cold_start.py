@@ -1,0 +1,189 @@
+"""Cold start: each handler's import and set-up in a fresh interpreter, beside boto3 alone.
+
+A fresh subprocess per run (nothing cached in ``sys.modules``), the function's own folder first
+on ``sys.path`` as in Lambda, the environment the program gives it (placeholder values). The
+handler's figure is ``import handler`` plus ``dependencies()`` (the clients it creates on the
+first invocation); the baseline imports boto3 and creates the same clients, nothing else. The
+peak resident memory of the handler's process is reported for memory sizing.
+
+Bytecode as in Lambda: the runtime's standard library and boto3 come compiled, while our package
+and the Powertools layer ship sources only (on a read-only file system Python compiles them at
+every cold start). Each run gets its own copy of a bytecode cache (``-X pycache_prefix``) filled
+by one warm-up import, minus the entries of our code and the layer's packages.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+LAMBDAS = Path(__file__).resolve().parent.parent / "lambdas"
+ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:/phase-mirror/bench/hmac-salt-AbCdEf"
+FUNCTIONS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
+    "fp_ingestion": (
+        ("dynamodb", "secretsmanager"),
+        {
+            "ENVIRONMENT": "staging",
+            "CONSENT_TABLE_NAME": "consent",
+            "CALIBRATION_TABLE_NAME": "calibration",
+            "AGGREGATES_TABLE_NAME": "aggregates",
+            "SALT_SECRET_ID": ARN,
+            "SALT_CACHE_SECONDS": "300",
+            "POWERTOOLS_SERVICE_NAME": "fp-ingestion",
+            "POWERTOOLS_METRICS_NAMESPACE": "PhaseMirror/FPCalibration",
+        },
+    ),
+    "calibration_query": (
+        ("dynamodb",),
+        {
+            "ENVIRONMENT": "staging",
+            "AGGREGATES_TABLE_NAME": "aggregates",
+            "K_ANONYMITY": "10",
+            "POWERTOOLS_SERVICE_NAME": "calibration-query",
+        },
+    ),
+    "salt_rotator": (
+        ("secretsmanager",),
+        {"SALT_SECRET_ID": ARN, "POWERTOOLS_SERVICE_NAME": "salt-rotator"},
+    ),
+}
+
+# ru_maxrss survives exec (it would report the benchmark's own size): VmHWM is this process's.
+_PEAK_RSS = """
+def peak_rss_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+"""
+
+_HANDLER = (
+    _PEAK_RSS
+    + """
+import sys, time, json
+started = time.perf_counter()
+import handler
+handler.dependencies()
+elapsed = time.perf_counter() - started
+prefix = "aws_lambda_powertools"
+used = sorted(m for m in sys.modules if m == prefix or m.startswith(prefix + "."))
+print(json.dumps({"ms": elapsed * 1000, "rss_mb": peak_rss_mb(), "powertools_modules": used}))
+"""
+)
+
+_BASELINE = (
+    _PEAK_RSS
+    + """
+import time, json
+started = time.perf_counter()
+import boto3
+for name in {clients!r}:
+    boto3.client(name)
+elapsed = time.perf_counter() - started
+print(json.dumps({{"ms": elapsed * 1000, "rss_mb": peak_rss_mb()}}))
+"""
+)
+
+
+@dataclass(frozen=True)
+class ColdStart:
+    function: str
+    handler_ms: float
+    baseline_ms: float
+    rss_mb: float
+    baseline_rss_mb: float
+    powertools_modules: tuple[str, ...]
+    compiled_ms: float  # the handler with our code and the layer compiled beforehand
+
+    @property
+    def extra_ms(self) -> float:
+        return self.handler_ms - self.baseline_ms
+
+
+def _run(code: str, function: str, env: dict[str, str], cache: Path | None = None) -> dict:
+    full_env = {
+        "PATH": os.environ.get("PATH", ""),
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        **env,
+    }
+    # -I would drop the function's folder from sys.path: -E -s keep the run isolated instead.
+    out = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [
+            sys.executable,
+            "-E",
+            "-s",
+            *(["-X", f"pycache_prefix={cache}"] if cache else []),
+            "-c",
+            code,
+        ],
+        cwd=LAMBDAS / function,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = out.stdout.strip().splitlines()
+    return json.loads(lines[-1]) if lines else {}
+
+
+def _runtime_cache(function: str, env: dict[str, str], cache: Path) -> None:
+    """A bytecode cache as the Lambda runtime has it: our code and the layer left uncompiled."""
+    _run(_HANDLER, function, env, cache)
+    uncompiled = [LAMBDAS, *(Path(p).parent for p in _layer_origins())]
+    for source in uncompiled:
+        shutil.rmtree(cache / source.relative_to("/"), ignore_errors=True)
+    for leftover in cache.rglob("typing_extensions*.pyc"):
+        leftover.unlink()
+
+
+def _layer_origins() -> list[str]:
+    from components.function import LAYER_PACKAGES
+
+    origins = []
+    for name in LAYER_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec and spec.origin and spec.origin.endswith("__init__.py"):
+            origins.append(spec.origin)
+    return origins
+
+
+def _fresh_cache(runtime: Path, work: Path) -> Path:
+    cache = work / "cache"
+    shutil.rmtree(cache, ignore_errors=True)
+    shutil.copytree(runtime, cache)
+    return cache
+
+
+def measure(function: str, runs: int) -> ColdStart:
+    clients, env = FUNCTIONS[function]
+    handler_runs, baseline_runs, compiled_runs = [], [], []
+    with tempfile.TemporaryDirectory(prefix="bench-pyc-") as tmp:
+        runtime = Path(tmp) / "runtime"
+        _runtime_cache(function, env, runtime)
+        for _ in range(runs):  # interleaved, so a slow moment of the machine hits both alike
+            cache = _fresh_cache(runtime, Path(tmp))
+            handler_runs.append(_run(_HANDLER, function, env, cache))
+            compiled_runs.append(_run(_HANDLER, function, env, cache))  # it compiled them
+            cache = _fresh_cache(runtime, Path(tmp))
+            baseline_runs.append(_run(_BASELINE.format(clients=clients), function, env, cache))
+    return ColdStart(
+        function=function,
+        handler_ms=statistics.median(r["ms"] for r in handler_runs),
+        baseline_ms=statistics.median(r["ms"] for r in baseline_runs),
+        rss_mb=max(r["rss_mb"] for r in handler_runs),
+        baseline_rss_mb=max(r["rss_mb"] for r in baseline_runs),
+        powertools_modules=tuple(handler_runs[0]["powertools_modules"]),
+        compiled_ms=statistics.median(r["ms"] for r in compiled_runs),
+    )
