@@ -90,9 +90,9 @@ class CalibrationApi(pulumi.ComponentResource):
                     "AGGREGATES_TABLE_NAME": store.tables["aggregates"].name,
                     "K_ANONYMITY": str(args.k_anonymity),
                 },
-                # bench (`python -m bench`): ~8 ms CPU to read and sum a rule's ~220 aggregate
+                # bench (`python -m bench`): ~7.5 ms CPU to read and sum a rule's ~220 aggregate
                 # items, peak RSS 51 MB; 512 MB is the smallest size keeping the modelled answer
-                # under 50 ms (35 ms; 256 MB: 64 ms), $0.49 per million queries.
+                # under 50 ms (32 ms; 256 MB: 58 ms), $0.47 per million queries.
                 memory_mb=512,
                 timeout_s=10,
                 reserved_concurrency=args.query_concurrency,

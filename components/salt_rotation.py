@@ -182,7 +182,7 @@ class SaltRotation(pulumi.ComponentResource):
                     "POWERTOOLS_SERVICE_NAME": "salt-rotator",
                     "SALT_SECRET_ID": self.secret.arn,
                 },
-                # bench: peak RSS 49 MB after init (boto3 alone 43 MB); 12 runs a year, so
+                # bench: peak RSS 50 MB after init (boto3 alone 43 MB); 12 runs a year, so
                 # the smallest size with half of it free.
                 memory_mb=128,
                 timeout_s=30,
@@ -217,9 +217,9 @@ class SaltRotation(pulumi.ComponentResource):
                     "SALT_SECRET_ID": self.secret.arn,
                     "SALT_CACHE_SECONDS": str(args.salt_cache_seconds),
                 },
-                # bench (`python -m bench`): 2.2 ms CPU per warm event at p50, 4.5 ms at p99,
+                # bench (`python -m bench`): 2.3 ms CPU per warm event at p50, 3.5 ms at p99,
                 # peak RSS 52 MB; 256 MB is the smallest size keeping the modelled warm p99
-                # under 50 ms (48 ms; 128 MB: 78 ms) for $0.34 per million events.
+                # under 50 ms (41 ms; 128 MB: 65 ms) for $0.34 per million events.
                 memory_mb=256,
                 timeout_s=10,
                 reserved_concurrency=args.ingestion_concurrency,
