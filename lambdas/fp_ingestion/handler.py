@@ -173,7 +173,9 @@ def store(deps: Dependencies, item: dict[str, Any]) -> str:
     settings = deps.settings
     request = transaction(item, settings.calibration_table, settings.aggregates_table)
     code = ""
-    for _ in range(WRITE_ATTEMPTS):
+    for attempt in range(WRITE_ATTEMPTS):
+        if attempt:
+            time.sleep(0.005 * attempt)  # the other transaction commits within milliseconds
         try:
             deps.dynamodb.transact_write_items(TransactItems=request)
             return "stored"
