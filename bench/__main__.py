@@ -52,7 +52,13 @@ def table(headers: list[str], rows: list[list[object]]) -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer events and runs")
+    parser.add_argument(
+        "--source-layer",
+        action="store_true",
+        help="cold start with a layer that ships sources only (a deploy from another Python)",
+    )
     args = parser.parse_args(argv)
+    cold_start.SOURCE_LAYER = args.source_layer
     events = 300 if args.quick else 2000
     runs = 3 if args.quick else 7
     counts = (1000, 10_000) if args.quick else (1000, 10_000, 100_000)
@@ -135,9 +141,10 @@ def main(argv: list[str]) -> int:
         table(
             [
                 "function",
-                "init over boto3 + same clients",
+                "init over boto3 + same clients"
+                + (" (layer: sources only)" if args.source_layer else " (layer with bytecode)"),
                 "init / baseline",
-                "same, layer already compiled",
+                "same, own code compiled too",
                 "peak RSS (boto3 alone)",
                 "own package",
                 "layer used",

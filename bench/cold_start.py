@@ -6,10 +6,12 @@ handler's figure is ``import handler`` plus ``dependencies()`` (the clients it c
 first invocation); the baseline imports boto3 and creates the same clients, nothing else. The
 peak resident memory of the handler's process is reported for memory sizing.
 
-Bytecode as in Lambda: the runtime's standard library and boto3 come compiled, while our package
-and the Powertools layer ship sources only (on a read-only file system Python compiles them at
-every cold start). Each run gets its own copy of a bytecode cache (``-X pycache_prefix``) filled
-by one warm-up import, minus the entries of our code and the layer's packages.
+Bytecode as deployed: the runtime's standard library and boto3 come compiled, and so does the
+Powertools layer (``components.function.layer_archive`` compiles it when the program runs on the
+runtime's Python, as the deploy workflow does), while our own package ships sources only (on a
+read-only file system Python compiles them at every cold start). Each run gets its own copy of a
+bytecode cache (``-X pycache_prefix``) filled by one warm-up import, minus our code's entries.
+``--source-layer`` measures a layer without bytecode (a deploy from another Python).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LAMBDAS = Path(__file__).resolve().parent.parent / "lambdas"
+# Set by ``python -m bench --source-layer``: measure a layer that ships sources only.
+SOURCE_LAYER = False
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:/phase-mirror/bench/hmac-salt-AbCdEf"
 FUNCTIONS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
     "fp_ingestion": (
@@ -102,7 +106,7 @@ class ColdStart:
     rss_mb: float
     baseline_rss_mb: float
     powertools_modules: tuple[str, ...]
-    compiled_ms: float  # the handler with our code and the layer compiled beforehand
+    compiled_ms: float  # the handler with our own code compiled beforehand too
 
     @property
     def extra_ms(self) -> float:
@@ -139,13 +143,14 @@ def _run(code: str, function: str, env: dict[str, str], cache: Path | None = Non
 
 
 def _runtime_cache(function: str, env: dict[str, str], cache: Path) -> None:
-    """A bytecode cache as the Lambda runtime has it: our code and the layer left uncompiled."""
+    """A bytecode cache as deployed: our code left uncompiled (and the layer, if asked)."""
     _run(_HANDLER, function, env, cache)
-    uncompiled = [LAMBDAS, *(Path(p).parent for p in _layer_origins())]
+    uncompiled = [LAMBDAS, *(Path(p).parent for p in _layer_origins() if SOURCE_LAYER)]
     for source in uncompiled:
         shutil.rmtree(cache / source.relative_to("/"), ignore_errors=True)
-    for leftover in cache.rglob("typing_extensions*.pyc"):
-        leftover.unlink()
+    if SOURCE_LAYER:
+        for leftover in cache.rglob("typing_extensions*.pyc"):
+            leftover.unlink()
 
 
 def _layer_origins() -> list[str]:

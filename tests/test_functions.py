@@ -132,3 +132,35 @@ def test_every_role_policy_has_unique_sids(program):
     for policy in program.of_type("aws:iam/rolePolicy:RolePolicy"):
         sids = [s.get("Sid") for s in json.loads(policy.inputs["policy"])["Statement"]]
         assert len(sids) == len(set(sids)), policy.urn
+
+
+def test_layer_on_another_python_ships_sources_only(tmp_path, monkeypatch):
+    import components.function as function_module
+
+    monkeypatch.setattr(function_module, "RUNTIME", "python3.99")
+    names = set(function_module.layer_archive(build_dir=tmp_path).assets)
+    assert not any(n.endswith(".pyc") for n in names)
+    assert not any(tmp_path.iterdir())
+
+
+def test_layer_on_the_runtimes_python_carries_reproducible_bytecode(tmp_path, monkeypatch):
+    import sys
+    from pathlib import Path
+
+    import components.function as function_module
+
+    # GIVEN the program runs on the runtime's own Python (as the deploy workflow does)
+    monkeypatch.setattr(
+        function_module, "RUNTIME", f"python{sys.version_info.major}.{sys.version_info.minor}"
+    )
+    first = function_module.layer_archive(("typing_extensions",), build_dir=tmp_path / "a")
+    second = function_module.layer_archive(("typing_extensions",), build_dir=tmp_path / "b")
+    tag = sys.implementation.cache_tag
+    pyc = f"python/__pycache__/typing_extensions.{tag}.pyc"
+    # THEN the source and its bytecode ship, and two builds give the same bytes
+    assert set(first.assets) == {"python/typing_extensions.py", pyc}
+    one = Path(first.assets[pyc].path).read_bytes()
+    assert one == Path(second.assets[pyc].path).read_bytes()
+    # hash-checked (flags 0b11), so Python trusts it without an mtime, loaded from /opt/python
+    assert int.from_bytes(one[4:8], "little") == 0b11
+    assert b"/opt/python/typing_extensions.py" in one

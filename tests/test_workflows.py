@@ -151,3 +151,17 @@ def test_each_stack_tells_the_pack_its_environment(stack: str) -> None:
     assert config == {"deletion-protection-in-production": {"environment": stack}}
     schema = {"type": "object", "properties": pack.ENVIRONMENT_SCHEMA.properties}
     jsonschema.validate(config["deletion-protection-in-production"], schema)
+
+
+@pytest.mark.parametrize("name", ["preview.yml", "deploy.yml"])
+def test_workflows_that_run_the_program_use_the_lambda_runtimes_python(name: str) -> None:
+    # The Powertools layer carries bytecode only when built on the runtime's own Python.
+    from components.function import runtime_version
+
+    expected = "{}.{}".format(*runtime_version())
+    versions = {
+        (job_name, str(step["with"]["python-version"]))
+        for job_name, job in load(name)["jobs"].items()
+        for step in steps(job, "actions/setup-python")
+    }
+    assert versions and {v for _, v in versions} == {expected}, (name, versions)
