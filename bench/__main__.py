@@ -122,9 +122,9 @@ def main(argv: list[str]) -> int:
         rows.append(
             [
                 function,
-                f"+{cold.extra_ms:.0f} ms ({cold.handler_ms / cold.baseline_ms:.2f}x)",
+                f"{cold.extra_ms:+.0f} ms ({cold.handler_ms / cold.baseline_ms:.2f}x)",
                 f"{cold.handler_ms:.0f} / {cold.baseline_ms:.0f} ms",
-                f"+{cold.compiled_ms - cold.baseline_ms:.0f} ms",
+                f"{cold.compiled_extra_ms:+.0f} ms",
                 f"{cold.rss_mb:.0f} MB ({cold.baseline_rss_mb:.0f})",
                 f"{files} files, {raw / 1024:.1f} KB ({zipped / 1024:.1f} KB zipped)",
                 f"{len(cold.powertools_modules)} of its modules",

@@ -28,8 +28,7 @@ from moto import mock_aws
 from moto.core.botocore_stubber import BotocoreStubber
 
 from bench import units
-from components.calibration_store import TABLES
-from tests.lambdas.harness import LambdaContext, create_table, load_handler, salt_document
+from tests.lambdas.harness import LambdaContext, create_program_tables, load_handler, salt_document
 
 REGION = "us-east-1"
 
@@ -121,17 +120,7 @@ def run(count: int, orgs: int = 200) -> IngestionFigures:
     with mock_aws(), silenced():
         ddb = boto3.client("dynamodb", region_name=REGION)
         sm = boto3.client("secretsmanager", region_name=REGION)
-        names = {}
-        for logical in ("consent", "calibration", "aggregates"):
-            spec = TABLES[logical]
-            names[logical] = create_table(
-                ddb,
-                name=f"bench-{spec.role}",
-                hash_key=spec.hash_key,
-                range_key=spec.range_key,
-                indexes=spec.indexes,
-                ttl_attribute=spec.ttl_attribute,
-            )
+        names = create_program_tables(ddb, ("consent", "calibration", "aggregates"), "bench")
         secret = sm.create_secret(
             Name="/phase-mirror/bench/hmac-salt",
             SecretString=__import__("json").dumps(

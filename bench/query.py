@@ -23,8 +23,14 @@ from moto.dynamodb.models import dynamodb_backends
 
 from bench import units
 from bench.ingestion import MotoTimer
-from components.calibration_store import RULE_INDEX, TABLES
-from tests.lambdas.harness import ACCOUNT, create_table, function_module, load_handler
+from components.calibration_store import RULE_INDEX
+from tests.lambdas.harness import (
+    ACCOUNT,
+    create_program_tables,
+    create_table,
+    function_module,
+    load_handler,
+)
 
 REGION = "us-east-1"
 RULE = "MD-003"
@@ -139,16 +145,7 @@ def run(
         rng = random.Random(count)  # noqa: S311 - reproducible test data, not secrets
         with mock_aws():
             ddb = boto3.client("dynamodb", region_name=REGION)
-            names = {}
-            for logical in ("calibration", "aggregates"):
-                spec = TABLES[logical]
-                names[logical] = create_table(
-                    ddb,
-                    name=f"bench-{spec.role}",
-                    hash_key=spec.hash_key,
-                    range_key=spec.range_key,
-                    indexes=spec.indexes,
-                )
+            names = create_program_tables(ddb, ("calibration", "aggregates"), "bench")
             events, folded = [], {}
             for n in range(count):
                 month, salt_id = PERIODS[n % len(PERIODS)]

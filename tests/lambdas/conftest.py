@@ -14,8 +14,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from components.calibration_store import TABLES
-from tests.lambdas.harness import REGION, LambdaContext, create_table, load_handler
+from tests.lambdas.harness import REGION, LambdaContext, create_program_tables, load_handler
 
 
 @pytest.fixture(scope="session")
@@ -48,17 +47,9 @@ def aws() -> Iterator[Aws]:
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name=REGION)
         sm = boto3.client("secretsmanager", region_name=REGION)
-        names = {}
-        for logical in ("consent", "calibration", "aggregates"):
-            spec = TABLES[logical]
-            names[logical] = create_table(
-                ddb,
-                name=f"phase-mirror-{spec.role}-test",
-                hash_key=spec.hash_key,
-                range_key=spec.range_key,
-                indexes=spec.indexes,
-                ttl_attribute=spec.ttl_attribute,
-            )
+        names = create_program_tables(
+            ddb, ("consent", "calibration", "aggregates"), "phase-mirror-test"
+        )
         yield Aws(
             ddb=ddb,
             sm=sm,

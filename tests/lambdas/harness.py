@@ -137,6 +137,23 @@ def create_table(
     return name
 
 
+def create_program_tables(ddb: Any, logicals: Sequence[str], prefix: str) -> dict[str, str]:
+    """The program's tables (``components.calibration_store.TABLES``) named ``{prefix}-{role}``."""
+    from components.calibration_store import TABLES
+
+    return {
+        logical: create_table(
+            ddb,
+            name=f"{prefix}-{TABLES[logical].role}",
+            hash_key=TABLES[logical].hash_key,
+            range_key=TABLES[logical].range_key,
+            indexes=TABLES[logical].indexes,
+            ttl_attribute=TABLES[logical].ttl_attribute,
+        )
+        for logical in logicals
+    }
+
+
 def salt_document(
     salt: bytes,
     month: str,
