@@ -14,7 +14,7 @@ import importlib.util
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -205,6 +205,27 @@ def record_calls(client: Any) -> list[str]:
 
     client.meta.events.register("before-call.*.*", record)
     return calls
+
+
+class Recording(Mapping[str, str]):
+    """An environment that remembers which variables a handler's settings read."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values, self.read = values, set[str]()
+
+    def __getitem__(self, key: str) -> str:
+        self.read.add(key)
+        return self.values[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.read.add(key)
+        return self.values.get(key, default)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.values)
+
+    def __len__(self) -> int:
+        return len(self.values)
 
 
 @dataclass

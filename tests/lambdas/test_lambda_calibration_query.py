@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
@@ -14,6 +14,7 @@ import pytest
 from tests.lambdas.conftest import Aws
 from tests.lambdas.harness import (
     LambdaContext,
+    Recording,
     function_module,
     http_event,
     record_calls,
@@ -214,25 +215,6 @@ def test_handler_uses_dependencies(
     monkeypatch.setattr(calibration_query, "dependencies", lambda: deps)
     status, body = response_body(calibration_query.handler({"ruleId": "MD-003"}, query.context))
     assert (status, body["eventCount"]) == (200, K)
-
-
-class Recording(Mapping[str, str]):
-    def __init__(self, values: dict[str, str]) -> None:
-        self.values, self.read = values, set[str]()
-
-    def __getitem__(self, key: str) -> str:
-        self.read.add(key)
-        return self.values[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        self.read.add(key)
-        return self.values.get(key, default)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.values)
-
-    def __len__(self) -> int:
-        return len(self.values)
 
 
 GOOD_ENV = {

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
@@ -19,6 +19,7 @@ from tests.lambdas import emf
 from tests.lambdas.conftest import Aws
 from tests.lambdas.harness import (
     LambdaContext,
+    Recording,
     create_salt_secret,
     event_fixture,
     function_module,
@@ -132,15 +133,25 @@ def wire(
 
 
 @pytest.fixture
-def ingest(
+def make_ingest(
     ingestion: ModuleType,
     aws: Aws,
     context: LambdaContext,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-) -> Ingest:
-    document = salt_document(MARCH, "2026-03", previous=(FEBRUARY, "2026-02"))
-    return wire(ingestion, monkeypatch, Ingest(ingestion, aws, context, capsys, document))
+) -> Callable[..., Ingest]:
+    """fp-ingestion wired to moto with the given salt document (None: no secret at all)."""
+
+    def make(document: dict[str, str] | None, cache_seconds: int = 300) -> Ingest:
+        ingest = Ingest(ingestion, aws, context, capsys, document, cache_seconds)
+        return wire(ingestion, monkeypatch, ingest)
+
+    return make
+
+
+@pytest.fixture
+def ingest(make_ingest: Callable[..., Ingest]) -> Ingest:
+    return make_ingest(salt_document(MARCH, "2026-03", previous=(FEBRUARY, "2026-02")))
 
 
 # --- the stored event -------------------------------------------------------------------------
@@ -219,17 +230,9 @@ def test_warm_events_make_two_dynamodb_calls_and_no_secrets_manager_call(ingest:
     assert ingest.sm_calls == ["GetSecretValue"]
 
 
-def test_cache_age_comes_from_settings(
-    ingestion: ModuleType,
-    aws: Aws,
-    context: LambdaContext,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_cache_age_comes_from_settings(make_ingest: Callable[..., Ingest]) -> None:
     document = salt_document(MARCH, "2026-03", previous=(FEBRUARY, "2026-02"))
-    ingest = wire(
-        ingestion, monkeypatch, Ingest(ingestion, aws, context, capsys, document, cache_seconds=0)
-    )
+    ingest = make_ingest(document, cache_seconds=0)
     ingest.consent()
     ingest.send(event(eventId="a"))
     ingest.send(event(eventId="b"))
@@ -237,15 +240,11 @@ def test_cache_age_comes_from_settings(
 
 
 def test_event_of_a_newer_month_rereads_the_salt_at_once(
-    ingestion: ModuleType,
-    aws: Aws,
-    context: LambdaContext,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    make_ingest: Callable[..., Ingest],
 ) -> None:
     # GIVEN a container that cached February's salt on the last day of February
     document = salt_document(FEBRUARY, "2026-02", previous=(JANUARY, "2026-01"))
-    ingest = wire(ingestion, monkeypatch, Ingest(ingestion, aws, context, capsys, document))
+    ingest = make_ingest(document)
     ingest.now = datetime(2026, 2, 28, 23, 59, tzinfo=UTC)
     ingest.consent()
     ingest.send(event(timestamp="2026-02-28T23:50:00Z", eventId="feb"))
@@ -269,15 +268,11 @@ def test_event_of_a_newer_month_rereads_the_salt_at_once(
 
 
 def test_late_rotation_forces_at_most_one_reread_per_interval(
-    ingestion: ModuleType,
-    aws: Aws,
-    context: LambdaContext,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    make_ingest: Callable[..., Ingest],
 ) -> None:
     # GIVEN the rotation has not happened yet although March has begun
     document = salt_document(FEBRUARY, "2026-02", previous=(JANUARY, "2026-01"))
-    ingest = wire(ingestion, monkeypatch, Ingest(ingestion, aws, context, capsys, document))
+    ingest = make_ingest(document)
     ingest.now = datetime(2026, 3, 1, 0, 10, tzinfo=UTC)
     ingest.consent()
     for n in range(3):
@@ -369,14 +364,9 @@ def test_calibration_table_unavailable_is_a_503_and_counts_nothing(ingest: Inges
     ],
 )
 def test_salt_that_cannot_be_loaded_fails_closed(
-    ingestion: ModuleType,
-    aws: Aws,
-    context: LambdaContext,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    document: dict[str, str] | None,
+    make_ingest: Callable[..., Ingest], document: dict[str, str] | None
 ) -> None:
-    ingest = wire(ingestion, monkeypatch, Ingest(ingestion, aws, context, capsys, document))
+    ingest = make_ingest(document)
     ingest.consent()
     status, body = ingest.send(event())
     assert (status, body) == (503, {"error": "anonymization_unavailable"})
@@ -571,25 +561,6 @@ def test_event_is_never_logged_even_if_powertools_is_told_to(
 
 
 # --- settings from the environment -----------------------------------------------------------------
-
-
-class Recording(Mapping[str, str]):
-    def __init__(self, values: dict[str, str]) -> None:
-        self.values, self.read = values, set[str]()
-
-    def __getitem__(self, key: str) -> str:
-        self.read.add(key)
-        return self.values[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        self.read.add(key)
-        return self.values.get(key, default)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.values)
-
-    def __len__(self) -> int:
-        return len(self.values)
 
 
 GOOD_ENV = {
