@@ -23,7 +23,7 @@ import pulumi_aws as aws
 
 from components.base import managed_key, stateful
 from components.config import Naming
-from components.function import Statement
+from components.function import Statement, allow, key_via_service
 
 
 @dataclass(frozen=True)
@@ -185,7 +185,7 @@ class CalibrationStore(pulumi.ComponentResource):
     def consent_read_statements(self) -> list[Statement]:
         """Look up one organisation's consent (GetItem)."""
         return [
-            _allow("ReadConsent", ["dynamodb:GetItem"], [self.tables["consent"].arn]),
+            allow("ReadConsent", ["dynamodb:GetItem"], [self.tables["consent"].arn]),
             self._key_statement,
         ]
 
@@ -197,25 +197,25 @@ class CalibrationStore(pulumi.ComponentResource):
         transactions"); both only inside a transaction.
         """
         return [
-            {
-                **_allow(
-                    "WriteCalibration", ["dynamodb:PutItem"], [self.tables["calibration"].arn]
-                ),
-                "Condition": IN_TRANSACTION,
-            },
-            {
-                **_allow(
-                    "UpdateAggregates", ["dynamodb:UpdateItem"], [self.tables["aggregates"].arn]
-                ),
-                "Condition": IN_TRANSACTION,
-            },
+            allow(
+                "WriteCalibration",
+                ["dynamodb:PutItem"],
+                [self.tables["calibration"].arn],
+                IN_TRANSACTION,
+            ),
+            allow(
+                "UpdateAggregates",
+                ["dynamodb:UpdateItem"],
+                [self.tables["aggregates"].arn],
+                IN_TRANSACTION,
+            ),
             self._key_statement,
         ]
 
     def aggregates_query_statements(self) -> list[Statement]:
         """Read a rule's per-period aggregates (Query on the aggregates table only)."""
         return [
-            _allow("QueryAggregatesByRule", ["dynamodb:Query"], [self.tables["aggregates"].arn]),
+            allow("QueryAggregatesByRule", ["dynamodb:Query"], [self.tables["aggregates"].arn]),
             self._key_statement,
         ]
 
@@ -223,13 +223,6 @@ class CalibrationStore(pulumi.ComponentResource):
     def _key_statement(self) -> Statement:
         # Tables encrypted with a CMK need kms:Decrypt from the caller, only through DynamoDB.
         # One object, so a role holding two jobs on these tables gets the statement once.
-        return {
-            **_allow("UseTableKeyViaDynamoDB", ["kms:Decrypt"], [self.key.arn]),
-            "Condition": {
-                "StringEquals": {"kms:ViaService": f"dynamodb.{self._region}.amazonaws.com"}
-            },
-        }
-
-
-def _allow(sid: str, actions: list[str], resources: list[pulumi.Input[str]]) -> Statement:
-    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
+        return key_via_service(
+            "UseTableKeyViaDynamoDB", ["kms:Decrypt"], self.key.arn, "dynamodb", self._region
+        )

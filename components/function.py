@@ -35,6 +35,33 @@ LAYER_PACKAGES = ("aws_lambda_powertools", "typing_extensions")
 
 LAMBDA_TRUST = service_trust("lambda.amazonaws.com")
 
+
+def allow(
+    sid: str,
+    actions: Sequence[str],
+    resources: Sequence[pulumi.Input[str]],
+    condition: Mapping[str, Any] | None = None,
+) -> Statement:
+    """One Allow statement; the components' ``*_statements`` methods are built from it."""
+    statement: dict[str, Any] = {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": list(actions),
+        "Resource": list(resources),
+    }
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def key_via_service(
+    sid: str, actions: Sequence[str], key_arn: pulumi.Input[str], service: str, region: str
+) -> Statement:
+    """Use of a KMS key only through the AWS service that owns the data it protects."""
+    via = {"StringEquals": {"kms:ViaService": f"{service}.{region}.amazonaws.com"}}
+    return allow(sid, actions, [key_arn], via)
+
+
 # X-Ray accepts no resource-level permissions: "*" is the only resource these actions take.
 XRAY_STATEMENT: Statement = {
     "Sid": "WriteTraces",

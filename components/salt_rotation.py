@@ -27,6 +27,8 @@ from components.function import (
     Function,
     FunctionArgs,
     Statement,
+    allow,
+    key_via_service,
     lambda_function,
     powertools_layer,
 )
@@ -291,34 +293,18 @@ class SaltRotation(pulumi.ComponentResource):
     def read_statements(self) -> list[Statement]:
         """Read the current salt (cached by the caller)."""
         return [
-            {
-                "Sid": "ReadSalt",
-                "Effect": "Allow",
-                "Action": READER_SECRET_ACTIONS,
-                "Resource": [self.secret.arn],
-            },
+            allow("ReadSalt", READER_SECRET_ACTIONS, [self.secret.arn]),
             self._key_statement(["kms:Decrypt"]),
         ]
 
     def rotator_statements(self) -> list[Statement]:
         """The four rotation steps on this one secret (as the AWS rotation templates need)."""
         return [
-            {
-                "Sid": "RotateSalt",
-                "Effect": "Allow",
-                "Action": ROTATOR_SECRET_ACTIONS,
-                "Resource": [self.secret.arn],
-            },
+            allow("RotateSalt", ROTATOR_SECRET_ACTIONS, [self.secret.arn]),
             self._key_statement(["kms:Decrypt", "kms:GenerateDataKey"]),
         ]
 
     def _key_statement(self, actions: list[str]) -> Statement:
-        return {
-            "Sid": "UseSaltKeyViaSecretsManager",
-            "Effect": "Allow",
-            "Action": actions,
-            "Resource": [self.key.arn],
-            "Condition": {
-                "StringEquals": {"kms:ViaService": f"secretsmanager.{self._region}.amazonaws.com"}
-            },
-        }
+        return key_via_service(
+            "UseSaltKeyViaSecretsManager", actions, self.key.arn, "secretsmanager", self._region
+        )
