@@ -54,6 +54,12 @@ class StackConfig:
     - network (``NetworkSettings``): the VPC keys (``vpcCidr``, ``natGateways``, ...).
     - data (``DataSettings``): the RDS, Redis and EKS keys (``dbInstanceClass``, ...).
     - alerts (``AlertSettings``): alert recipients and the trail's retention (``alarmEmails``, ...).
+    - deploy_role_arn (``deployRoleArn``, none): the CI deploy role that ``bootstrap/`` creates;
+      it runs ``pulumi up`` from the deploy workflow and administers the stack's keys.
+    - operator_role_arn_pattern (``operatorRoleArnPattern``, none): an ``ArnLike`` pattern of
+      the operators' administrator role (an SSO role such as ``arn:aws:iam::123456789012:role/
+      aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_AdministratorAccess_*``) that runs the
+      first ``pulumi up`` by hand; it administers the keys like the deploy role.
     """
 
     project: str
@@ -68,6 +74,8 @@ class StackConfig:
     network: NetworkSettings = field(default_factory=lambda: NetworkSettings())
     data: DataSettings = field(default_factory=lambda: DataSettings())
     alerts: AlertSettings = field(default_factory=lambda: AlertSettings())
+    deploy_role_arn: str | None = None
+    operator_role_arn_pattern: str | None = None
 
     @property
     def is_production(self) -> bool:
@@ -263,6 +271,26 @@ ROLE_ARN = pattern(
     r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}",
     "an IAM role ARN such as arn:aws:iam::123456789012:role/devops",
 )
+# IAM role names allow [\w+=,.@-] and paths; ``*`` and ``?`` only after the account id, so a
+# pattern can never match another account's roles (ArnLike on aws:PrincipalArn).
+_ROLE_ARN_LIKE = pattern(
+    r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/*?-]{1,512}",
+    "an IAM role ARN, wildcards * and ? allowed after 'role/', such as "
+    "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/*/"
+    "AWSReservedSSO_AdministratorAccess_*",
+)
+
+
+def role_arn_pattern(key: str, value: str) -> str:
+    """An ``ArnLike`` role pattern whose role name is more than wildcards (``role/*`` would
+    admit every role of the account)."""
+    _ROLE_ARN_LIKE(key, value)
+    name = value.rsplit("/", 1)[1]
+    if len(name.replace("*", "").replace("?", "")) < 3:
+        raise bad(key, value, "a pattern whose role name keeps at least 3 literal characters")
+    return value
+
+
 PEERING_ID = pattern(r"pcx-[0-9a-f]{8,17}", "a VPC peering connection id such as pcx-0a1b2c3d")
 NAT = enum("single", "one_per_az")
 _TIME = r"([01]\d|2[0-3]):[0-5]\d"
@@ -576,6 +604,8 @@ def parse(raw: Mapping[str, str], *, project: str, stack: str, region: str | Non
         network=_network(r),
         data=_data(r),
         alerts=_alerts(r),
+        deploy_role_arn=r.optional("deployRoleArn", None, ROLE_ARN),
+        operator_role_arn_pattern=r.optional("operatorRoleArnPattern", None, role_arn_pattern),
     )
     unknown = sorted(set(raw) - r.read)
     if unknown:

@@ -243,3 +243,50 @@ def test_stack_files_size_production_above_staging(staging, production):
     assert prod.data.db_backup_retention_days == 30
     assert prod.data.db_allocated_storage_gb > stage.data.db_allocated_storage_gb
     assert prod.data.redis_nodes > stage.data.redis_nodes >= 2
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/*/"
+        "AWSReservedSSO_AdministratorAccess_*",
+        "arn:aws:iam::123456789012:role/platform-admin",
+    ],
+)
+def test_operator_role_pattern_accepts_a_role_of_this_account(pattern):
+    cfg = parse(
+        {"environment": "staging", "operatorRoleArnPattern": pattern},
+        project="p",
+        stack="staging",
+        region="us-east-1",
+    )
+    assert cfg.operator_role_arn_pattern == pattern
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "arn:aws:iam::*:role/admin",  # any account
+        "arn:aws:iam::123456789012:role/*",  # every role of the account
+        "arn:aws:iam::123456789012:role/aws-reserved/*/A*",
+        "arn:aws:iam::123456789012:user/admin",
+    ],
+)
+def test_operator_role_pattern_refuses_what_matches_too_much(pattern):
+    with pytest.raises(ConfigError, match="operatorRoleArnPattern"):
+        parse(
+            {"environment": "staging", "operatorRoleArnPattern": pattern},
+            project="p",
+            stack="staging",
+            region="us-east-1",
+        )
+
+
+def test_deploy_role_arn_must_be_a_role_arn():
+    with pytest.raises(ConfigError, match="deployRoleArn"):
+        parse(
+            {"environment": "staging", "deployRoleArn": "arn:aws:iam::123456789012:role/*"},
+            project="p",
+            stack="staging",
+            region="us-east-1",
+        )
