@@ -1,0 +1,1 @@
+"""Harnesses shared by tests/, bench/ and tools/ (policy evaluation, ...)."""
