@@ -2,8 +2,9 @@
 
 No long-lived credentials: workflows exchange GitHub's OIDC token for one-hour sessions.
 
-AWS STS matches only a GitHub token's ``aud`` and ``sub`` claims here, so every binding lives
-in ``sub``. The repository's subject template is customised once (``PUT /repos/{owner}/{repo}/
+The trust policies condition on a GitHub token's ``aud`` and ``sub`` only ("Support for custom
+claims for OIDC is unavailable in AWS": GitHub, "Configuring OpenID Connect in Amazon Web
+Services"), so every binding lives in ``sub``. The repository's subject template is customised once (``PUT /repos/{owner}/{repo}/
 actions/oidc/customization/sub`` with ``include_claim_keys`` ``SUBJECT_CLAIM_KEYS``, see
 docs/bootstrap.md), which makes every job's subject
 ``repo:OWNER/REPO:<context>:job_workflow_ref:OWNER/REPO/.github/workflows/<file>@<ref>``

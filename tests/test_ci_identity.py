@@ -3,9 +3,9 @@
 The trust policies and the preview role's identity policy are taken from the bootstrap program
 run under mocks and evaluated with ``testing/policy_eval.py`` (AWS's "Policy evaluation logic").
 
-- Trust: AWS STS compares a GitHub token's ``aud`` and ``sub`` claims only ("Create a role for
-  OpenID Connect federation", IAM User Guide, "Configuring a role for GitHub OIDC identity
-  provider"). With the repository's subject template ``["repo", "context",
+- Trust: the policies condition on a GitHub token's ``aud`` and ``sub`` only ("Support for
+  custom claims for OIDC is unavailable in AWS": GitHub, "Configuring OpenID Connect in Amazon
+  Web Services"). With the repository's subject template ``["repo", "context",
   "job_workflow_ref"]`` every job presents ``repo:O/R:<context>:job_workflow_ref:<ref>``
   (GitHub, "OpenID Connect reference", "Customizing the subject claims ... Example: Requiring a
   reusable workflow and other claims"; a job in an environment presents
@@ -339,22 +339,33 @@ def program_types(*runs: ProgramRun) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def everything_on() -> ProgramRun:
-    """Production with every optional resource the config can add (alert subscriptions)."""
-    return run_program(
-        "production",
-        overrides={
-            "phase-mirror-infra:alarmEmails": '["oncall@example.com"]',
-            "phase-mirror-infra:devopsRoleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/devops",
-            "phase-mirror-infra:developerRoleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/developer",
-        },
-    )
+def everything_on() -> tuple[ProgramRun, set[str]]:
+    """Production with every optional resource the config can add (alert subscriptions), and
+    the invoke tokens the run made."""
+    made: set[str] = set()
+    answer = PhaseMirrorMocks.call
+
+    def recording(self: PhaseMirrorMocks, args: Any) -> dict[str, Any]:
+        made.add(args.token)
+        return answer(self, args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(PhaseMirrorMocks, "call", recording)
+        run = run_program(
+            "production",
+            overrides={
+                "phase-mirror-infra:alarmEmails": '["oncall@example.com"]',
+                "phase-mirror-infra:devopsRoleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/devops",
+                "phase-mirror-infra:developerRoleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/developer",
+            },
+        )
+    return run, made
 
 
 def test_every_type_the_program_manages_has_its_refresh_reads_listed(
     staging, production, everything_on
 ):
-    types = program_types(staging, production, everything_on)
+    types = program_types(staging, production, everything_on[0])
     missing = sorted(
         t
         for t in types
@@ -365,16 +376,8 @@ def test_every_type_the_program_manages_has_its_refresh_reads_listed(
     assert not missing, f"add each type's refresh reads to bootstrap/preview_access.py: {missing}"
 
 
-def test_every_invoke_the_program_makes_has_its_reads_listed(monkeypatch):
-    made: set[str] = set()
-    answer = PhaseMirrorMocks.call
-
-    def recording(self, args):
-        made.add(args.token)
-        return answer(self, args)
-
-    monkeypatch.setattr(PhaseMirrorMocks, "call", recording)
-    run_program("production")
+def test_every_invoke_the_program_makes_has_its_reads_listed(everything_on):
+    _, made = everything_on
     assert made, "the program makes no invoke?"
     assert made <= set(INVOKE_READS), sorted(made - set(INVOKE_READS))
 
