@@ -235,7 +235,9 @@ class CiIdentity(pulumi.ComponentResource):
         self.preview_role = self._role(
             name,
             "ci-preview",
-            github_trust_policy_output(self.provider_arn, preview_subjects(args.repository), True),
+            github_trust_policy_output(
+                self.provider_arn, preview_subjects(args.repository), like=True
+            ),
             f"GitHub Actions: {PREVIEW_WORKFLOW} on pull requests of {args.repository}",
             args,
         )
@@ -246,7 +248,7 @@ class CiIdentity(pulumi.ComponentResource):
             github_trust_policy_output(
                 self.provider_arn,
                 deploy_subjects(args.repository, args.deploy_environments),
-                False,
+                like=False,
             ),
             f"GitHub Actions: {DEPLOY_WORKFLOW} on main of {args.repository} ({environments})",
             args,
@@ -327,6 +329,6 @@ class CiIdentity(pulumi.ComponentResource):
 
 
 def github_trust_policy_output(
-    provider_arn: pulumi.Output[str], subjects: list[str], like: bool
+    provider_arn: pulumi.Output[str], subjects: list[str], *, like: bool
 ) -> pulumi.Output[str]:
     return provider_arn.apply(lambda arn: json.dumps(github_trust_policy(arn, subjects, like=like)))
