@@ -85,6 +85,10 @@ def test_config_defaults():
         ({"githubRepository": "phase-mirror/*"}, "us-east-1", "bootstrap", "without wildcards"),
         ({"githubRepository": "phase-mirror"}, "us-east-1", "bootstrap", "OWNER/REPO"),
         ({"githubRepository": "*/infra"}, "us-east-1", "bootstrap", "'githubRepository'"),
+        # Immutable subjects carry both ids or neither.
+        ({"githubRepository": "phase-mirror@1/infra"}, "us-east-1", "bootstrap", "REPO_ID"),
+        ({"githubRepository": "phase-mirror/infra@2"}, "us-east-1", "bootstrap", "REPO_ID"),
+        ({"githubRepository": "phase-mirror@x/infra@2"}, "us-east-1", "bootstrap", "REPO_ID"),
         ({**GOOD, "replicaRegion": "us-east-1"}, "us-east-1", "bootstrap", "other than aws:region"),
         ({**GOOD, "replicaRegion": "mars-1"}, "us-east-1", "bootstrap", "'replicaRegion'"),
         ({**GOOD, "deployEnvironments": "production"}, "us-east-1", "bootstrap", "a YAML list"),
@@ -117,6 +121,12 @@ def test_config_defaults():
 def test_bad_config_is_refused_naming_key_and_value(raw, region, stack, message):
     with pytest.raises(ConfigError, match=message.replace("*", r"\*")):
         parse(raw, stack=stack, region=region)
+
+
+def test_config_accepts_a_repository_with_immutable_ids():
+    raw = {"githubRepository": "phase-mirror@1234567/phase-mirror-infra@7654321"}
+    cfg = parse(raw, stack="bootstrap", region="us-east-1")
+    assert cfg.github_repository == raw["githubRepository"]
 
 
 def test_config_accepts_an_existing_oidc_provider_and_main_only_deploys():
