@@ -404,9 +404,10 @@ def test_a_refresh_of_each_type_is_allowed(boot, type_):
 
 @pytest.mark.parametrize("type_", sorted(UNREFRESHABLE))
 def test_a_refresh_of_an_unrefreshable_type_is_denied(boot, type_):
-    # GetSecretValue: exactly what the deny on secret values must stop.
-    request = role_request(PREVIEW_ROLE, "secretsmanager:GetSecretValue")
-    assert identity_decision([preview_identity(boot)], request) is Decision.EXPLICIT_DENY
+    # Exactly what the deny on data-plane reads must stop (a secret value).
+    for action in UNREFRESHABLE[type_]:
+        request = role_request(PREVIEW_ROLE, action)
+        assert identity_decision([preview_identity(boot)], request) is Decision.EXPLICIT_DENY
 
 
 def test_the_invokes_of_a_preview_are_allowed(boot):
