@@ -70,9 +70,11 @@ ci = CiIdentity(
         state_bucket_arns=[
             b.arn for b in (backend.bucket, backend.replica_bucket) if b is not None
         ],
-        key_arns=[
-            *(k.arn for k in backend.keys.values()),
-            *(k.arn for k in backend.replica_keys.values()),
+        state_key_arns=[
+            k.arn for k in (backend.keys["state"], backend.replica_keys.get("state")) if k
+        ],
+        secrets_key_arns=[
+            k.arn for k in (backend.keys["secrets"], backend.replica_keys.get("secrets")) if k
         ],
         guarded_role_arns=[r.arn for r in (backend.replication_role,) if r is not None],
         existing_provider_arn=cfg.github_oidc_provider_arn,

@@ -1,22 +1,31 @@
-"""CiIdentity: GitHub Actions' OIDC provider and the two roles CI assumes (checklist 001, 2.1).
+"""CiIdentity: GitHub Actions' OIDC provider and the two roles CI assumes.
 
 No long-lived credentials: workflows exchange GitHub's OIDC token for one-hour sessions.
 
-- preview role: ``ReadOnlyAccess`` plus reading the state and decrypting with the state and
-  secrets keys (``pulumi preview`` takes no lock on an S3 backend, so it writes nothing).
-  Trusted only for pull requests of the configured repository.
-- deploy role: ``PowerUserAccess`` plus IAM for the workload's roles and policies, minus guard
-  rails: it can create no IAM user or access key, change neither CI role nor the OIDC
-  provider, and cannot weaken the state bucket or the keys. Trusted only for the ``main``
-  branch and the configured GitHub environments.
+The trust policies condition on a GitHub token's ``aud`` and ``sub`` only ("Support for custom
+claims for OIDC is unavailable in AWS": GitHub, "Configuring OpenID Connect in Amazon Web
+Services"), so every binding lives in ``sub``. The repository's subject template is customised once (``PUT /repos/{owner}/{repo}/
+actions/oidc/customization/sub`` with ``include_claim_keys`` ``SUBJECT_CLAIM_KEYS``, see
+docs/bootstrap.md), which makes every job's subject
+``repo:OWNER/REPO:<context>:job_workflow_ref:OWNER/REPO/.github/workflows/<file>@<ref>``
+(GitHub, "OpenID Connect reference", "Customizing the subject claims for an organization or
+repository"); ``<context>`` is ``environment:<name>`` for a job bound to an environment,
+``pull_request`` for a pull request, else ``ref:<ref>``.
 
-Every trust condition is ``StringEquals`` (audience and subject): no wildcard subject, so no
-other repository, branch or fork can assume either role.
+- preview role: trusted for ``preview.yml`` running on a pull request of the repository
+  (``StringLike``: the pull request number varies). Its identity policy is
+  ``bootstrap.preview_access.preview_policy``: refresh reads, the state, the secrets key, and
+  an explicit deny on data-plane reads. No AWS managed policy.
+- deploy role: trusted for ``deploy.yml`` at ``refs/heads/main`` in the configured GitHub
+  environments (``StringEquals``). ``PowerUserAccess`` plus IAM for the workload's roles and
+  policies, minus guard rails: it can create no IAM user or access key, change neither CI role
+  nor the OIDC provider, and cannot weaken the state bucket or the keys.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,17 +33,22 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from bootstrap.preview_access import preview_policy
 from components.config import Naming
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 STS_AUDIENCE = "sts.amazonaws.com"
 MAX_SESSION_SECONDS = 3600
-READ_ONLY_ACCESS = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 POWER_USER_ACCESS = "arn:aws:iam::aws:policy/PowerUserAccess"
+# The repository's OIDC subject template (one-time setting, docs/bootstrap.md).
+SUBJECT_CLAIM_KEYS = ("repo", "context", "job_workflow_ref")
+PREVIEW_WORKFLOW = ".github/workflows/preview.yml"
+DEPLOY_WORKFLOW = ".github/workflows/deploy.yml"
+DEPLOY_REF = "refs/heads/main"
+# A pull_request run's ref is the pull request's merge ref; pull_request_target runs the base
+# branch's workflow (refs/heads/...), so it never matches.
+PULL_REQUEST_REF = "refs/pull/*/merge"
 
-STATE_READ_ACTIONS = ("s3:ListBucket", "s3:GetBucketLocation", "s3:GetBucketVersioning")
-STATE_OBJECT_READ_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
-KEY_READ_ACTIONS = ("kms:Decrypt", "kms:DescribeKey")
 LONG_LIVED_CREDENTIAL_ACTIONS = (
     "iam:CreateUser",
     "iam:CreateAccessKey",
@@ -69,10 +83,13 @@ class CiIdentityArgs:
 
     - naming: the bootstrap stack's physical-name rule (``{prefix}-ci-preview-{stack}``, ...).
     - account_id: the account whose IAM roles, policies and profiles the deploy role manages.
-    - repository: ``OWNER/REPO``, validated (no wildcards).
-    - deploy_environments: GitHub environments trusted by the deploy role besides ``main``.
+    - repository: ``OWNER/REPO`` (or ``OWNER@ID/REPO@ID``, the immutable subject form),
+      validated (no wildcards).
+    - deploy_environments: GitHub environments whose ``deploy.yml`` jobs may assume the deploy
+      role; none: its jobs on ``main`` without an environment.
     - state_bucket_arns: the state bucket and its replica: readable by preview, guarded.
-    - key_arns: the state and secrets keys and their replicas: decrypt for preview, guarded.
+    - state_key_arns: the state key and its replica: preview decrypts through S3 only.
+    - secrets_key_arns: the stacks' secrets key and its replica: preview decrypts.
     - guarded_role_arns: further roles the deploy role may not change (the replication role).
     - existing_provider_arn: the account's GitHub OIDC provider, or none to create it.
     """
@@ -82,23 +99,45 @@ class CiIdentityArgs:
     repository: str
     deploy_environments: Sequence[str]
     state_bucket_arns: Sequence[pulumi.Input[str]]
-    key_arns: Sequence[pulumi.Input[str]]
+    state_key_arns: Sequence[pulumi.Input[str]]
+    secrets_key_arns: Sequence[pulumi.Input[str]]
     guarded_role_arns: Sequence[pulumi.Input[str]] = ()
     existing_provider_arn: str | None = None
 
 
+def repository_names(repository: str) -> str:
+    """``OWNER/REPO`` without the immutable ids: ``job_workflow_ref`` names the workflow file."""
+    return re.sub(r"@\d+", "", repository)
+
+
+def github_subject(repository: str, context: str, workflow: str, ref: str) -> str:
+    """The ``sub`` a job presents under the ``SUBJECT_CLAIM_KEYS`` template."""
+    job_workflow_ref = f"{repository_names(repository)}/{workflow}@{ref}"
+    return f"repo:{repository}:{context}:job_workflow_ref:{job_workflow_ref}"
+
+
 def preview_subjects(repository: str) -> list[str]:
-    return [f"repo:{repository}:pull_request"]
+    """``StringLike`` patterns: preview.yml on any pull request of the repository."""
+    return [github_subject(repository, "pull_request", PREVIEW_WORKFLOW, PULL_REQUEST_REF)]
 
 
 def deploy_subjects(repository: str, environments: Sequence[str]) -> list[str]:
-    return [
-        f"repo:{repository}:ref:refs/heads/main",
-        *(f"repo:{repository}:environment:{env}" for env in environments),
-    ]
+    """Exact subjects: deploy.yml at main, in each deploy environment (or in none)."""
+    contexts = [f"environment:{env}" for env in environments] or [f"ref:{DEPLOY_REF}"]
+    return [github_subject(repository, c, DEPLOY_WORKFLOW, DEPLOY_REF) for c in contexts]
 
 
-def github_trust_policy(provider_arn: str, subjects: Sequence[str]) -> dict[str, Any]:
+def github_trust_policy(
+    provider_arn: str, subjects: Sequence[str], *, like: bool = False
+) -> dict[str, Any]:
+    """Trust for GitHub's tokens: audience exact; subject exact, or ``StringLike`` patterns."""
+    audience = {f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE}
+    subject = {f"{GITHUB_OIDC_HOST}:sub": list(subjects)}
+    condition = (
+        {"StringEquals": audience, "StringLike": subject}
+        if like
+        else {"StringEquals": {**audience, **subject}}
+    )
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -107,40 +146,8 @@ def github_trust_policy(provider_arn: str, subjects: Sequence[str]) -> dict[str,
                 "Effect": "Allow",
                 "Principal": {"Federated": provider_arn},
                 "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {
-                    "StringEquals": {
-                        f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE,
-                        f"{GITHUB_OIDC_HOST}:sub": list(subjects),
-                    }
-                },
+                "Condition": condition,
             }
-        ],
-    }
-
-
-def state_read_policy(bucket_arns: Sequence[str], key_arns: Sequence[str]) -> dict[str, Any]:
-    """What ``pulumi preview`` needs beyond ``ReadOnlyAccess``: decrypting state and secrets."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "ListState",
-                "Effect": "Allow",
-                "Action": list(STATE_READ_ACTIONS),
-                "Resource": list(bucket_arns),
-            },
-            {
-                "Sid": "ReadState",
-                "Effect": "Allow",
-                "Action": list(STATE_OBJECT_READ_ACTIONS),
-                "Resource": [f"{arn}/*" for arn in bucket_arns],
-            },
-            {
-                "Sid": "DecryptStateAndSecrets",
-                "Effect": "Allow",
-                "Action": list(KEY_READ_ACTIONS),
-                "Resource": list(key_arns),
-            },
         ],
     }
 
@@ -226,22 +233,49 @@ class CiIdentity(pulumi.ComponentResource):
         else:
             self.provider_arn = pulumi.Output.from_input(args.existing_provider_arn)
         self.preview_role = self._role(
-            name, "ci-preview", preview_subjects(args.repository), READ_ONLY_ACCESS, args
+            name,
+            "ci-preview",
+            github_trust_policy_output(
+                self.provider_arn, preview_subjects(args.repository), like=True
+            ),
+            f"GitHub Actions: {PREVIEW_WORKFLOW} on pull requests of {args.repository}",
+            args,
         )
+        environments = ", ".join(args.deploy_environments) or "no environment"
         self.deploy_role = self._role(
             name,
             "ci-deploy",
-            deploy_subjects(args.repository, args.deploy_environments),
-            POWER_USER_ACCESS,
+            github_trust_policy_output(
+                self.provider_arn,
+                deploy_subjects(args.repository, args.deploy_environments),
+                like=False,
+            ),
+            f"GitHub Actions: {DEPLOY_WORKFLOW} on main of {args.repository} ({environments})",
             args,
         )
+        aws.iam.RolePolicyAttachment(
+            f"{name}-ci-deploy-managed",
+            role=self.deploy_role.name,
+            policy_arn=POWER_USER_ACCESS,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         aws.iam.RolePolicy(
-            f"{name}-ci-preview-state",
+            f"{name}-ci-preview-reads",
             role=self.preview_role.name,
             policy=pulumi.Output.all(
-                pulumi.Output.all(*args.state_bucket_arns), pulumi.Output.all(*args.key_arns)
-            ).apply(lambda a: json.dumps(state_read_policy(a[0], a[1]))),
-            opts=pulumi.ResourceOptions(parent=self),
+                pulumi.Output.all(*args.state_bucket_arns),
+                pulumi.Output.all(*args.state_key_arns),
+                pulumi.Output.all(*args.secrets_key_arns),
+            ).apply(
+                lambda a: json.dumps(
+                    preview_policy(
+                        state_bucket_arns=a[0], state_key_arns=a[1], secrets_key_arns=a[2]
+                    )
+                )
+            ),
+            opts=pulumi.ResourceOptions(
+                parent=self, aliases=[pulumi.Alias(name=f"{name}-ci-preview-state")]
+            ),
         )
         guarded = [
             self.preview_role.arn,
@@ -254,7 +288,7 @@ class CiIdentity(pulumi.ComponentResource):
             role=self.deploy_role.name,
             policy=pulumi.Output.all(
                 pulumi.Output.all(*args.state_bucket_arns),
-                pulumi.Output.all(*args.key_arns),
+                pulumi.Output.all(*args.state_key_arns, *args.secrets_key_arns),
                 pulumi.Output.all(*guarded),
             ).apply(
                 lambda a: json.dumps(
@@ -277,22 +311,24 @@ class CiIdentity(pulumi.ComponentResource):
         )
 
     def _role(
-        self, name: str, role: str, subjects: list[str], managed: str, args: CiIdentityArgs
+        self,
+        name: str,
+        role: str,
+        trust: pulumi.Output[str],
+        description: str,
+        args: CiIdentityArgs,
     ) -> aws.iam.Role:
-        created = aws.iam.Role(
+        return aws.iam.Role(
             f"{name}-{role}",
             name=args.naming.physical(role),
-            description=f"Assumed by GitHub Actions of {args.repository} ({', '.join(subjects)})",
-            assume_role_policy=self.provider_arn.apply(
-                lambda arn: json.dumps(github_trust_policy(arn, subjects))
-            ),
+            description=description,
+            assume_role_policy=trust,
             max_session_duration=MAX_SESSION_SECONDS,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        aws.iam.RolePolicyAttachment(
-            f"{name}-{role}-managed",
-            role=created.name,
-            policy_arn=managed,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        return created
+
+
+def github_trust_policy_output(
+    provider_arn: pulumi.Output[str], subjects: list[str], *, like: bool
+) -> pulumi.Output[str]:
+    return provider_arn.apply(lambda arn: json.dumps(github_trust_policy(arn, subjects, like=like)))

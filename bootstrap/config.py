@@ -27,10 +27,14 @@ from components.config import (
 )
 
 # GitHub's limits: owner 1-39 characters, repository 1-100. No wildcard can pass, so a trust
-# policy built from it never matches another repository.
+# policy built from it never matches another repository. Repositories created or renamed since
+# 15 July 2026 present immutable subjects, ``repo:OWNER@OWNER_ID/REPO@REPO_ID:...`` (GitHub,
+# "OpenID Connect reference", "Immutable subject claims"): both ids, or neither.
 REPOSITORY = pattern(
-    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}",
-    "OWNER/REPO of a GitHub repository, without wildcards, such as phase-mirror/infra",
+    r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}"
+    r"|[A-Za-z0-9][A-Za-z0-9-]{0,38}@\d{1,20}/[A-Za-z0-9._-]{1,100}@\d{1,20}",
+    "OWNER/REPO of a GitHub repository without wildcards, such as phase-mirror/infra, or "
+    "OWNER@OWNER_ID/REPO@REPO_ID when the repository presents immutable OIDC subjects",
 )
 ENVIRONMENT_NAME = pattern(
     r"[A-Za-z0-9._-]{1,255}", "a GitHub environment name of letters, digits, '.', '_' or '-'"
@@ -53,12 +57,14 @@ class BootstrapConfig:
     Fields (config key, default, constraint):
     - region (``aws:region``, required): where the state bucket and the keys live.
     - github_repository (``githubRepository``, required): ``OWNER/REPO`` whose workflows may
-      assume the CI roles; nothing else can.
+      assume the CI roles; nothing else can. ``OWNER@ID/REPO@ID`` when the repository's OIDC
+      subjects carry the immutable ids (its ``sub_claim_prefix``, docs/bootstrap.md).
     - name_prefix (``namePrefix``, ``phase-mirror``): as in the main project.
     - replica_region (``replicaRegion``, none): a second region holding a replica of the state
       bucket and of both keys (disaster recovery); must differ from ``aws:region``.
-    - deploy_environments (``deployEnvironments``, ``[staging, production]``): GitHub
-      environments whose jobs may assume the deploy role, besides the ``main`` branch.
+    - deploy_environments (``deployEnvironments``, ``[staging, production]``): the GitHub
+      environments of the deploy workflow's jobs; each such job on ``main`` may assume the
+      deploy role. Empty: the deploy workflow's jobs run on ``main`` without an environment.
     - github_oidc_provider_arn (``githubOidcProviderArn``, none): reuse the account's existing
       GitHub OIDC provider (an account holds one per URL) instead of creating it.
     """

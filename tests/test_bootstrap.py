@@ -11,6 +11,7 @@ from moto import mock_aws
 from moto.core import enable_iam_authentication
 
 from bootstrap.config import DEFAULT_DEPLOY_ENVIRONMENTS, parse
+from bootstrap.preview_access import preview_policy
 from components.config import ConfigError
 from tools.mock_program import ACCOUNT_ID, ROOT, ProgramRun, Resource, run_program
 
@@ -84,6 +85,10 @@ def test_config_defaults():
         ({"githubRepository": "phase-mirror/*"}, "us-east-1", "bootstrap", "without wildcards"),
         ({"githubRepository": "phase-mirror"}, "us-east-1", "bootstrap", "OWNER/REPO"),
         ({"githubRepository": "*/infra"}, "us-east-1", "bootstrap", "'githubRepository'"),
+        # Immutable subjects carry both ids or neither.
+        ({"githubRepository": "phase-mirror@1/infra"}, "us-east-1", "bootstrap", "REPO_ID"),
+        ({"githubRepository": "phase-mirror/infra@2"}, "us-east-1", "bootstrap", "REPO_ID"),
+        ({"githubRepository": "phase-mirror@x/infra@2"}, "us-east-1", "bootstrap", "REPO_ID"),
         ({**GOOD, "replicaRegion": "us-east-1"}, "us-east-1", "bootstrap", "other than aws:region"),
         ({**GOOD, "replicaRegion": "mars-1"}, "us-east-1", "bootstrap", "'replicaRegion'"),
         ({**GOOD, "deployEnvironments": "production"}, "us-east-1", "bootstrap", "a YAML list"),
@@ -116,6 +121,12 @@ def test_config_defaults():
 def test_bad_config_is_refused_naming_key_and_value(raw, region, stack, message):
     with pytest.raises(ConfigError, match=message.replace("*", r"\*")):
         parse(raw, stack=stack, region=region)
+
+
+def test_config_accepts_a_repository_with_immutable_ids():
+    raw = {"githubRepository": "phase-mirror@1234567/phase-mirror-infra@7654321"}
+    cfg = parse(raw, stack="bootstrap", region="us-east-1")
+    assert cfg.github_repository == raw["githubRepository"]
 
 
 def test_config_accepts_an_existing_oidc_provider_and_main_only_deploys():
@@ -259,10 +270,11 @@ def test_without_a_replica_region_nothing_is_replicated(single_region):
         assert single_region.of_type(type_) == [], type_
     assert "phase-mirror-state-replication-bootstrap" not in by_name(single_region, ROLE)
     read = {
-        s["Sid"]: s for s in policy_of(single_region, "ci-identity-ci-preview-state")["Statement"]
+        s["Sid"]: s for s in policy_of(single_region, "ci-identity-ci-preview-reads")["Statement"]
     }
     assert read["ListState"]["Resource"] == [f"arn:aws:s3:::{BUCKET}"]
-    assert len(read["DecryptStateAndSecrets"]["Resource"]) == 2
+    assert len(read["DecryptStateThroughS3"]["Resource"]) == 1
+    assert len(read["DecryptStackSecrets"]["Resource"]) == 1
 
 
 # --- CI identity --------------------------------------------------------------------------------
@@ -275,41 +287,58 @@ def test_github_oidc_provider_has_sts_audience_and_is_protected(boot):
     assert provider.protect and provider.retain_on_delete, provider.urn
 
 
+PREVIEW_SUBJECT = (
+    f"repo:{REPO}:pull_request:job_workflow_ref:{REPO}/.github/workflows/preview.yml"
+    "@refs/pull/*/merge"
+)
+
+
+def deploy_subject(environment: str) -> str:
+    return (
+        f"repo:{REPO}:environment:{environment}:job_workflow_ref:"
+        f"{REPO}/.github/workflows/deploy.yml@refs/heads/main"
+    )
+
+
 @pytest.mark.parametrize(
-    ("physical", "subjects"),
+    ("physical", "condition"),
     [
-        ("phase-mirror-ci-preview-bootstrap", [f"repo:{REPO}:pull_request"]),
+        (
+            "phase-mirror-ci-preview-bootstrap",
+            {
+                "StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"},
+                # StringLike only for the pull request number (tests/test_ci_identity.py).
+                "StringLike": {"token.actions.githubusercontent.com:sub": [PREVIEW_SUBJECT]},
+            },
+        ),
         (
             "phase-mirror-ci-deploy-bootstrap",
-            [
-                f"repo:{REPO}:ref:refs/heads/main",
-                f"repo:{REPO}:environment:staging",
-                f"repo:{REPO}:environment:production",
-            ],
+            {
+                "StringEquals": {
+                    "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+                    "token.actions.githubusercontent.com:sub": [
+                        deploy_subject("staging"),
+                        deploy_subject("production"),
+                    ],
+                }
+            },
         ),
     ],
 )
-def test_ci_roles_trust_only_the_repository_subjects_for_one_hour(boot, physical, subjects):
+def test_ci_roles_trust_only_the_repository_subjects_for_one_hour(boot, physical, condition):
     role = by_name(boot, ROLE)[physical]
     assert role.inputs["maxSessionDuration"] == 3600, role.urn
     (statement,) = trust_of(boot, physical)["Statement"]
     assert statement["Principal"] == {"Federated": OIDC_ARN}, physical
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity", physical
-    # StringEquals only: a StringLike with a wildcard would let any branch or fork in.
-    assert statement["Condition"] == {
-        "StringEquals": {
-            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-            "token.actions.githubusercontent.com:sub": subjects,
-        }
-    }, physical
+    assert statement["Condition"] == condition, physical
 
 
 def test_deploy_environments_come_from_config():
     run = run_bootstrap(deployEnvironments=["production"], replicaRegion=None)
     (statement,) = trust_of(run, "phase-mirror-ci-deploy-bootstrap")["Statement"]
     assert statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"] == [
-        f"repo:{REPO}:ref:refs/heads/main",
-        f"repo:{REPO}:environment:production",
+        deploy_subject("production")
     ]
 
 
@@ -330,29 +359,22 @@ def managed(run: ProgramRun, role_name: str) -> list[str]:
     ]
 
 
-def test_preview_role_only_reads(boot):
-    assert managed(boot, "phase-mirror-ci-preview-bootstrap") == [
-        "arn:aws:iam::aws:policy/ReadOnlyAccess"
+def test_preview_role_holds_only_the_preview_policy_on_the_exact_state_arns(boot):
+    assert managed(boot, "phase-mirror-ci-preview-bootstrap") == []
+    keys = {r.name: r.outputs["arn"] for r in [*boot.of_type(KEY), *boot.of_type(REPLICA_KEY)]}
+    assert policy_of(boot, "ci-identity-ci-preview-reads") == preview_policy(
+        state_bucket_arns=[f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{REPLICA_BUCKET}"],
+        state_key_arns=[keys["state-backend-state-key"], keys["state-backend-state-key-replica"]],
+        secrets_key_arns=[
+            keys["state-backend-secrets-key"],
+            keys["state-backend-secrets-key-replica"],
+        ],
+    )
+    # Renamed from the state-only policy it replaces: the same inline policy, not a new one.
+    (policy,) = [
+        r for r in boot.of_type("aws:iam/rolePolicy:RolePolicy") if r.name.endswith("-reads")
     ]
-    statements = policy_of(boot, "ci-identity-ci-preview-state")["Statement"]
-    actions = {a for s in statements for a in s["Action"]}
-    assert all(s["Effect"] == "Allow" for s in statements)
-    assert actions == {
-        "s3:ListBucket",
-        "s3:GetBucketLocation",
-        "s3:GetBucketVersioning",
-        "s3:GetObject",
-        "s3:GetObjectVersion",
-        "kms:Decrypt",
-        "kms:DescribeKey",
-    }, "the preview role must not write state or encrypt"
-    by_sid = {s["Sid"]: s for s in statements}
-    assert by_sid["ReadState"]["Resource"] == [
-        f"arn:aws:s3:::{BUCKET}/*",
-        f"arn:aws:s3:::{REPLICA_BUCKET}/*",
-    ]
-    keys = {k.outputs["arn"] for k in [*boot.of_type(KEY), *boot.of_type(REPLICA_KEY)]}
-    assert set(by_sid["DecryptStateAndSecrets"]["Resource"]) == keys and len(keys) == 4
+    assert [a.spec.name for a in policy.aliases] == ["ci-identity-ci-preview-state"], policy.aliases
 
 
 def test_deploy_role_cannot_touch_ci_identity_state_backend_or_create_credentials(boot):
@@ -477,7 +499,7 @@ def allowed(call) -> bool:
 
 def test_preview_role_reads_state_and_cannot_write_it(boot, aws_account):
     session = session_with_policy(
-        "preview-under-test", json.dumps(policy_of(boot, "ci-identity-ci-preview-state"))
+        "preview-under-test", json.dumps(policy_of(boot, "ci-identity-ci-preview-reads"))
     )
     s3 = session.client("s3")
     with enable_iam_authentication():

@@ -94,7 +94,9 @@ def test_actions_match_case_insensitively_with_wildcards_and_not_action():
 def test_resources_match_with_wildcards_only_where_written():
     table = "arn:aws:dynamodb:us-east-1:111122223333:table/events"
     grant = policy(allow("dynamodb:Query", resource=f"{table}/index/*"))
-    assert identity_decision([grant], role_request(ROLE, "dynamodb:Query", f"{table}/index/a"))
+    assert identity_decision(
+        [grant], role_request(ROLE, "dynamodb:Query", f"{table}/index/a")
+    ).allowed
     assert not identity_decision([grant], role_request(ROLE, "dynamodb:Query", table)).allowed
 
 
@@ -217,6 +219,53 @@ def test_a_federated_trust_policy_decides_alone_on_sub_and_aud():
     assert not trust_decision(trust, token("repo:o/r:pull_request", aud="other")).allowed
     other_provider = "arn:aws:iam::444455556666:oidc-provider/token.actions.githubusercontent.com"
     assert not trust_decision(trust, token("repo:o/r:x", issuer=other_provider)).allowed
+
+
+def test_a_deny_with_not_resource_covers_everything_but_the_named_resources():
+    state = "arn:aws:s3:::state/*"
+    identity = policy(
+        allow("s3:GetObject", resource="*"),
+        {"Effect": "Deny", "Action": "s3:GetObject*", "NotResource": [state]},
+    )
+    assert identity_decision(
+        [identity], role_request(ROLE, "s3:GetObject", "arn:aws:s3:::state/k")
+    ).allowed
+    other = role_request(ROLE, "s3:GetObjectVersion", "arn:aws:s3:::data/k")
+    assert identity_decision([identity], other) is Decision.EXPLICIT_DENY
+    # A deny that does not match the action leaves the decision to the allows.
+    listing = role_request(ROLE, "s3:ListBucket", "arn:aws:s3:::data")
+    assert identity_decision([identity], listing) is Decision.IMPLICIT_DENY
+
+
+@pytest.mark.parametrize(
+    ("sub", "holds"),
+    [
+        (
+            "repo:o/r:pull_request:job_workflow_ref:o/r/.github/workflows/p.yml@refs/pull/7/merge",
+            True,
+        ),
+        # `*` spans any characters, `/` and `:` included: the pattern's fixed ends must do the work.
+        (
+            "repo:o/r:pull_request:job_workflow_ref:o/r/.github/workflows/p.yml@refs/pull/7/x/merge",
+            True,
+        ),
+        (
+            "repo:o/r:pull_request:job_workflow_ref:o/r/.github/workflows/p.yml@refs/heads/main",
+            False,
+        ),
+        (
+            "repo:o/r:pull_request:job_workflow_ref:o/r/.github/workflows/p.yml@refs/pull/7/merge2",
+            False,
+        ),
+    ],
+)
+def test_string_like_matches_a_whole_subject_with_a_wildcard_inside(sub, holds):
+    pattern = "repo:o/r:pull_request:job_workflow_ref:o/r/.github/workflows/p.yml@refs/pull/*/merge"
+    condition = {"StringLike": {"token.actions.githubusercontent.com:sub": pattern}}
+    request = Request(
+        principal="p", action="a", context={"token.actions.githubusercontent.com:sub": sub}
+    )
+    assert conditions_hold(condition, request) is holds
 
 
 @pytest.mark.parametrize(
