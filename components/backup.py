@@ -81,7 +81,9 @@ def vault_key_policy(account_id: str, region: str, naming: Naming, deployers: De
         account_id,
         deployers,
         [
-            *by_name("VaultUsersThroughAwsBackup", account_id, users, VAULT_KEY_USE, through_backup),
+            *by_name(
+                "VaultUsersThroughAwsBackup", account_id, users, VAULT_KEY_USE, through_backup
+            ),
             *by_name(
                 "VaultUsersLetAwsBackupGrantItselfUse",
                 account_id,

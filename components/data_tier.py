@@ -151,7 +151,11 @@ def data_key_policy(
                 ["kms:Decrypt"],
                 through_secrets_manager,
                 rds_secrets,
-                {"StringEquals": {"kms:EncryptionContext:SecretVersionId": SECRETS_MANAGER_VALIDATION}},
+                {
+                    "StringEquals": {
+                        "kms:EncryptionContext:SecretVersionId": SECRETS_MANAGER_VALIDATION
+                    }
+                },
             ),
             *by_name(
                 "OperatorsReadRdsMasterSecret",
@@ -167,7 +171,11 @@ def data_key_policy(
                 deployers.operators,
                 ["kms:GenerateDataKey", "kms:Decrypt"],
                 via("s3", region),
-                {"StringEquals": {"kms:EncryptionContext:aws:s3:arn": bucket_arn(baselines_bucket)}},
+                {
+                    "StringEquals": {
+                        "kms:EncryptionContext:aws:s3:arn": bucket_arn(baselines_bucket)
+                    }
+                },
             ),
         ],
     )

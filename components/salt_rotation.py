@@ -133,7 +133,11 @@ def salt_key_policy(
                 ["kms:GenerateDataKey", "kms:Decrypt"],
                 through_secrets_manager,
                 this_secret,
-                {"StringEquals": {"kms:EncryptionContext:SecretVersionId": SECRETS_MANAGER_VALIDATION}},
+                {
+                    "StringEquals": {
+                        "kms:EncryptionContext:SecretVersionId": SECRETS_MANAGER_VALIDATION
+                    }
+                },
             ),
             *by_name(
                 "SaltReadersDecryptThroughSecretsManager",
