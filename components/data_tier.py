@@ -85,7 +85,7 @@ class DataTierArgs:
 
 # Secrets RDS creates for a DB instance's master user are named ``rds!db-<uuid>``
 # ("Password management with Amazon RDS and AWS Secrets Manager").
-RDS_MASTER_SECRET = "rds!db-*"
+RDS_MANAGED_NAMES = "rds!db-*"
 
 
 def data_key_policy(
@@ -114,7 +114,7 @@ def data_key_policy(
     rds_secrets = {
         "StringLike": {
             "kms:EncryptionContext:SecretARN": (
-                f"arn:aws:secretsmanager:{region}:{account_id}:secret:{RDS_MASTER_SECRET}"
+                f"arn:aws:secretsmanager:{region}:{account_id}:secret:{RDS_MANAGED_NAMES}"
             )
         }
     }

@@ -15,9 +15,9 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-from datetime import UTC, datetime
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
