@@ -465,3 +465,12 @@ def test_an_unset_deploying_identity_is_absent_from_every_key_policy(staging):
         assert [s["Condition"]["ArnEquals"]["aws:PrincipalArn"] for s in set_policy] == [
             [ROOT_USER]
         ], key.urn
+
+
+def test_docs_keys_has_a_row_for_every_key(run):
+    table = (ROOT / "docs" / "keys.md").read_text()
+    for alias in run.of_type("aws:kms/alias:Alias"):
+        role = (
+            alias.inputs["name"].removeprefix("alias/phase-mirror-").removesuffix(f"-{run.stack}")
+        )
+        assert f"| `{role}` |" in table, alias.inputs["name"]
