@@ -239,6 +239,9 @@ def every_key_rows() -> Iterator[Row]:
         for caller in (*OUTSIDERS, "another account's role"):
             yield Row(key, caller, "kms:PutKeyPolicy", False, PUT_KEY_POLICY, why="rewrite policy")
         yield Row(key, "another account's role", "kms:DescribeKey", False, DEFAULT_POLICY)
+        # A preview's refresh reads key metadata: the key lets whatever the role's policy allows.
+        for action in ("kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus"):
+            yield Row(key, "preview role, any policy", action, True, DEFAULT_POLICY, why="refresh")
 
 
 def salt_rows() -> Iterator[Row]:
