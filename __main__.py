@@ -12,6 +12,8 @@ from components.calibration_api import CalibrationApi, CalibrationApiArgs
 from components.calibration_store import TABLES, CalibrationStore, CalibrationStoreArgs
 from components.config import load_stack_config
 from components.data_tier import DataTier, DataTierArgs
+from components.key_alarms import KeyAlarms, KeyAlarmsArgs
+from components.key_policy import Deployers
 from components.network import Network, NetworkArgs
 from components.observability import Observability, ObservabilityArgs
 from components.salt_rotation import SaltRotation, SaltRotationArgs
@@ -19,6 +21,10 @@ from components.salt_rotation import SaltRotation, SaltRotationArgs
 cfg = load_stack_config()
 naming = cfg.naming
 account_id = aws.get_caller_identity().account_id
+# Every identity that runs `pulumi up`: the key policies let exactly these deploy.
+deployers = Deployers(
+    deploy_role_arn=cfg.deploy_role_arn, operator_role_arn_pattern=cfg.operator_role_arn_pattern
+)
 
 observability = Observability(
     "observability",
@@ -28,6 +34,7 @@ observability = Observability(
         region=cfg.region,
         deletion_protection=cfg.deletion_protection,
         alerts=cfg.alerts,
+        deployers=deployers,
     ),
     opts=component_options(cfg, "Observability"),
 )
@@ -35,7 +42,12 @@ observability = Observability(
 store = CalibrationStore(
     "calibration-store",
     CalibrationStoreArgs(
-        naming=naming, region=cfg.region, deletion_protection=cfg.deletion_protection
+        naming=naming,
+        account_id=account_id,
+        region=cfg.region,
+        deletion_protection=cfg.deletion_protection,
+        table_user_roles=("fp-ingestion", "calibration-query"),
+        deployers=deployers,
     ),
     opts=component_options(cfg, "CalibrationStore"),
 )
@@ -53,6 +65,7 @@ salt = SaltRotation(
         log_retention_days=cfg.log_retention_days,
         ingestion_concurrency=cfg.service.ingestion_concurrency,
         salt_cache_seconds=cfg.service.salt_cache_seconds,
+        deployers=deployers,
     ),
     opts=component_options(cfg, "SaltRotation"),
 )
@@ -103,6 +116,7 @@ data = DataTier(
         log_key_arn=observability.log_key.arn,
         log_retention_days=cfg.log_retention_days,
         deletion_protection=cfg.deletion_protection,
+        deployers=deployers,
     ),
     opts=component_options(cfg, "DataTier"),
 )
@@ -113,8 +127,11 @@ Backup(
     "backup",
     BackupArgs(
         naming=naming,
+        account_id=account_id,
+        region=cfg.region,
         resources=[*store.table_arns, data.db_arn],
         deletion_protection=cfg.deletion_protection,
+        deployers=deployers,
     ),
     opts=component_options(cfg, "Backup"),
 )
@@ -132,8 +149,19 @@ trail = AuditTrail(
         access_log_bucket=data.buckets["accessLogs"].bucket.bucket,
         critical_topic_arn=observability.topics["critical"].arn,
         deletion_protection=cfg.deletion_protection,
+        deployers=deployers,
     ),
     opts=component_options(cfg, "AuditTrail"),
+)
+
+KeyAlarms(
+    "key-alarms",
+    KeyAlarmsArgs(
+        naming=naming,
+        keys={"salt": salt.key},
+        critical_topic_arn=observability.topics["critical"].arn,
+    ),
+    opts=component_options(cfg, "KeyAlarms"),
 )
 
 Alarms(

@@ -11,8 +11,7 @@ data tier's access-log bucket.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -21,7 +20,7 @@ import pulumi_aws as aws
 from components.base import managed_key, service_trust, stateful
 from components.cis_controls import CIS_CONTROLS, PERIOD_S, THRESHOLD
 from components.config import Naming
-from components.observability import account_root_statement
+from components.key_policy import Deployers, by_name, key_policy, service, via
 from components.secure_bucket import Lifecycle, SecureBucket, SecureBucketArgs, bucket_arn
 
 CIS_NAMESPACE = "PhaseMirror/Security"
@@ -40,6 +39,7 @@ class AuditTrailArgs:
     - access_log_bucket: the bucket receiving the trail bucket's S3 access logs.
     - critical_topic_arn: where the CIS alarms go.
     - deletion_protection: Pulumi ``protect`` and retain-on-delete on the key, bucket and log group.
+    - deployers: the identities that run ``pulumi up``; its operators read the log files.
     """
 
     naming: Naming
@@ -51,54 +51,48 @@ class AuditTrailArgs:
     access_log_bucket: pulumi.Input[str]
     critical_topic_arn: pulumi.Input[str]
     deletion_protection: bool
+    deployers: Deployers = field(default_factory=Deployers)
 
 
 def trail_arn(account_id: str, region: str, trail_name: str) -> str:
     return f"arn:aws:cloudtrail:{region}:{account_id}:trail/{trail_name}"
 
 
-def trail_key_policy(account_id: str, source_trail_arn: str) -> str:
-    """AWS's documented CloudTrail key policy, limited to this trail and this account."""
+def trail_key_policy(
+    account_id: str, region: str, source_trail_arn: str, deployers: Deployers
+) -> str:
+    """The required elements of "Configure AWS KMS key policies for CloudTrail"
+    (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail.html),
+    limited to this trail; log files are decrypted by name: the operators, through S3."""
     trail_context = {
         "kms:EncryptionContext:aws:cloudtrail:arn": f"arn:aws:cloudtrail:*:{account_id}:trail/*"
     }
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                account_root_statement(account_id),
-                {
-                    "Sid": "CloudTrailEncryptsLogs",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "cloudtrail.amazonaws.com"},
-                    "Action": "kms:GenerateDataKey*",
-                    "Resource": "*",
-                    "Condition": {
-                        "StringEquals": {"aws:SourceArn": source_trail_arn},
-                        "StringLike": trail_context,
-                    },
-                },
-                {
-                    "Sid": "CloudTrailDescribesKey",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "cloudtrail.amazonaws.com"},
-                    "Action": "kms:DescribeKey",
-                    "Resource": "*",
-                    "Condition": {"StringEquals": {"aws:SourceArn": source_trail_arn}},
-                },
-                {
-                    "Sid": "AccountReadsLogFiles",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": "*"},
-                    "Action": ["kms:Decrypt", "kms:ReEncryptFrom"],
-                    "Resource": "*",
-                    "Condition": {
-                        "StringEquals": {"kms:CallerAccount": account_id},
-                        "StringLike": trail_context,
-                    },
-                },
-            ],
-        }
+    return key_policy(
+        account_id,
+        deployers,
+        [
+            service(
+                "CloudTrailEncryptsLogs",
+                ["cloudtrail.amazonaws.com"],
+                ["kms:GenerateDataKey*"],
+                {"StringEquals": {"aws:SourceArn": source_trail_arn}},
+                {"StringLike": trail_context},
+            ),
+            service(
+                "CloudTrailDescribesKey",
+                ["cloudtrail.amazonaws.com"],
+                ["kms:DescribeKey"],
+                {"StringEquals": {"aws:SourceArn": source_trail_arn}},
+            ),
+            *by_name(
+                "OperatorsReadLogFiles",
+                account_id,
+                deployers.operators,
+                ["kms:Decrypt", "kms:ReEncryptFrom"],
+                via("s3", region),
+                {"StringLike": trail_context},
+            ),
+        ],
     )
 
 
@@ -170,7 +164,7 @@ class AuditTrail(pulumi.ComponentResource):
             protect=args.deletion_protection,
             description=f"CloudTrail log file encryption for {trail_name}",
             alias=naming.alias("trail"),
-            policy=trail_key_policy(args.account_id, arn),
+            policy=trail_key_policy(args.account_id, args.region, arn, args.deployers),
         )
         bucket_name = naming.physical("cloudtrail")
         self.bucket = SecureBucket(
@@ -182,6 +176,11 @@ class AuditTrail(pulumi.ComponentResource):
                 lifecycle=Lifecycle(expire_days=args.retention_days),
                 extra_statements=trail_bucket_statements(args.account_id, bucket_name, arn),
                 protect=args.deletion_protection,
+                # With an S3 Bucket Key, CreateTrail and UpdateTrail need kms:Decrypt for
+                # CloudTrail ("Configure AWS KMS key policies for CloudTrail", required
+                # elements); without one, the trail key stays encrypt-only for CloudTrail, for
+                # under a dollar a month of extra KMS requests.
+                bucket_key=False,
                 # A stack without protection (staging) can be torn down with its logs.
                 force_destroy=not args.deletion_protection,
             ),

@@ -8,13 +8,14 @@ by adding its ARN in ``__main__.py``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
 from components.base import managed_key, service_trust, stateful
 from components.config import Naming
+from components.key_policy import Deployers, by_name, for_aws_resource, key_policy, role_arn, via
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ RULES = (
     BackupRule("monthly", "cron(0 5 1 * ? *)", 90),
 )
 
+ROLE = "backup"
+
 BACKUP_SERVICE_POLICIES = (
     "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
     "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores",
@@ -41,14 +44,56 @@ BACKUP_SERVICE_POLICIES = (
 class BackupArgs:
     """Inputs of ``Backup``.
 
-    - naming: the stack's physical-name rule (vault and plan ``{prefix}-backup-{stack}``).
+    - naming: the stack's physical-name rule (vault, plan and role ``{prefix}-backup-{stack}``).
+    - account_id, region: the vault's home (its key policy names the backup role by ARN).
     - resources: ARNs of the resources the plan backs up (tables, the database, ...).
     - deletion_protection: Pulumi ``protect`` and retain-on-delete on the vault and its key.
+    - deployers: the identities that run ``pulumi up`` (default: none configured).
     """
 
     naming: Naming
+    account_id: str
+    region: str
     resources: Sequence[pulumi.Input[str]]
     deletion_protection: bool
+    deployers: Deployers = field(default_factory=Deployers)
+
+
+def backup_role_arn(account_id: str, naming: Naming) -> str:
+    """The role AWS Backup runs the plan's jobs (and restores) as; known before it exists."""
+    return role_arn(account_id, naming.physical(ROLE))
+
+
+# "Encryption for backups in AWS Backup" and the permissions of CreateBackupVault and of the
+# backup role (AWSBackupServiceRolePolicyForBackup): kms:CreateGrant, kms:GenerateDataKey,
+# kms:Decrypt, kms:DescribeKey on the vault's key
+# (https://docs.aws.amazon.com/aws-backup/latest/devguide/encryption.html,
+# https://docs.aws.amazon.com/aws-backup/latest/devguide/access-control.html).
+VAULT_KEY_USE = ("kms:GenerateDataKey", "kms:Decrypt")
+
+
+def vault_key_policy(account_id: str, region: str, naming: Naming, deployers: Deployers) -> str:
+    """The deployers create the vault and the backup role runs the jobs, both through AWS
+    Backup; nobody uses the key directly."""
+    users = [*deployers.arns, backup_role_arn(account_id, naming)]
+    through_backup = via("backup", region)
+    return key_policy(
+        account_id,
+        deployers,
+        [
+            *by_name(
+                "VaultUsersThroughAwsBackup", account_id, users, VAULT_KEY_USE, through_backup
+            ),
+            *by_name(
+                "VaultUsersLetAwsBackupGrantItselfUse",
+                account_id,
+                users,
+                ["kms:CreateGrant"],
+                through_backup,
+                for_aws_resource(),
+            ),
+        ],
+    )
 
 
 class Backup(pulumi.ComponentResource):
@@ -65,6 +110,7 @@ class Backup(pulumi.ComponentResource):
             protect=args.deletion_protection,
             description=f"AWS Backup vault encryption for {args.naming.physical('backup')}",
             alias=args.naming.alias("backup"),
+            policy=vault_key_policy(args.account_id, args.region, args.naming, args.deployers),
         )
         self.vault = aws.backup.Vault(
             f"{name}-vault",
@@ -88,7 +134,7 @@ class Backup(pulumi.ComponentResource):
         )
         role = aws.iam.Role(
             f"{name}-role",
-            name=args.naming.physical("backup"),
+            name=args.naming.physical(ROLE),
             assume_role_policy=service_trust("backup.amazonaws.com"),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -54,11 +54,12 @@ def managed_key(
     protect: bool,
     description: str,
     alias: str,
-    policy: pulumi.Input[str] | None = None,
+    policy: pulumi.Input[str],
 ) -> aws.kms.Key:
-    """A customer-managed symmetric key with yearly rotation and an alias.
+    """A customer-managed symmetric key with yearly rotation, an alias and an explicit policy.
 
-    Without ``policy`` the key keeps AWS's default policy (the account's IAM decides).
+    ``policy`` is required: without one KMS applies its default policy, which delegates every
+    action, use included, to the account's IAM policies (components/key_policy.py).
     """
     key = aws.kms.Key(
         name,

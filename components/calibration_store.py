@@ -16,14 +16,17 @@ Contributor Insights on each table and GSI.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
+from components.backup import backup_role_arn
 from components.base import managed_key, stateful
 from components.config import Naming
 from components.function import Statement, allow, key_via_service
+from components.key_policy import Deployers, by_name, for_aws_resource, key_policy, role_arn, via
 
 
 @dataclass(frozen=True)
@@ -82,14 +85,56 @@ class CalibrationStoreArgs:
     """Inputs of ``CalibrationStore``.
 
     - naming: the stack's physical-name rule; tables are ``{prefix}-{role}-{stack}``.
-    - region: the tables' region (KMS grants are limited to DynamoDB in it).
+    - account_id, region: the tables' home (KMS use is limited to DynamoDB in it).
     - deletion_protection: AWS deletion protection on the tables, and Pulumi ``protect``
       with retain-on-delete on the tables and the key.
+    - table_user_roles: the roles (``naming`` roles such as ``fp-ingestion``) of the functions
+      that read or write items: the key policy names them; each also needs the matching
+      ``*_statements``. Default none.
+    - deployers: the identities that run ``pulumi up`` (default: none configured).
     """
 
     naming: Naming
+    account_id: str
     region: str
     deletion_protection: bool
+    table_user_roles: Sequence[str] = ()
+    deployers: Deployers = field(default_factory=Deployers)
+
+
+def table_key_policy(
+    account_id: str, region: str, naming: Naming, deployers: Deployers, user_roles: Sequence[str]
+) -> str:
+    """DynamoDB uses the key for the caller ("How Amazon DynamoDB uses AWS KMS",
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.usagenotes.html
+    and https://docs.aws.amazon.com/kms/latest/developerguide/services-dynamodb.html): whoever
+    creates or updates a table lets DynamoDB create the grants it uses for the table key
+    and its maintenance (kms:CreateGrant, kms:DescribeKey through DynamoDB); whoever reads or
+    writes items needs kms:Decrypt of the table key through DynamoDB. AWS Backup restores a
+    table as its own role, so that role may let DynamoDB create the new table's grant.
+    """
+    through_dynamodb = via("dynamodb", region)
+    return key_policy(
+        account_id,
+        deployers,
+        [
+            *by_name(
+                "DeployersAndBackupLetDynamoDBGrantItselfUse",
+                account_id,
+                [*deployers.arns, backup_role_arn(account_id, naming)],
+                ["kms:CreateGrant"],
+                through_dynamodb,
+                for_aws_resource(),
+            ),
+            *by_name(
+                "TableUsersDecryptThroughDynamoDB",
+                account_id,
+                [role_arn(account_id, role) for role in user_roles],
+                ["kms:Decrypt"],
+                through_dynamodb,
+            ),
+        ],
+    )
 
 
 class CalibrationStore(pulumi.ComponentResource):
@@ -110,6 +155,13 @@ class CalibrationStore(pulumi.ComponentResource):
             protect=protect,
             description=f"DynamoDB encryption for {args.naming.physical('calibration')}",
             alias=args.naming.alias("calibration-tables"),
+            policy=table_key_policy(
+                args.account_id,
+                args.region,
+                args.naming,
+                args.deployers,
+                [args.naming.physical(role) for role in args.table_user_roles],
+            ),
         )
         self.tables = {logical: self._table(name, spec, args) for logical, spec in TABLES.items()}
         self.register_outputs(

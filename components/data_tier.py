@@ -9,18 +9,26 @@ Secrets Manager secret. The database joins the AWS Backup plan through ``db_arn`
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_eks as eks
 import pulumi_random as random
 
+from components.backup import backup_role_arn
 from components.base import managed_key, service_trust, stateful
 from components.config import ConfigError, DataSettings, Naming
 from components.eks_cluster import EksClusterArgs, build_cluster
+from components.key_policy import (
+    SECRETS_MANAGER_VALIDATION,
+    Deployers,
+    by_name,
+    for_aws_resource,
+    key_policy,
+    via,
+)
 from components.secure_bucket import DOCUMENTS, LOGS, SecureBucket, SecureBucketArgs, bucket_arn
 
 DB_PORT = 5432
@@ -43,6 +51,7 @@ REDIS_MAINTENANCE_WINDOW = "sun:06:30-sun:07:30"
 ENHANCED_MONITORING_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 MONITORING_INTERVAL_SECONDS = 60
 # AWS limits on the names that carry the prefix and the stack (longer ones fail at apply).
+BASELINES = "baselines"
 NAME_LIMITS = {"redis": 40, "db": 63, "access-logs": 63, "baselines": 63}
 
 
@@ -57,6 +66,7 @@ class DataTierArgs:
     - log_key_arn, log_retention_days: encryption and retention of every log group.
     - deletion_protection: AWS deletion protection and a final snapshot on RDS / Redis / EKS,
       Pulumi ``protect`` with retain-on-delete on them, the buckets and the key.
+    - deployers: the identities that run ``pulumi up`` (default: none configured).
     """
 
     naming: Naming
@@ -70,31 +80,104 @@ class DataTierArgs:
     log_key_arn: pulumi.Input[str]
     log_retention_days: int
     deletion_protection: bool
+    deployers: Deployers = field(default_factory=Deployers)
 
 
-def data_key_policy(account_id: str) -> str:
-    """Account root administers the key; S3 log delivery may encrypt access logs with it."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "AccountAdministers",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
-                    "Action": "kms:*",
-                    "Resource": "*",
-                },
-                {
-                    "Sid": "S3AccessLogDeliveryEncrypts",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "logging.s3.amazonaws.com"},
-                    "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
-                    "Resource": "*",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-                },
-            ],
+# Secrets RDS creates for a DB instance's master user are named ``rds!db-<uuid>``
+# ("Password management with Amazon RDS and AWS Secrets Manager").
+RDS_MANAGED_NAMES = "rds!db-*"
+
+
+def data_key_policy(
+    account_id: str, region: str, naming: Naming, deployers: Deployers, baselines_bucket: str
+) -> str:
+    """Who uses the data tier's key, each through the service that owns the data.
+
+    - RDS acts for the principal who creates or changes the instance (kms:GenerateDataKey and
+      kms:Decrypt through RDS, "Authorizing use of a customer managed key":
+      https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Overview.Encryption.Keys.html);
+      storage, Performance Insights and snapshots then run on grants RDS creates.
+    - The RDS-managed master-user secret is created under this key on the same principal's
+      behalf: Secrets Manager's key-validation call, and GenerateDataKey for the versions it
+      writes (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html,
+      https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html);
+      only the operators decrypt the master password, for break-glass access.
+    - ElastiCache encrypts at rest on a grant per replication group and "does not support
+      kms:ViaService" (https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/at-rest-encryption.html),
+      so grants are limited by kms:GrantIsForAWSResource instead of the calling service.
+    - AWS Backup restores the database as its own role, creating the new instance's grants.
+    - The baselines bucket: only the operators, through S3, for that bucket (with an S3 Bucket
+      Key the encryption context is the bucket's ARN, "Encryption context" in
+      https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html).
+    """
+    through_secrets_manager = via("secretsmanager", region)
+    rds_secrets = {
+        "StringLike": {
+            "kms:EncryptionContext:SecretARN": (
+                f"arn:aws:secretsmanager:{region}:{account_id}:secret:{RDS_MANAGED_NAMES}"
+            )
         }
+    }
+    return key_policy(
+        account_id,
+        deployers,
+        [
+            *by_name(
+                "DeployersAndBackupLetServicesGrantThemselvesUse",
+                account_id,
+                [*deployers.arns, backup_role_arn(account_id, naming)],
+                ["kms:CreateGrant"],
+                for_aws_resource(),
+            ),
+            *by_name(
+                "DeployersUseThroughRds",
+                account_id,
+                deployers.arns,
+                ["kms:GenerateDataKey", "kms:Decrypt"],
+                via("rds", region),
+            ),
+            *by_name(
+                "DeployersWriteRdsMasterSecret",
+                account_id,
+                deployers.arns,
+                ["kms:GenerateDataKey"],
+                through_secrets_manager,
+                rds_secrets,
+            ),
+            *by_name(
+                "DeployersValidateKeyForRdsMasterSecret",
+                account_id,
+                deployers.arns,
+                ["kms:Decrypt"],
+                through_secrets_manager,
+                rds_secrets,
+                {
+                    "StringEquals": {
+                        "kms:EncryptionContext:SecretVersionId": SECRETS_MANAGER_VALIDATION
+                    }
+                },
+            ),
+            *by_name(
+                "OperatorsReadRdsMasterSecret",
+                account_id,
+                deployers.operators,
+                ["kms:Decrypt"],
+                through_secrets_manager,
+                rds_secrets,
+            ),
+            *by_name(
+                "OperatorsUseBaselinesThroughS3",
+                account_id,
+                deployers.operators,
+                ["kms:GenerateDataKey", "kms:Decrypt"],
+                via("s3", region),
+                {
+                    "StringEquals": {
+                        "kms:EncryptionContext:aws:s3:arn": bucket_arn(baselines_bucket)
+                    }
+                },
+            ),
+        ],
     )
 
 
@@ -141,7 +224,13 @@ class DataTier(pulumi.ComponentResource):
             protect=protect,
             description=f"Data tier encryption for {args.naming.physical('data')}",
             alias=args.naming.alias("data"),
-            policy=data_key_policy(args.account_id),
+            policy=data_key_policy(
+                args.account_id,
+                args.region,
+                args.naming,
+                args.deployers,
+                args.naming.physical(BASELINES),
+            ),
         )
         self.db = self._database(name, args)
         self.redis, self.redis_secret = self._cache(name, args)
@@ -154,9 +243,12 @@ class DataTier(pulumi.ComponentResource):
                     settings=args.settings,
                     vpc_id=args.vpc_id,
                     subnet_ids=args.app_subnet_ids,
+                    account_id=args.account_id,
+                    region=args.region,
                     log_key_arn=args.log_key_arn,
                     log_retention_days=args.log_retention_days,
                     protect=protect,
+                    deployers=args.deployers,
                 ),
                 parent=self,
             )
@@ -383,7 +475,7 @@ class DataTier(pulumi.ComponentResource):
         baselines = SecureBucket(
             f"{name}-baselines",
             SecureBucketArgs(
-                bucket_name=naming.physical("baselines"),
+                bucket_name=naming.physical(BASELINES),
                 kms_key_arn=self.key.arn,
                 access_log_bucket=access_logs.bucket.bucket,
                 lifecycle=DOCUMENTS,

@@ -12,7 +12,7 @@ component under another parent later is not reliably aliasable.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -20,6 +20,7 @@ import pulumi_eks as eks
 
 from components.base import managed_key, service_trust, stateful
 from components.config import DataSettings, Naming
+from components.key_policy import Deployers, deployer_grants, key_policy, via
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
@@ -41,17 +42,31 @@ class EksClusterArgs:
     - naming: the cluster is ``{prefix}-eks-{stack}``.
     - settings: version, node sizes, instance types, public CIDRs and access roles.
     - vpc_id, subnet_ids: the VPC and its app subnets (control-plane ENIs and nodes).
+    - account_id, region: the cluster's home (the secrets key's policy).
     - log_key_arn, log_retention_days: the control-plane log group.
     - protect: deletion protection, Pulumi ``protect`` and retain-on-delete.
+    - deployers: the identities that run ``pulumi up`` (default: none configured).
     """
 
     naming: Naming
     settings: DataSettings
     vpc_id: pulumi.Input[str]
     subnet_ids: Sequence[pulumi.Input[str]]
+    account_id: str
+    region: str
     log_key_arn: pulumi.Input[str]
     log_retention_days: int
     protect: bool
+    deployers: Deployers = field(default_factory=Deployers)
+
+
+def secrets_key_policy(account_id: str, region: str, deployers: Deployers) -> str:
+    """EKS envelope-encrypts Kubernetes secrets on a grant it creates for the principal that
+    creates the cluster (kms:CreateGrant, kms:DescribeKey; "Encrypt Kubernetes secrets with KMS
+    on existing clusters": https://docs.aws.amazon.com/eks/latest/userguide/enable-kms.html).
+    Nobody else uses the key; DescribeKey comes with administration."""
+    grants = deployer_grants(account_id, deployers, via("eks", region))
+    return key_policy(account_id, deployers, grants)
 
 
 def access_entries(settings: DataSettings) -> dict[str, eks.AccessEntryArgs]:
@@ -83,6 +98,7 @@ def build_cluster(name: str, args: EksClusterArgs, *, parent: pulumi.Resource) -
         protect=args.protect,
         description=f"EKS secrets envelope encryption for {cluster_name}",
         alias=naming.alias("eks-secrets"),
+        policy=secrets_key_policy(args.account_id, args.region, args.deployers),
     )
     # EKS would create this group itself, unencrypted and kept forever: create it first.
     log_group = aws.cloudwatch.LogGroup(

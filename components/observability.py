@@ -11,18 +11,26 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
 
 from components.base import managed_key
 from components.config import AlertSettings, Naming
+from components.key_policy import Deployers, key_policy, service
 
 Severity = Literal["critical", "warning"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "warning")
 # Services that publish to the topics: CloudWatch alarms and EventBridge rules.
 PUBLISHERS = ("cloudwatch.amazonaws.com", "events.amazonaws.com")
+LOGS_KEY_ACTIONS = (
+    "kms:Encrypt*",
+    "kms:Decrypt*",
+    "kms:ReEncrypt*",
+    "kms:GenerateDataKey*",
+    "kms:Describe*",
+)
 TOPIC_OWNER_ACTIONS = [
     "sns:GetTopicAttributes",
     "sns:SetTopicAttributes",
@@ -43,6 +51,7 @@ class ObservabilityArgs:
     - account_id, region: where the log groups, topics and trail live (policies name them).
     - deletion_protection: Pulumi ``protect`` and retain-on-delete on the keys.
     - alerts: the topics' email recipients (``AlertSettings``; default: nobody subscribed).
+    - deployers: the identities that run ``pulumi up`` (default: none configured).
     """
 
     naming: Naming
@@ -50,70 +59,51 @@ class ObservabilityArgs:
     region: str
     deletion_protection: bool
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    deployers: Deployers = field(default_factory=Deployers)
 
 
-def account_root_statement(account_id: str) -> dict[str, Any]:
-    return {
-        "Sid": "AccountAdministers",
-        "Effect": "Allow",
-        "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
-        "Action": "kms:*",
-        "Resource": "*",
-    }
-
-
-def log_key_policy(account_id: str, region: str) -> str:
-    """Account root administers the key; CloudWatch Logs may use it for this account's groups."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                account_root_statement(account_id),
-                {
-                    "Sid": "CloudWatchLogsEncrypts",
-                    "Effect": "Allow",
-                    "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-                    "Action": [
-                        "kms:Encrypt*",
-                        "kms:Decrypt*",
-                        "kms:ReEncrypt*",
-                        "kms:GenerateDataKey*",
-                        "kms:Describe*",
-                    ],
-                    "Resource": "*",
-                    "Condition": {
-                        "ArnLike": {
-                            "kms:EncryptionContext:aws:logs:arn": (
-                                f"arn:aws:logs:{region}:{account_id}:log-group:*"
-                            )
-                        }
-                    },
-                },
-            ],
-        }
+def log_key_policy(account_id: str, region: str, deployers: Deployers) -> str:
+    """CloudWatch Logs encrypts and decrypts this account's log groups in this region as its own
+    principal, for the group named in the encryption context ("Encrypt log data in CloudWatch
+    Logs using AWS Key Management Service", key policy step:
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
+    Nobody else uses the key: readers of a group are authorised by CloudWatch Logs."""
+    groups = f"arn:aws:logs:{region}:{account_id}:log-group:*"
+    return key_policy(
+        account_id,
+        deployers,
+        [
+            service(
+                "CloudWatchLogsEncryptsThisAccountsGroups",
+                [f"logs.{region}.amazonaws.com"],
+                LOGS_KEY_ACTIONS,
+                {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": groups}},
+            )
+        ],
     )
 
 
-def alert_key_policy(account_id: str) -> str:
-    """CloudWatch and EventBridge must use the topics' key to publish to an encrypted topic.
-
-    No source conditions on the service statement: SNS makes the KMS call on the publisher's
-    behalf, and the topic policy already limits who may publish.
-    """
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                account_root_statement(account_id),
-                {
-                    "Sid": "AlarmsAndRulesPublishToEncryptedTopics",
-                    "Effect": "Allow",
-                    "Principal": {"Service": list(PUBLISHERS)},
-                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                    "Resource": "*",
-                },
-            ],
-        }
+def alert_key_policy(
+    account_id: str, region: str, topic_names: list[str], deployers: Deployers
+) -> str:
+    """CloudWatch alarms and EventBridge rules publish to the encrypted topics: SNS is not a
+    principal, the publishing service is, and it needs kms:Decrypt and kms:GenerateDataKey*
+    ("Enable compatibility between event sources from AWS services and encrypted topics",
+    https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services),
+    only for these topics (SNS's encryption context ``aws:sns:topicArn``). The topic policies
+    limit publishing to this account's alarms and rules."""
+    topics = [topic_arn(account_id, region, name) for name in topic_names]
+    return key_policy(
+        account_id,
+        deployers,
+        [
+            service(
+                "AlarmsAndRulesPublishToEncryptedTopics",
+                PUBLISHERS,
+                ["kms:Decrypt", "kms:GenerateDataKey*"],
+                {"StringEquals": {"kms:EncryptionContext:aws:sns:topicArn": topics}},
+            )
+        ],
     )
 
 
@@ -197,7 +187,7 @@ class Observability(pulumi.ComponentResource):
             protect=args.deletion_protection,
             description=f"CloudWatch Logs encryption for {naming.physical('logs')}",
             alias=naming.alias("logs"),
-            policy=log_key_policy(args.account_id, args.region),
+            policy=log_key_policy(args.account_id, args.region, args.deployers),
         )
         self._alert_topics(name, args)
         self.register_outputs(
@@ -216,7 +206,12 @@ class Observability(pulumi.ComponentResource):
             protect=args.deletion_protection,
             description=f"SNS alert topic encryption for {args.naming.physical('alerts')}",
             alias=args.naming.alias("alerts"),
-            policy=alert_key_policy(args.account_id),
+            policy=alert_key_policy(
+                args.account_id,
+                args.region,
+                [args.naming.physical(f"{severity}-alerts") for severity in SEVERITIES],
+                args.deployers,
+            ),
         )
         self.topics = {}
         for severity in SEVERITIES:

@@ -1,10 +1,13 @@
 """SaltRotation: the HMAC salt, its key, its monthly rotation, and the function that uses it.
 
-The salt anonymises organisation ids (spec 000, Day 25-26). Everything that touches the salt
-lives here, so the key policy can name exactly the roles that use it:
-- a customer-managed key only Secrets Manager may use, on behalf of two roles;
-- the secret ``/{prefix}/{stack}/fp-calibration/hmac-salt``, first value 32 random bytes from
-  pulumi-random; after that the salt-rotator owns the value (see ``initial_version``);
+The salt anonymises organisation ids. Everything that touches the salt lives here, so the key
+policy can name exactly the roles that use it:
+- a customer-managed key only Secrets Manager may use, on behalf of the roles that read or
+  rotate the salt; the deploying identities may only make Secrets Manager's key-validation call;
+- the secret ``/{prefix}/{stack}/fp-calibration/hmac-salt``, created WITHOUT a value: the salt
+  never passes through the engine or its state. Secrets Manager's rotation, started
+  immediately on creation, has the salt-rotator seed the first salt (its createSecret step
+  writes one when no AWSCURRENT exists; ingestion answers 503 until then);
 - Secrets Manager's own rotation on ``cron(0 0 1 * ? *)`` calling the salt-rotator (one copy at
   a time), so AWSPREVIOUS keeps last month's salt and ``rotate-secret`` is the emergency path;
 - the fp-ingestion function, which reads the salt, checks consent and writes events.
@@ -12,13 +15,11 @@ lives here, so the key policy can name exactly the roles that use it:
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_random as random
 
 from components.base import managed_key, stateful
 from components.calibration_store import CalibrationStore
@@ -32,29 +33,18 @@ from components.function import (
     lambda_function,
     powertools_layer,
 )
+from components.key_policy import (
+    SECRETS_MANAGER_VALIDATION,
+    Deployers,
+    by_name,
+    for_aws_resource,
+    key_policy,
+    role_arn,
+    via,
+)
 
 ROTATION_SCHEDULE = "cron(0 0 1 * ? *)"  # 00:00 UTC on the 1st of every month
 METRICS_NAMESPACE = "PhaseMirror/FPCalibration"
-SALT_BYTES = 32
-
-# Administration without use: nobody can decrypt the salt outside Secrets Manager.
-KEY_ADMIN_ACTIONS = [
-    "kms:Create*",
-    "kms:Describe*",
-    "kms:Enable*",
-    "kms:List*",
-    "kms:Put*",
-    "kms:Update*",
-    "kms:Revoke*",
-    "kms:Disable*",
-    "kms:Get*",
-    "kms:Delete*",
-    "kms:TagResource",
-    "kms:UntagResource",
-    "kms:ScheduleKeyDeletion",
-    "kms:CancelKeyDeletion",
-]
-KEY_USE_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
 ROTATOR_SECRET_ACTIONS = [
     "secretsmanager:DescribeSecret",
     "secretsmanager:GetSecretValue",
@@ -71,10 +61,13 @@ class SaltRotationArgs:
     - naming, account_id, region, environment: where it lives; roles and the secret are named
       by ``naming``; ``environment`` is the metrics' Environment dimension.
     - store: the CalibrationStore whose consent and calibration tables ingestion uses.
-    - deletion_protection: ``protect`` + retain-on-delete on the key, secret and its version.
+    - deletion_protection: ``protect`` + retain-on-delete on the keys and the secret.
     - log_key_arn, log_retention_days: the functions' log groups.
     - ingestion_concurrency: reserved concurrency of fp-ingestion (the DDoS bound).
     - salt_cache_seconds: how long a warm ingestion container trusts its cached salt.
+    - deployers: the identities that run ``pulumi up`` (default: none configured).
+    - salt_reader_roles: further roles (``naming`` roles such as ``consent-api``) of functions
+      that read the salt (default none); each also needs ``read_statements()`` in its policy.
     """
 
     naming: Naming
@@ -87,39 +80,112 @@ class SaltRotationArgs:
     log_retention_days: int
     ingestion_concurrency: int
     salt_cache_seconds: int
+    deployers: Deployers = field(default_factory=Deployers)
+    salt_reader_roles: Sequence[str] = ()
 
 
-def salt_key_policy(account_id: str, region: str, user_role_arns: list[str]) -> str:
-    root = f"arn:aws:iam::{account_id}:root"
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "AccountAdministratorsManageKey",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": root},
-                    "Action": KEY_ADMIN_ACTIONS,
-                    "Resource": "*",
-                },
-                {
-                    "Sid": "SaltRolesUseKeyThroughSecretsManager",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": root},
-                    "Action": KEY_USE_ACTIONS,
-                    "Resource": "*",
-                    "Condition": {
-                        "StringEquals": {
-                            "kms:ViaService": f"secretsmanager.{region}.amazonaws.com",
-                            "kms:CallerAccount": account_id,
-                        },
-                        # By ARN, not principal: a key policy naming a role that does not
-                        # exist yet is rejected, and the roles are created after the key.
-                        "ArnEquals": {"aws:PrincipalArn": user_role_arns},
-                    },
-                },
-            ],
+def secret_arn_pattern(account_id: str, region: str, secret_name: str) -> str:
+    """The secret's ARN before it exists: Secrets Manager appends ``-`` and six characters."""
+    return f"arn:aws:secretsmanager:{region}:{account_id}:secret:{secret_name}-??????"
+
+
+def salt_key_policy(
+    account_id: str,
+    region: str,
+    *,
+    secret_name: str,
+    deployers: Deployers,
+    reader_role_arns: Sequence[str],
+    rotator_role_arn: str,
+) -> str:
+    """Use only through Secrets Manager, for this one secret, by the roles named here.
+
+    The deployers create the secret under this key, so Secrets Manager validates the key on
+    their behalf (GenerateDataKey and Decrypt with ``SecretVersionId`` =
+    ``RequestToValidateKeyAccess``): they may make exactly that call, never with a real
+    version id. Nobody may create grants: Secrets Manager uses none ("Although Secrets Manager
+    does not use grants", ibid.), so a grant could only hand the salt to someone unnamed here.
+    ``kms:PutKeyPolicy`` stays with the deployers (``pulumi up`` writes this policy); each use
+    of it, and every ``CreateGrant`` attempt, pages the on-call engineer
+    (components/key_alarms.py).
+    """
+    through_secrets_manager = via("secretsmanager", region)
+    this_secret = {
+        "StringLike": {
+            "kms:EncryptionContext:SecretARN": secret_arn_pattern(account_id, region, secret_name)
         }
+    }
+    return key_policy(
+        account_id,
+        deployers,
+        [
+            {
+                "Sid": "NobodyGrantsUseOfTheSalt",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "kms:CreateGrant",
+                "Resource": "*",
+            },
+            *by_name(
+                "DeployersOnlyValidateTheKeyForSecretsManager",
+                account_id,
+                deployers.arns,
+                ["kms:GenerateDataKey", "kms:Decrypt"],
+                through_secrets_manager,
+                this_secret,
+                {
+                    "StringEquals": {
+                        "kms:EncryptionContext:SecretVersionId": SECRETS_MANAGER_VALIDATION
+                    }
+                },
+            ),
+            *by_name(
+                "SaltReadersDecryptThroughSecretsManager",
+                account_id,
+                reader_role_arns,
+                ["kms:Decrypt"],
+                through_secrets_manager,
+                this_secret,
+            ),
+            *by_name(
+                "SaltRotatorWritesThroughSecretsManager",
+                account_id,
+                [rotator_role_arn],
+                ["kms:Decrypt", "kms:GenerateDataKey"],
+                through_secrets_manager,
+                this_secret,
+            ),
+        ],
+    )
+
+
+def environment_key_policy(account_id: str, region: str, deployers: Deployers) -> str:
+    """Lambda encrypts the functions' environment with this key through a grant it creates for
+    the principal who configures the function ("Securing environment variables": that principal
+    needs kms:CreateGrant and kms:Encrypt, and kms:Decrypt to read the variables back;
+    https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars-encryption.html). The
+    execution roles need nothing: Lambda decrypts with its grant."""
+    through_lambda = via("lambda", region)
+    return key_policy(
+        account_id,
+        deployers,
+        [
+            *by_name(
+                "DeployersEncryptFunctionEnvironments",
+                account_id,
+                deployers.arns,
+                ["kms:Encrypt", "kms:Decrypt"],
+                through_lambda,
+            ),
+            *by_name(
+                "DeployersLetLambdaGrantItselfUse",
+                account_id,
+                deployers.arns,
+                ["kms:CreateGrant"],
+                through_lambda,
+                for_aws_resource(),
+            ),
+        ],
     )
 
 
@@ -138,9 +204,7 @@ class SaltRotation(pulumi.ComponentResource):
         self._region = args.region
         rotator_name = naming.physical("salt-rotator")
         ingestion_name = naming.physical("fp-ingestion")
-        role_arns = [
-            f"arn:aws:iam::{args.account_id}:role/{role}" for role in (ingestion_name, rotator_name)
-        ]
+        secret_name = naming.path("fp-calibration", "hmac-salt")
 
         self.key = managed_key(
             f"{name}-key",
@@ -148,7 +212,17 @@ class SaltRotation(pulumi.ComponentResource):
             protect=protect,
             description=f"HMAC salt encryption ({naming.physical('salt')})",
             alias=naming.alias("salt"),
-            policy=salt_key_policy(args.account_id, args.region, role_arns),
+            policy=salt_key_policy(
+                args.account_id,
+                args.region,
+                secret_name=secret_name,
+                deployers=args.deployers,
+                reader_role_arns=[
+                    role_arn(args.account_id, role)
+                    for role in (ingestion_name, *map(naming.physical, args.salt_reader_roles))
+                ],
+                rotator_role_arn=role_arn(args.account_id, rotator_name),
+            ),
         )
         self.env_key = managed_key(
             f"{name}-env-key",
@@ -156,16 +230,17 @@ class SaltRotation(pulumi.ComponentResource):
             protect=protect,
             description=f"Lambda environment encryption ({naming.physical('functions')})",
             alias=naming.alias("functions"),
+            policy=environment_key_policy(args.account_id, args.region, args.deployers),
         )
+        # No value here: the rotation below seeds the first salt, so it never enters state.
         self.secret = aws.secretsmanager.Secret(
             f"{name}-secret",
-            name=naming.path("fp-calibration", "hmac-salt"),
+            name=secret_name,
             description="HMAC salt for organisation id anonymisation (rotates monthly)",
             kms_key_id=self.key.arn,
             recovery_window_in_days=30,
             opts=stateful(self, protect),
         )
-        self.initial_version = self._initial_version(name, protect)
 
         # Both components' functions share this layer (CalibrationApi takes its ARN).
         self.powertools = powertools_layer(
@@ -248,9 +323,10 @@ class SaltRotation(pulumi.ComponentResource):
             rotation_rules=aws.secretsmanager.SecretRotationRotationRulesArgs(
                 schedule_expression=ROTATION_SCHEDULE
             ),
-            # The first salt serves until the 1st of next month.
-            rotate_immediately=False,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission, self.initial_version]),
+            # Rotating on creation has the rotator seed the first salt (createSecret with no
+            # AWSCURRENT); it then serves until the 1st of next month.
+            rotate_immediately=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
         )
         self.register_outputs(
             {
@@ -259,35 +335,6 @@ class SaltRotation(pulumi.ComponentResource):
                 "rotatorName": self.rotator.function.name,
                 "ingestionName": self.ingestion.function.name,
             }
-        )
-
-    def _initial_version(self, name: str, protect: bool) -> aws.secretsmanager.SecretVersion:
-        """The first salt, written once; the rotator owns every later value.
-
-        ``ignore_changes`` on the value and its stages: after rotations move AWSCURRENT away,
-        neither ``pulumi up`` nor ``pulumi refresh && pulumi up`` writes the initial salt back
-        (terraform-provider-aws#37302). The random bytes are a Pulumi secret end to end.
-        """
-        salt = random.RandomBytes(
-            f"{name}-initial-salt", length=SALT_BYTES, opts=pulumi.ResourceOptions(parent=self)
-        )
-        now = datetime.now(UTC)
-        return aws.secretsmanager.SecretVersion(
-            f"{name}-initial-version",
-            secret_id=self.secret.id,
-            secret_string=pulumi.Output.secret(
-                pulumi.Output.json_dumps(
-                    {
-                        "salt": salt.base64,
-                        "rotationMonth": now.strftime("%Y-%m"),
-                        "rotatedAt": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    }
-                )
-            ),
-            opts=pulumi.ResourceOptions.merge(
-                stateful(self, protect),
-                pulumi.ResourceOptions(ignore_changes=["secretString", "versionStages"]),
-            ),
         )
 
     def read_statements(self) -> list[Statement]:

@@ -1,7 +1,8 @@
 """SecureBucket: the one S3 building block every bucket of the project is made from.
 
-Always: versioning, SSE-KMS with a bucket key, all four public-access blocks, bucket-owner-
-enforced ownership (ACLs off), a bucket policy that denies plain HTTP and TLS below 1.2,
+Always: versioning, SSE-KMS (with a bucket key unless turned off), all four public-access
+blocks, bucket-owner-enforced ownership (ACLs off), a bucket policy that denies plain HTTP and
+TLS below 1.2,
 server access logging to a log bucket (except for the log bucket itself), and lifecycle rules
 that abort incomplete multipart uploads after 7 days and expire noncurrent versions. Each
 bucket adds its own transitions / expiration through a ``Lifecycle`` (``LOGS``, ``DOCUMENTS``).
@@ -64,6 +65,8 @@ class SecureBucketArgs:
     - extra_statements: further bucket-policy statements, appended after the TLS-only denies.
     - protect: Pulumi ``protect`` and retain-on-delete on the bucket.
     - force_destroy: let a deletion empty the bucket first (default false; staging only).
+    - bucket_key: an S3 Bucket Key, which cuts KMS requests (default true; the trail's bucket
+      turns it off, see components/audit_trail.py).
     """
 
     bucket_name: str
@@ -73,6 +76,7 @@ class SecureBucketArgs:
     extra_statements: Sequence[Mapping[str, Any]] = ()
     protect: bool = True
     force_destroy: bool = False
+    bucket_key: bool = True
 
 
 def bucket_arn(bucket_name: str) -> str:
@@ -189,7 +193,7 @@ class SecureBucket(pulumi.ComponentResource):
                     apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
                         sse_algorithm="aws:kms", kms_master_key_id=args.kms_key_arn
                     ),
-                    bucket_key_enabled=True,
+                    bucket_key_enabled=args.bucket_key,
                 )
             ],
             opts=child,

@@ -3,8 +3,8 @@ program declares, and is denied what lies outside its job. Also the contract bet
 program and the code: tables, secret and environment come from the program's own declarations.
 
 The moto account is built from the staging program's registered resources (table key schemas,
-GSIs, TTL, secret name and first value). Each handler then runs in-process with the
-program's environment variables and an assumed-role session whose only policy is the one
+GSIs, TTL, secret name), with the first salt the rotator's own builder makes. Each handler then
+runs in-process with the program's environment variables and an assumed-role session whose only policy is the one
 the program attaches to that function's role, with IAM enforced per resource
 (tests/moto_iam.py). moto ignores policy conditions; the KMS statements' conditions are
 asserted on the documents instead.
@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -116,11 +118,10 @@ def account(staging: ProgramRun) -> Iterator[Account]:
         for table in staging.of_type("aws:dynamodb/table:Table"):
             create_table_from_declaration(ddb, table.inputs)
         secret = staging.one("aws:secretsmanager/secret:Secret", "salt-rotation-secret")
-        first = staging.one(
-            "aws:secretsmanager/secretVersion:SecretVersion", "salt-rotation-initial-version"
-        )
+        # The program declares no value; the rotator's first rotation seeds one. Here the
+        # rotator's own builder makes it (its four steps are proven further down).
         arn = sm.create_secret(
-            Name=secret.inputs["name"], SecretString=first.inputs["secretString"]["value"]
+            Name=secret.inputs["name"], SecretString=json.dumps(first_salt_document())
         )["ARN"]
         yield Account(staging, ddb, sm, arn, secret.outputs["arn"])
 
@@ -207,17 +208,21 @@ def test_query_reads_the_aggregates_ingestion_writes(program):
     assert env["K_ANONYMITY"] == program.config.get("phase-mirror-infra:kAnonymity", "10")
 
 
-def test_first_salt_has_the_shape_the_code_parses(staging):
-    version = staging.one(
-        "aws:secretsmanager/secretVersion:SecretVersion", "salt-rotation-initial-version"
-    )
-    document = json.loads(version.inputs["secretString"]["value"])
+def first_salt_document() -> dict[str, str]:
+    """The document the rotator's createSecret writes when no AWSCURRENT exists yet."""
+    rotator = load_handler("salt_rotator")
+    return rotator.new_value(None, datetime.now(UTC), secrets.token_bytes)
+
+
+def test_the_first_salt_the_rotator_seeds_has_the_shape_ingestion_parses():
+    document = first_salt_document()
     load_handler("fp_ingestion")
     from salt_cache import parse_salt_document  # the ingestion package's own parser
 
     salts = parse_salt_document(document)
     assert len(base64.b64decode(document["salt"])) == 32
     assert salts.current.month == document["rotationMonth"]
+    assert "previousSalt" not in document
 
 
 # --- fp-ingestion -------------------------------------------------------------------------

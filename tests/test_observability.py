@@ -12,7 +12,7 @@ from moto import mock_aws
 
 from components.cis_controls import CIS_CONTROLS
 from components.config import AlertSettings
-from components.observability import recipients
+from components.observability import SEVERITIES, recipients
 from tools.mock_program import ACCOUNT_ID, ProgramRun, Resource, run_program
 
 P = "phase-mirror-infra:"
@@ -20,6 +20,9 @@ TOPIC = "aws:sns/topic:Topic"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 FILTER = "aws:cloudwatch/logMetricFilter:LogMetricFilter"
 CIS_FILE = Path(__file__).parent / "data" / "cis-metric-filters.md"
+
+
+CLOUDTRAIL = "cloudtrail.amazonaws.com"
 
 
 def policy(resource: Resource, field: str = "policy") -> dict:
@@ -62,10 +65,15 @@ def test_alert_key_lets_cloudwatch_and_eventbridge_publish_encrypted(program):
         "events.amazonaws.com",
     ], key.urn
     assert services["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"], key.urn
-    # Nobody else but the account's own administrators.
-    principals = [s["Principal"] for s in policy(key)["Statement"]]
-    assert {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"} in principals
-    assert len(principals) == 2, key.urn
+    # Only for the stack's own two topics (SNS's encryption context names the topic).
+    topics = sorted(topic(program, severity).outputs["arn"] for severity in SEVERITIES)
+    context = services["Condition"]["StringEquals"]["kms:EncryptionContext:aws:sns:topicArn"]
+    assert sorted(context) == topics, key.urn
+    # Nobody else but the account's own administration (tests/test_key_policies.py).
+    others = [s for s in policy(key)["Statement"] if s["Sid"] != services["Sid"]]
+    assert {json.dumps(s["Principal"]) for s in others} == {
+        json.dumps({"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"})
+    }, key.urn
 
 
 @pytest.mark.parametrize("severity", ["critical", "warning"])
@@ -188,14 +196,27 @@ def test_trail_key_lets_only_this_trail_encrypt(program):
     document = policy(key)
     encrypt = statement(document, "CloudTrailEncryptsLogs")
     assert encrypt["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
-    assert encrypt["Action"] == "kms:GenerateDataKey*"
+    assert encrypt["Action"] == ["kms:GenerateDataKey*"]
     assert encrypt["Condition"]["StringEquals"] == {"aws:SourceArn": arn}, key.urn
     assert statement(document, "CloudTrailDescribesKey")["Condition"] == {
         "StringEquals": {"aws:SourceArn": arn}
     }
-    read = statement(document, "AccountReadsLogFiles")
-    assert read["Action"] == ["kms:Decrypt", "kms:ReEncryptFrom"]
-    assert read["Condition"]["StringEquals"] == {"kms:CallerAccount": ACCOUNT_ID}, key.urn
+    # Log files are read by name (the operators, when configured), never by the whole account.
+    assert not any(s.get("Principal") == {"AWS": "*"} for s in document["Statement"]), key.urn
+
+
+def test_trail_bucket_has_no_bucket_key_so_cloudtrail_needs_no_decrypt(program):
+    # "Configure AWS KMS key policies for CloudTrail": with an S3 Bucket Key, CreateTrail and
+    # UpdateTrail need kms:Decrypt; the trail key gives CloudTrail none.
+    encryption = program.one(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "audit-trail-trail-bucket-encryption",
+    )
+    (rule,) = encryption.inputs["rules"]
+    assert rule["bucketKeyEnabled"] is False, encryption.urn
+    document = policy(program.one("aws:kms/key:Key", "audit-trail-trail-key"))
+    cloudtrail = [s for s in document["Statement"] if s["Principal"] == {"Service": CLOUDTRAIL}]
+    assert all("kms:Decrypt" not in s["Action"] for s in cloudtrail)
 
 
 def test_trail_bucket_policy_lets_this_trail_write_only_its_accounts_prefix(program):

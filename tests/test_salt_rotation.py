@@ -1,10 +1,13 @@
-"""SaltRotation: the salt's key, secret, first value, monthly rotation and the rotator function."""
+"""SaltRotation: the salt's key, secret, monthly rotation (seeding the first salt) and functions."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+
+from components.key_policy import Deployers
+from components.salt_rotation import salt_key_policy
 
 SECRET = "aws:secretsmanager/secret:Secret"
 VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
@@ -15,29 +18,61 @@ def fn(run, role):
     return run.one(FUNCTION, f"salt-rotation-{role}-function")
 
 
-def test_salt_key_rotates_and_only_secrets_manager_may_use_it_for_two_roles(program):
+def test_salt_key_rotates_and_names_exactly_the_roles_that_touch_the_salt(program):
     key = program.one("aws:kms/key:Key", "salt-rotation-key")
     assert key.inputs["enableKeyRotation"] is True
     alias = program.one("aws:kms/alias:Alias", "salt-rotation-key-alias")
     assert alias.inputs["name"] == f"alias/phase-mirror-salt-{program.stack}"
-    admin, use = json.loads(key.inputs["policy"])["Statement"]
-    root = "arn:aws:iam::123456789012:root"
-    assert admin["Principal"] == {"AWS": root}
-    assert not any(a in admin["Action"] for a in ("kms:Decrypt", "kms:Encrypt", "kms:*")), admin
-    assert use["Action"] == ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
-    assert (
-        use["Condition"]["StringEquals"]["kms:ViaService"]
-        == "secretsmanager.us-east-1.amazonaws.com"
-    )
-    assert use["Condition"]["ArnEquals"]["aws:PrincipalArn"] == [
-        f"arn:aws:iam::123456789012:role/phase-mirror-fp-ingestion-{program.stack}",
-        f"arn:aws:iam::123456789012:role/phase-mirror-salt-rotator-{program.stack}",
-    ]
-    # The roles the policy names are exactly the two functions that touch the salt.
+    statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
+    named = {
+        arn.rsplit("/", 1)[1]
+        for sid in (
+            "SaltReadersDecryptThroughSecretsManager",
+            "SaltRotatorWritesThroughSecretsManager",
+        )
+        for arn in statements[sid]["Condition"]["ArnEquals"]["aws:PrincipalArn"]
+    }
+    # The roles the policy names are exactly the two functions of this component.
     roles = {
         r.inputs["name"] for r in program.of_type("aws:iam/role:Role") if "salt-rotation" in r.urn
     }
-    assert {a.rsplit("/", 1)[1] for a in use["Condition"]["ArnEquals"]["aws:PrincipalArn"]} == roles
+    assert (
+        named
+        == roles
+        == {
+            f"phase-mirror-fp-ingestion-{program.stack}",
+            f"phase-mirror-salt-rotator-{program.stack}",
+        }
+    )
+
+
+def test_a_further_salt_reader_is_one_more_name_in_the_readers_list():
+    policy = json.loads(
+        salt_key_policy(
+            "123456789012",
+            "us-east-1",
+            secret_name="/p/s/salt",
+            deployers=Deployers(),
+            reader_role_arns=[
+                "arn:aws:iam::123456789012:role/a",
+                "arn:aws:iam::123456789012:role/b",
+            ],
+            rotator_role_arn="arn:aws:iam::123456789012:role/r",
+        )
+    )
+    (readers,) = [
+        s for s in policy["Statement"] if s["Sid"] == "SaltReadersDecryptThroughSecretsManager"
+    ]
+    assert readers["Action"] == ["kms:Decrypt"]
+    assert readers["Condition"]["ArnEquals"]["aws:PrincipalArn"] == [
+        "arn:aws:iam::123456789012:role/a",
+        "arn:aws:iam::123456789012:role/b",
+    ]
+    # No deploying identity configured: no deployer statement at all, not an empty one.
+    assert not any(
+        "Deployers" in s["Sid"] and s["Sid"] != "DeployersAndRootUserSetThePolicy"
+        for s in policy["Statement"]
+    )
 
 
 def test_secret_is_named_by_the_rule_and_encrypted_with_the_salt_key(program):
@@ -47,38 +82,30 @@ def test_secret_is_named_by_the_rule_and_encrypted_with_the_salt_key(program):
     assert secret.inputs["kmsKeyId"] == key.outputs["arn"]
 
 
-def test_first_value_is_32_random_bytes_kept_secret(program):
-    salt = program.one("random:index/randomBytes:RandomBytes", "salt-rotation-initial-salt")
-    assert salt.inputs["length"] == 32
-    version = program.one(VERSION, "salt-rotation-initial-version")
-    value = version.inputs["secretString"]
-    # The engine receives it as a secret: never plain text in state, outputs or logs.
-    assert (
-        isinstance(value, dict)
-        and value.get("4dabf18193072939515e22adb298388d") == "1b47061264138c4ac30d75fd1eb44270"
-    )
-    assert set(json.loads(value["value"])) == {"salt", "rotationMonth", "rotatedAt"}
+def test_the_program_declares_nothing_that_writes_a_salt(program):
+    # GIVEN the program as `pulumi up` and `pulumi preview` run it, for both stacks
+    secret = program.one(SECRET, "salt-rotation-secret")
+    # THEN the salt secret is created without a value ...
+    assert not {"secretString", "secretBinary"} & set(secret.inputs), secret.urn
+    # ... no version of any secret is written into it ...
+    salt_ids = {secret.outputs.get("id"), secret.outputs.get("arn"), secret.id}
+    writers = [r.urn for r in program.of_type(VERSION) if r.inputs.get("secretId") in salt_ids]
+    assert writers == []
+    # ... and nothing generates a salt-sized random value: the rotator draws the salt itself.
+    assert program.of_type("random:index/randomBytes:RandomBytes") == []
+    # So no run, after any number of rotations, can put an old salt back as AWSCURRENT, and no
+    # refresh reads a salt into state (only the rotator and ingestion ever see one).
 
 
-def test_after_rotations_the_program_never_writes_the_salt_again(program):
-    # GIVEN three rotations have moved AWSCURRENT away from the first version
-    # WHEN pulumi up (or refresh && up) runs again, the version's value and stages differ
-    # THEN the declared version ignores both, so nothing writes the initial salt back
-    version = program.one(VERSION, "salt-rotation-initial-version")
-    assert {"secretString", "versionStages"} <= set(version.ignore_changes)
-    # and no other resource in the program writes a value into the salt's secret
-    salt_secret = version.inputs["secretId"]
-    writers = [r.urn for r in program.of_type(VERSION) if r.inputs["secretId"] == salt_secret]
-    assert writers == [version.urn]
-
-
-def test_rotation_is_secrets_managers_own_monthly_schedule(program):
+def test_rotation_is_secrets_managers_own_monthly_schedule_and_seeds_the_first_salt(program):
     rotation = program.one(
         "aws:secretsmanager/secretRotation:SecretRotation", "salt-rotation-rotation"
     )
     assert rotation.inputs["rotationRules"] == {"scheduleExpression": "cron(0 0 1 * ? *)"}
     assert rotation.inputs["rotationLambdaArn"] == fn(program, "rotator").outputs["arn"]
-    assert rotation.inputs["rotateImmediately"] is False
+    # Rotating on creation is what writes the first salt (the rotator's createSecret seeds one
+    # when no AWSCURRENT exists).
+    assert rotation.inputs["rotateImmediately"] is True
 
 
 def test_only_secrets_manager_for_this_secret_may_invoke_the_rotator(program):
@@ -95,12 +122,12 @@ def test_rotator_runs_one_copy_at_a_time(program):
 
 
 @pytest.mark.parametrize("stack_fixture", ["staging", "production"])
-def test_secret_key_and_version_are_protected_only_in_production(request, stack_fixture):
+def test_secret_and_keys_are_protected_only_in_production(request, stack_fixture):
     run = request.getfixturevalue(stack_fixture)
     for type_, name in [
         (SECRET, "salt-rotation-secret"),
-        (VERSION, "salt-rotation-initial-version"),
         ("aws:kms/key:Key", "salt-rotation-key"),
+        ("aws:kms/key:Key", "salt-rotation-env-key"),
     ]:
         resource = run.one(type_, name)
         expected = stack_fixture == "production"
