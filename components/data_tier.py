@@ -332,6 +332,7 @@ class DataTier(pulumi.ComponentResource):
             name=naming.path("redis", "connection"),
             description="Redis auth token and connection details",
             kms_key_id=self.key.arn,
+            recovery_window_in_days=30 if protect else 0,
             opts=stateful(self, protect),
         )
         aws.secretsmanager.SecretVersion(

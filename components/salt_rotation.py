@@ -162,7 +162,8 @@ class SaltRotation(pulumi.ComponentResource):
             name=naming.path("fp-calibration", "hmac-salt"),
             description="HMAC salt for organisation id anonymisation (rotates monthly)",
             kms_key_id=self.key.arn,
-            recovery_window_in_days=30,
+            # Staging is rebuilt: a deleted secret's name stays taken for its recovery window.
+            recovery_window_in_days=30 if protect else 0,
             opts=stateful(self, protect),
         )
         self.initial_version = self._initial_version(name, protect)

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import yaml
 
+from components.config import ConfigError
+
 # Each kind: (plain-scalar pattern, what the readers disagree on). Patterns follow go-yaml v3's
 # resolver (resolve.go) and PyYAML's YAML 1.1 implicit resolvers.
 AMBIGUOUS: dict[str, tuple[re.Pattern[str], str]] = {
@@ -47,7 +49,7 @@ AMBIGUOUS: dict[str, tuple[re.Pattern[str], str]] = {
 }
 
 
-class AmbiguousScalar(ValueError):
+class AmbiguousScalar(ConfigError):
     """An unquoted value whose meaning differs between the CLI and other YAML readers."""
 
 

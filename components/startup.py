@@ -36,10 +36,7 @@ def check_stack_file(stack: str) -> None:
         root = pulumi.get_root_directory()
     except AttributeError:  # an engine too old to say where Pulumi.yaml is
         root = None
-    try:
-        stack_file.check_file(root, stack)
-    except stack_file.AmbiguousScalar as exc:
-        raise ConfigError(str(exc)) from None
+    stack_file.check_file(root, stack)
 
 
 def check_operator_values(project: str, stack: str, raw: Mapping[str, str]) -> None:

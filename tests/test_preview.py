@@ -93,7 +93,7 @@ def test_main_prints_components_rules_and_checklist_and_writes_json(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr(preview, "run_program", lambda stack: staging)
+    monkeypatch.setattr(preview, "run_program", lambda stack, **_: staging)
     out = tmp_path / "staging.json"
     code = preview.main(["staging", "--json", str(out)])
     text = capsys.readouterr().out
