@@ -152,7 +152,7 @@ def test_rules_accept_the_names_aws_accepts():
 
 
 def test_a_prefix_ending_in_a_hyphen_is_refused_at_parse():
-    with pytest.raises(ConfigError, match="'namePrefix' has invalid value 'phase-'.*'--'"):
+    with pytest.raises(ConfigError, match=r"'namePrefix' has invalid value 'phase-'.*'--'"):
         parse_with(namePrefix="phase-")
     with pytest.raises(ConfigError, match="'namePrefix' has invalid value 'phase-mirror-x'"):
         parse_with(namePrefix="phase-mirror-x")  # 14 characters

@@ -95,5 +95,5 @@ def test_the_program_refuses_an_unquoted_version_in_its_own_stack_file(tmp_path)
     path = checkout / "Pulumi.staging.yaml"
     path.write_text(path.read_text() + "  phase-mirror-infra:dbEngineVersion: 16.10\n")
     # WHEN the program starts THEN it stops naming the key, though the engine passed "16.1"
-    with pytest.raises(ConfigError, match="'phase-mirror-infra:dbEngineVersion'.*16.10"):
+    with pytest.raises(ConfigError, match=r"'phase-mirror-infra:dbEngineVersion'.*16\.10"):
         run_program("staging", root=checkout, preview=True)
