@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -211,3 +212,23 @@ def test_impossible_lifecycle_is_refused(kwargs, fragment):
 def test_tls_statements_name_the_bucket_and_its_objects():
     statements = tls_only_statements("b")
     assert {tuple(s["Resource"]) for s in statements} == {("arn:aws:s3:::b", "arn:aws:s3:::b/*")}
+
+
+def test_the_policy_pack_flags_sse_kms_on_a_log_target_and_sse_s3_elsewhere(staging):
+    from policy import rules
+    from tools.checklist import subject
+
+    def findings(run):
+        found, _ = rules.check_stack([subject(r) for r in run.resources])
+        return [v for v in found if v.policy == "sse-s3-only-on-access-log-targets"]
+
+    assert findings(staging) == []
+    swapped = copy.deepcopy(staging)
+    for config in swapped.of_type(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    ):
+        default = config.inputs["rules"][0]["applyServerSideEncryptionByDefault"]
+        default["sseAlgorithm"] = "aws:kms" if default["sseAlgorithm"] == "AES256" else "AES256"
+    messages = [v.message for v in findings(swapped)]
+    assert any("receives server access logs" in m for m in messages), messages
+    assert any("only a server access log target may" in m for m in messages), messages
