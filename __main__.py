@@ -1,7 +1,6 @@
 """Phase Mirror infrastructure: turns stack config into component args, wires them, exports."""
 
 import pulumi
-import pulumi_aws as aws
 
 from components.alarm_catalog import DataTierTargets, ServiceTargets
 from components.alarms import Alarms, AlarmsArgs
@@ -10,17 +9,17 @@ from components.backup import Backup, BackupArgs
 from components.base import component_options
 from components.calibration_api import CalibrationApi, CalibrationApiArgs
 from components.calibration_store import TABLES, CalibrationStore, CalibrationStoreArgs
-from components.config import load_stack_config
 from components.data_tier import DataTier, DataTierArgs
 from components.key_alarms import KeyAlarms, KeyAlarmsArgs
 from components.key_policy import Deployers
 from components.network import Network, NetworkArgs
 from components.observability import Observability, ObservabilityArgs
 from components.salt_rotation import SaltRotation, SaltRotationArgs
+from components.startup import start
 
-cfg = load_stack_config()
+# Config, operator values and AWS's create-time rules, all checked before any resource exists.
+cfg, account_id = start()
 naming = cfg.naming
-account_id = aws.get_caller_identity().account_id
 # Every identity that runs `pulumi up`: the key policies let exactly these deploy.
 deployers = Deployers(
     deploy_role_arn=cfg.deploy_role_arn, operator_role_arn_pattern=cfg.operator_role_arn_pattern

@@ -15,6 +15,7 @@ from typing import Any
 
 import pulumi
 
+from components import operator_values, stack_file
 from components.config import (
     NAME_PREFIX,
     REGION,
@@ -133,6 +134,11 @@ def parse(raw: Mapping[str, str], *, stack: str, region: str | None) -> Bootstra
     return cfg
 
 
+# Stands in for a missing githubRepository in a dry run only (operator_values refuses `up`):
+# the preview then shows the trust policies' shape without naming any real repository.
+PREVIEW_REPOSITORY = "OWNER/REPO"
+
+
 def load_bootstrap_config() -> BootstrapConfig:
     """Read the bootstrap stack's config from the engine and validate it."""
     prefix = f"{pulumi.get_project()}:"
@@ -141,4 +147,15 @@ def load_bootstrap_config() -> BootstrapConfig:
         **pulumi.runtime.config.CONFIG.get(),
     }
     raw = {k[len(prefix) :]: str(v) for k, v in everything.items() if k.startswith(prefix)}
+    stack_file.check_file(pulumi.get_root_directory(), pulumi.get_stack())
+    absent = operator_values.enforce(
+        pulumi.get_project(),
+        pulumi.get_stack(),
+        raw,
+        dry_run=pulumi.runtime.is_dry_run(),
+        warn=pulumi.log.warn,
+        error=ConfigError,
+    )
+    if absent:
+        raw = {**raw, "githubRepository": PREVIEW_REPOSITORY}
     return parse(raw, stack=pulumi.get_stack(), region=everything.get("aws:region"))

@@ -166,7 +166,7 @@ class AuditTrail(pulumi.ComponentResource):
             alias=naming.alias("trail"),
             policy=trail_key_policy(args.account_id, args.region, arn, args.deployers),
         )
-        bucket_name = naming.physical("cloudtrail")
+        bucket_name = naming.bucket("cloudtrail", args.account_id, args.region)
         self.bucket = SecureBucket(
             f"{name}-trail-bucket",
             SecureBucketArgs(

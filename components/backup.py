@@ -116,6 +116,9 @@ class Backup(pulumi.ComponentResource):
             f"{name}-vault",
             name=args.naming.physical("backup"),
             kms_key_arn=key.arn,
+            # Without protection (staging) a destroy deletes the recovery points with the
+            # vault; AWS refuses to delete a vault that still holds any (DeleteBackupVault).
+            force_destroy=not args.deletion_protection,
             opts=stateful(self, args.deletion_protection),
         )
         self.plan = aws.backup.Plan(

@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeVar, cast
 
 import pulumi
 
+from components import floors
 from components.subnet_plan import overlapping, vpc_problem
 
 Environment = Literal["staging", "production"]
@@ -43,8 +44,10 @@ class StackConfig:
     Fields (config key, default, constraint):
     - environment (``environment``, required): ``staging`` or ``production``.
     - region (``aws:region``, required): an AWS region such as ``us-east-1``.
-    - name_prefix (``namePrefix``, ``phase-mirror``): 2-24 chars of ``[a-z0-9-]``, starting
-      with a letter; every physical name starts with it (see ``Naming``).
+    - name_prefix (``namePrefix``, ``phase-mirror``): 2-12 chars of ``[a-z0-9-]``, starting
+      with a letter, no trailing or doubled ``-``; every physical name starts with it (see
+      ``Naming``). 12 keeps every S3 bucket name, which carries the account id and region,
+      within S3's 63 characters for a stack name up to 10 characters in any region.
     - deletion_protection (``deletionProtection``, true): AWS deletion protection on stateful
       resources, and Pulumi ``protect`` plus retain-on-delete. Must be true in production.
     - log_retention_days (``logRetentionDays``, 90): one of CloudWatch's retention values.
@@ -79,7 +82,7 @@ class StackConfig:
 
     @property
     def is_production(self) -> bool:
-        return self.environment == "production"
+        return floors.is_production(self.stack, self.environment)
 
     @property
     def naming(self) -> Naming:
@@ -105,6 +108,11 @@ class Naming:
 
     def alias(self, role: str) -> str:
         return f"alias/{self.physical(role)}"
+
+    def bucket(self, role: str, account_id: str, region: str) -> str:
+        """Bucket names are global: the account and region keep two teams' names apart
+        (``{prefix}-{role}-{account}-{region}-{stack}``, as bootstrap's state bucket)."""
+        return self.physical(f"{role}-{account_id}-{region}")
 
 
 class _Reader:
@@ -205,9 +213,15 @@ def json_list(item: Callable[[str, str], T]) -> Callable[[str, str], list[T]]:
 
 
 REGION = pattern(r"[a-z]{2}(-gov)?-[a-z]+-\d", "an AWS region such as us-east-1")
+# No trailing or doubled "-": the prefix is followed by "-", and RDS and ElastiCache refuse
+# "--" in an identifier. 12 characters: see ``StackConfig.name_prefix``.
 NAME_PREFIX = pattern(
-    r"[a-z][a-z0-9-]{1,23}", "2-24 characters of a-z, 0-9 and '-', starting with a letter"
+    r"(?=.{2,12}$)[a-z](-?[a-z0-9])*",
+    "2-12 characters of a-z, 0-9 and single '-', starting with a letter and not ending in '-' "
+    "(every physical name adds '-' after it; RDS and ElastiCache refuse '--')",
 )
+# The stack name ends every physical name, S3 bucket names included (lower case only).
+STACK_NAME = re.compile(r"[a-z0-9](-?[a-z0-9])*")
 
 
 # --- Calibration service settings (issue 3) ------------------------------------------------
@@ -591,6 +605,11 @@ def parse(raw: Mapping[str, str], *, project: str, stack: str, region: str | Non
     r = _Reader(raw)
     if region is None or region == "":
         raise ConfigError("config key 'aws:region' is required and missing")
+    if not STACK_NAME.fullmatch(stack):
+        raise ConfigError(
+            f"stack name {stack!r} is not allowed: a-z, 0-9 and single '-', not ending in '-' "
+            "(it ends every physical name; S3 bucket names take lower case only)"
+        )
     cfg = StackConfig(
         project=project,
         stack=stack,
@@ -613,15 +632,17 @@ def parse(raw: Mapping[str, str], *, project: str, stack: str, region: str | Non
             f"config key '{unknown[0]}' is not a setting of this project: allowed "
             + ", ".join(sorted(r.read))
         )
-    if cfg.is_production and not cfg.deletion_protection:
-        raise bad("deletionProtection", "false", "true when environment is production")
-    if cfg.is_production and not cfg.data.db_multi_az:
-        raise bad("dbMultiAz", "false", "true when environment is production")
-    if cfg.is_production and cfg.alerts.trail_retention_days < PRODUCTION_TRAIL_RETENTION_DAYS:
+    if stack == floors.PRODUCTION_STACK and cfg.environment != "production":
         raise bad(
-            "trailRetentionDays",
-            str(cfg.alerts.trail_retention_days),
-            f"at least {PRODUCTION_TRAIL_RETENTION_DAYS} when environment is production",
+            "environment",
+            cfg.environment,
+            "production in the stack named production (its floors and tags follow the stack)",
+        )
+    for floor in floors.violations(cfg):
+        raise bad(
+            floor.key,
+            floors.shown(floor.value(cfg)),
+            f"{floor.rule} in production: {floor.why}",
         )
     return cfg
 

@@ -19,7 +19,7 @@ import pulumi_random as random
 
 from components.backup import backup_role_arn
 from components.base import managed_key, service_trust, stateful
-from components.config import ConfigError, DataSettings, Naming
+from components.config import DataSettings, Naming
 from components.eks_cluster import EksClusterArgs, build_cluster
 from components.key_policy import (
     SECRETS_MANAGER_VALIDATION,
@@ -50,9 +50,7 @@ REDIS_PARAMETERS = {"maxmemory-policy": "allkeys-lru"}
 REDIS_MAINTENANCE_WINDOW = "sun:06:30-sun:07:30"
 ENHANCED_MONITORING_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 MONITORING_INTERVAL_SECONDS = 60
-# AWS limits on the names that carry the prefix and the stack (longer ones fail at apply).
 BASELINES = "baselines"
-NAME_LIMITS = {"redis": 40, "db": 63, "access-logs": 63, "baselines": 63}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -193,17 +191,6 @@ def log_delivery_statement(bucket_name: str, account_id: str) -> dict[str, objec
     }
 
 
-def check_physical_names(naming: Naming) -> None:
-    """Refuse a prefix and stack whose names exceed AWS's limits before anything is created."""
-    for role, limit in NAME_LIMITS.items():
-        name = naming.physical(role)
-        if len(name) > limit:
-            raise ConfigError(
-                f"config key 'namePrefix' has invalid value {naming.prefix!r}: allowed a prefix "
-                f"short enough that {name!r} fits AWS's {limit}-character limit"
-            )
-
-
 class DataTier(pulumi.ComponentResource):
     key: aws.kms.Key
     db: aws.rds.Instance
@@ -215,7 +202,6 @@ class DataTier(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: DataTierArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        check_physical_names(args.naming)
         super().__init__("phase-mirror:index:DataTier", name, None, opts)
         protect = args.deletion_protection
         self.key = managed_key(
@@ -229,7 +215,7 @@ class DataTier(pulumi.ComponentResource):
                 args.region,
                 args.naming,
                 args.deployers,
-                args.naming.physical(BASELINES),
+                args.naming.bucket(BASELINES, args.account_id, args.region),
             ),
         )
         self.db = self._database(name, args)
@@ -438,6 +424,7 @@ class DataTier(pulumi.ComponentResource):
             name=naming.path("redis", "connection"),
             description="Redis auth token and connection details",
             kms_key_id=self.key.arn,
+            recovery_window_in_days=30 if protect else 0,
             opts=stateful(self, protect),
         )
         aws.secretsmanager.SecretVersion(
@@ -458,12 +445,13 @@ class DataTier(pulumi.ComponentResource):
 
     def _buckets(self, name: str, args: DataTierArgs) -> dict[str, SecureBucket]:
         naming, protect = args.naming, args.deletion_protection
-        logs_name = naming.physical("access-logs")
+        logs_name = naming.bucket("access-logs", args.account_id, args.region)
         access_logs = SecureBucket(
             f"{name}-access-logs",
             SecureBucketArgs(
                 bucket_name=logs_name,
-                kms_key_arn=self.key.arn,
+                # A server access log target takes SSE-S3 only (SecureBucketArgs.kms_key_arn).
+                kms_key_arn=None,
                 access_log_bucket=None,
                 lifecycle=LOGS,
                 extra_statements=[log_delivery_statement(logs_name, args.account_id)],
@@ -475,7 +463,7 @@ class DataTier(pulumi.ComponentResource):
         baselines = SecureBucket(
             f"{name}-baselines",
             SecureBucketArgs(
-                bucket_name=naming.physical(BASELINES),
+                bucket_name=naming.bucket(BASELINES, args.account_id, args.region),
                 kms_key_arn=self.key.arn,
                 access_log_bucket=access_logs.bucket.bucket,
                 lifecycle=DOCUMENTS,

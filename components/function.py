@@ -112,6 +112,28 @@ def runtime_version(runtime: str | None = None) -> tuple[int, int]:
     return int(major), int(minor)
 
 
+def build_python() -> tuple[int, int]:
+    """The Python this program runs on, which decides whether the layer carries bytecode."""
+    return sys.version_info[0], sys.version_info[1]
+
+
+def build_python_problem() -> str | None:
+    """Why this Python cannot build the layer as deployed (None on the runtime's own Python).
+
+    The layer's asset hash covers its bytecode, which only the runtime's Python can produce:
+    a deploy from another Python would replace the layer and every function's version with a
+    sources-only build that recompiles Powertools at each cold start.
+    """
+    here, runtime = build_python(), runtime_version()
+    if here == runtime:
+        return None
+    return (
+        "the Lambda layer is built with bytecode on Python {}.{} only (the runtime {}); this is "
+        "Python {}.{}: recreate .venv with python{}.{} -m venv .venv, or deploy through the "
+        "deploy workflow, which pins it".format(*runtime, RUNTIME, *here, *runtime)
+    )
+
+
 def layer_archive(
     packages: Sequence[str] = LAYER_PACKAGES, *, build_dir: Path = BUILD / "layer-bytecode"
 ) -> pulumi.AssetArchive:

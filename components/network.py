@@ -29,6 +29,11 @@ ADMIN_PORTS = {"ssh": 22, "rdp": 3389}
 GATEWAY_ENDPOINTS = ("s3", "dynamodb")
 INTERFACE_ENDPOINTS = ("secretsmanager", "kms", "logs", "sts")
 ANYWHERE = "0.0.0.0/0"
+# Zone ids where EKS places no cluster subnet (EKS user guide, "Subnet requirements and
+# considerations"; CreateCluster fails with UnsupportedAvailabilityZoneException). Names map to
+# ids differently in each account, so zones are chosen by id. The app subnets host the cluster,
+# and every tier shares the zones, so the whole VPC avoids them.
+EKS_UNSUPPORTED_ZONE_IDS = ("use1-az3", "usw1-az2", "cac1-az3")
 FLOW_LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams")
 
 
@@ -52,11 +57,13 @@ class NetworkArgs:
 
 
 def select_zones(available: list[str], count: int) -> list[str]:
-    """The first ``count`` zones AWS reports, in its order (stable across runs)."""
+    """The first ``count`` zones AWS reports, in its order (stable across runs); AWS has
+    already left out the ``EKS_UNSUPPORTED_ZONE_IDS``."""
     if len(available) < count:
         raise ConfigError(
             f"config key 'availabilityZones' has invalid value {count!r}: allowed at most "
-            f"{len(available)} (the zones this region offers: {', '.join(available)})"
+            f"{len(available)} (the zones this region offers outside the zone ids EKS does not "
+            f"support, {', '.join(EKS_UNSUPPORTED_ZONE_IDS)}: {', '.join(available)})"
         )
     return available[:count]
 
@@ -80,6 +87,7 @@ class Network(pulumi.ComponentResource):
         available = aws.get_availability_zones(
             state="available",
             filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
+            exclude_zone_ids=list(EKS_UNSUPPORTED_ZONE_IDS),
             opts=pulumi.InvokeOptions(parent=self),
         ).names
         self.zones = select_zones(list(available), s.availability_zones)

@@ -238,7 +238,8 @@ class SaltRotation(pulumi.ComponentResource):
             name=secret_name,
             description="HMAC salt for organisation id anonymisation (rotates monthly)",
             kms_key_id=self.key.arn,
-            recovery_window_in_days=30,
+            # Staging is rebuilt: a deleted secret's name stays taken for its recovery window.
+            recovery_window_in_days=30 if protect else 0,
             opts=stateful(self, protect),
         )
 

@@ -1,8 +1,9 @@
 """SecureBucket: the one S3 building block every bucket of the project is made from.
 
-Always: versioning, SSE-KMS (with a bucket key unless turned off), all four public-access
-blocks, bucket-owner-enforced ownership (ACLs off), a bucket policy that denies plain HTTP and
-TLS below 1.2,
+Always: versioning, SSE-KMS (with a bucket key unless turned off; SSE-S3 on a server access log
+target, the only default encryption S3 log delivery accepts), all four public-access blocks,
+bucket-owner-enforced ownership (ACLs off), a bucket policy that denies plain HTTP and TLS below
+1.2,
 server access logging to a log bucket (except for the log bucket itself), and lifecycle rules
 that abort incomplete multipart uploads after 7 days and expire noncurrent versions. Each
 bucket adds its own transitions / expiration through a ``Lifecycle`` (``LOGS``, ``DOCUMENTS``).
@@ -58,7 +59,10 @@ class SecureBucketArgs:
     """Inputs of ``SecureBucket``.
 
     - bucket_name: the physical name (``naming.physical(role)``); changing it replaces the bucket.
-    - kms_key_arn: the customer-managed key for SSE-KMS (a bucket key keeps KMS calls cheap).
+    - kms_key_arn: the customer-managed key for SSE-KMS (a bucket key keeps KMS calls cheap);
+      ``None`` only for a server access log target, which gets SSE-S3 (``AES256``): "Default
+      server-side encryption with AWS KMS keys (SSE-KMS) is not supported" for the target
+      bucket (S3 user guide, "Enabling Amazon S3 server access logging").
     - access_log_bucket: name of the bucket receiving server access logs; ``None`` only for the
       log bucket itself (logging into itself would log its own log writes forever).
     - lifecycle: per-bucket transitions and expiration (default: none beyond the base rules).
@@ -70,7 +74,7 @@ class SecureBucketArgs:
     """
 
     bucket_name: str
-    kms_key_arn: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str] | None
     access_log_bucket: pulumi.Input[str] | None
     lifecycle: Lifecycle = Lifecycle()
     extra_statements: Sequence[Mapping[str, Any]] = ()
@@ -194,6 +198,12 @@ class SecureBucket(pulumi.ComponentResource):
                         sse_algorithm="aws:kms", kms_master_key_id=args.kms_key_arn
                     ),
                     bucket_key_enabled=args.bucket_key,
+                )
+                if args.kms_key_arn is not None
+                else aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="AES256"
+                    ),
                 )
             ],
             opts=child,

@@ -32,15 +32,37 @@ class ZoneSubnets:
         return {"public": self.public, "app": self.app, "data": self.data}[tier]
 
 
+# RFC 1918 private ranges and RFC 6598 shared address space: what AWS recommends for a VPC
+# ("VPC CIDR blocks", Amazon VPC user guide). AWS also accepts public ranges, but a VPC on
+# one shadows those internet addresses for everything inside it.
+VPC_RANGES = tuple(
+    ipaddress.IPv4Network(r)
+    for r in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+)
+PRIVATE_OR_SHARED = (
+    "10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 (RFC 1918) or 100.64.0.0/10 (RFC 6598)"
+)
+
+
 def vpc_problem(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str | None:
     """Why ``network`` cannot hold the subnet plan, or None when it can."""
-    if not isinstance(network, ipaddress.IPv4Network) or not network.is_private:
-        return "a private IPv4 range (10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16)"
+    if not isinstance(network, ipaddress.IPv4Network):
+        return f"an IPv4 range within {PRIVATE_OR_SHARED}"
+    kinds = (
+        ("loopback", network.is_loopback),
+        ("link-local", network.is_link_local),
+        ("multicast", network.is_multicast),
+    )
+    for kind, found in kinds:
+        if found:
+            return f"a range within {PRIVATE_OR_SHARED}, not a {kind} range"
+    if not any(network.subnet_of(allowed) for allowed in VPC_RANGES):
+        return f"a range within {PRIVATE_OR_SHARED}, not a public or reserved range"
     if not LARGEST_VPC_PREFIX <= network.prefixlen <= SMALLEST_VPC_PREFIX:
         return (
-            f"a prefix from /{LARGEST_VPC_PREFIX} to /{SMALLEST_VPC_PREFIX} (AWS VPCs are "
-            f"/{LARGEST_VPC_PREFIX} at most, and a smaller VPC leaves subnets under AWS's /28 "
-            "minimum)"
+            f"a prefix from /{LARGEST_VPC_PREFIX} to /{SMALLEST_VPC_PREFIX} (AWS takes /16 to "
+            f'/28, "VPC CIDR blocks"; this program cuts the VPC into {AZ_SLOTS} zone blocks of '
+            "four subnets, so below /24 a subnet would fall under AWS's /28 minimum)"
         )
     return None
 

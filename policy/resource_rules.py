@@ -50,6 +50,8 @@ def encryption_with_cmk(type_: str, props: Mapping[str, Any], ctx: Context) -> l
             for i, _ in enumerate(rules):
                 base = f"rules.{i}.applyServerSideEncryptionByDefault"
                 algorithm = known(props, f"{base}.sseAlgorithm")
+                if algorithm == "AES256":
+                    continue  # only on a server access log target: stack rule sse-s3-...
                 if algorithm not in ("aws:kms", "aws:kms:dsse"):
                     out.append(f"{base}.sseAlgorithm is {algorithm!r}: must be aws:kms")
                 out += _cmk(get(props, f"{base}.kmsMasterKeyId"), f"{base}.kmsMasterKeyId")

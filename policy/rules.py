@@ -50,6 +50,7 @@ from policy.stack_rules import (
     buckets_complete,
     functions_have_log_groups,
     refers_to,
+    sse_s3_only_on_log_targets,
     web_ingress_only_on_lb,
 )
 from policy.values import (
@@ -264,6 +265,11 @@ STACK_RULES: tuple[StackRule, ...] = (
         "web-ingress-only-on-load-balancer",
         "Ingress from anywhere (80/443) only into a security group a load balancer uses.",
         web_ingress_only_on_lb,
+    ),
+    StackRule(
+        "sse-s3-only-on-access-log-targets",
+        "A server access log target bucket uses SSE-S3 (S3 accepts no SSE-KMS there); no other.",
+        sse_s3_only_on_log_targets,
     ),
     StackRule(
         "lambda-log-groups-managed",

@@ -133,3 +133,40 @@ def functions_have_log_groups(resources: Sequence[Subject]) -> list[tuple[str, s
                 (fn.urn, f"function {fn.name} logs to {target}, which no LogGroup here manages")
             )
     return out
+
+
+LOGGING_TYPES = ("aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2")
+
+
+def sse_s3_only_on_log_targets(resources: Sequence[Subject]) -> list[tuple[str, str]]:
+    """A server access log target uses SSE-S3 ("Default server-side encryption with AWS KMS
+    keys (SSE-KMS) is not supported", S3 user guide, "Enabling Amazon S3 server access
+    logging"); every other bucket keeps SSE-KMS."""
+    buckets = [r for r in resources if r.type in BUCKET_TYPES]
+    configs = [r for r in resources if r.type in BUCKET_COMPANIONS["KMS encryption configuration"]]
+    loggings = [r for r in resources if r.type in LOGGING_TYPES]
+    out = []
+    for bucket in buckets:
+        target = any(refers_to(lg, "targetBucket", bucket, "bucket") is True for lg in loggings)
+        for config in (c for c in configs if refers_to(c, "bucket", bucket, "bucket") is True):
+            rules = get(config.props, "rules") or []
+            algorithms = {
+                get(rule, "applyServerSideEncryptionByDefault.sseAlgorithm") for rule in rules
+            }
+            if target and algorithms != {"AES256"}:
+                out.append(
+                    (
+                        bucket.urn,
+                        f"bucket {bucket.name} receives server access logs: "
+                        "its default encryption must be SSE-S3 (AES256), S3 refuses SSE-KMS there",
+                    )
+                )
+            if not target and "AES256" in algorithms:
+                out.append(
+                    (
+                        bucket.urn,
+                        f"bucket {bucket.name} uses SSE-S3: only a server access log "
+                        "target may, every other bucket uses a customer-managed key",
+                    )
+                )
+    return out

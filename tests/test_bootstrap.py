@@ -111,9 +111,9 @@ def test_config_defaults():
         ({**GOOD, "namePrefix": "Phase"}, "us-east-1", "bootstrap", "'namePrefix'"),
         (GOOD, "us-east-1", "Bootstrap", "stack name 'Bootstrap'"),
         (
-            {**GOOD, "namePrefix": "phase-mirror-calibration", "replicaRegion": "ap-southeast-2"},
+            {**GOOD, "replicaRegion": "ap-southeast-2"},
             "us-east-1",
-            "bootstrap",
+            "bootstrap-account-01",
             "63 characters",
         ),
     ],

@@ -83,9 +83,9 @@ def test_defaults_are_secure():
         ),
         ({"kAnonimity": "10"}, "us-east-1", "'kAnonimity' is not a setting of this project"),
         (
-            {"environment": "production", "deletionProtection": "false"},
+            {"environment": "production", "logRetentionDays": "365", "deletionProtection": "false"},
             "us-east-1",
-            "'deletionProtection' has invalid value 'false': allowed true when environment is production",
+            "'deletionProtection' has invalid value 'false': allowed true in production",
         ),
         (
             {"alarmEmails": '["oncall.example.com"]'},
@@ -113,9 +113,9 @@ def test_defaults_are_secure():
             "'trailRetentionDays' has invalid value '30': allowed a whole number from 90 to 3653",
         ),
         (
-            {"environment": "production", "trailRetentionDays": "90"},
+            {"environment": "production", "logRetentionDays": "365", "trailRetentionDays": "90"},
             "us-east-1",
-            "'trailRetentionDays' has invalid value '90': allowed at least 365 when environment is production",
+            "'trailRetentionDays' has invalid value '90': allowed at least 365 in production",
         ),
     ],
 )
@@ -153,7 +153,10 @@ def test_naming_rule_puts_prefix_role_and_stack_in_every_name():
 NETWORK_AND_DATA_REJECTIONS = [
     ({"vpcCidr": "10.20.0.0/33"}, "'vpcCidr' has invalid value '10.20.0.0/33': allowed a CIDR"),
     ({"vpcCidr": "10.20.0.1/16"}, "'vpcCidr' has invalid value '10.20.0.1/16'"),
-    ({"vpcCidr": "8.8.0.0/16"}, "'vpcCidr' has invalid value '8.8.0.0/16': allowed a private"),
+    (
+        {"vpcCidr": "8.8.0.0/16"},
+        "'vpcCidr' has invalid value '8.8.0.0/16': allowed a range within 10.0.0.0/8",
+    ),
     ({"vpcCidr": "10.20.0.0/25"}, "allowed a prefix from /16 to /24"),
     ({"vpcCidr": "10.0.0.0/12"}, "allowed a prefix from /16 to /24"),
     ({"availabilityZones": "4"}, "'availabilityZones' has invalid value '4': allowed one of 2, 3"),
@@ -210,8 +213,8 @@ NETWORK_AND_DATA_REJECTIONS = [
     ({"devopsRoleArn": "devops"}, "'devopsRoleArn' has invalid value 'devops': allowed an IAM"),
     ({"developerRoleArn": "arn:aws:iam::123:role/x"}, "'developerRoleArn' has invalid value"),
     (
-        {"environment": "production", "dbMultiAz": "false"},
-        "'dbMultiAz' has invalid value 'false': allowed true when environment is production",
+        {"environment": "production", "logRetentionDays": "365", "dbMultiAz": "false"},
+        "'dbMultiAz' has invalid value 'false': allowed true in production",
     ),
 ]
 

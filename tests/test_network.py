@@ -15,7 +15,7 @@ import pytest
 from components.config import ConfigError
 from components.network import select_zones
 from components.subnet_plan import AZ_SLOTS, plan_subnets, vpc_problem
-from tools.mock_program import ZONES, ProgramRun, Resource, run_program
+from tools.mock_program import ZONE_MAP, ProgramRun, Resource, run_program
 
 P = "phase-mirror-infra:"
 NETWORK = "phase-mirror:index:Network"
@@ -65,13 +65,25 @@ def test_adding_a_zone_keeps_every_existing_subnet_cidr():
     assert plan_subnets(vpc, 3)[:2] == plan_subnets(vpc, 2)
 
 
+def test_private_and_shared_ranges_hold_the_plan():
+    # RFC 1918 and RFC 6598 (carrier-grade NAT space, used for overlay VPCs)
+    for vpc in ("10.20.0.0/16", "172.16.0.0/20", "192.168.0.0/24", "100.64.0.0/16"):
+        assert vpc_problem(ipaddress.ip_network(vpc)) is None, vpc
+
+
 @pytest.mark.parametrize(
     ("vpc", "fragment"),
     [
         ("10.20.0.0/25", "prefix from /16 to /24"),
+        # AWS takes /28, but four zone blocks of four subnets would fall under AWS's /28.
+        ("10.20.0.0/28", "below /24 a subnet would fall under AWS's /28 minimum"),
         ("10.0.0.0/8", "prefix from /16 to /24"),
-        ("8.8.0.0/16", "private IPv4 range"),
-        ("fd00::/56", "private IPv4 range"),
+        ("8.8.0.0/16", "not a public or reserved range"),
+        ("127.0.0.0/16", "not a loopback range"),
+        ("169.254.0.0/16", "not a link-local range"),
+        ("224.0.0.0/16", "not a multicast range"),
+        ("198.18.0.0/16", "not a public or reserved range"),
+        ("fd00::/56", "an IPv4 range"),
     ],
 )
 def test_vpc_that_cannot_hold_the_plan_is_refused(vpc, fragment):
@@ -99,7 +111,8 @@ def test_zones_are_the_first_ones_aws_lists_and_too_few_is_a_config_error():
 def test_each_zone_gets_public_app_and_data_subnets_from_the_plan(program):
     vpc_cidr, zones, _ = settings(program)
     plan = plan_subnets(ipaddress.IPv4Network(vpc_cidr), zones)
-    region = program.config["aws:region"]
+    # us-east-1c is use1-az3 in the mocked account: EKS cannot use it, so a, b, d.
+    usable = [name for name, zone_id in ZONE_MAP.items() if zone_id != "use1-az3"]
     assert program.one("aws:ec2/vpc:Vpc", "network-vpc").inputs["cidrBlock"] == vpc_cidr
     subnets = program.of_type("aws:ec2/subnet:Subnet")
     assert len(subnets) == 3 * zones, [s.name for s in subnets]
@@ -107,7 +120,7 @@ def test_each_zone_gets_public_app_and_data_subnets_from_the_plan(program):
         for tier in ("public", "app", "data"):
             subnet = program.one("aws:ec2/subnet:Subnet", f"network-{tier}-{i}")
             assert subnet.inputs["cidrBlock"] == str(zone.of(tier)), subnet.urn
-            assert subnet.inputs["availabilityZone"] == f"{region}{ZONES[i]}", subnet.urn
+            assert subnet.inputs["availabilityZone"] == usable[i], subnet.urn
             assert subnet.inputs["mapPublicIpOnLaunch"] is False, subnet.urn
 
 

@@ -164,7 +164,7 @@ def test_trail_is_multi_region_validated_encrypted_and_streams_to_its_log_group(
     assert (
         inputs["s3BucketName"]
         == bucket.inputs["bucket"]
-        == f"phase-mirror-cloudtrail-{program.stack}"
+        == f"phase-mirror-cloudtrail-123456789012-us-east-1-{program.stack}"
     )
     assert inputs["cloudWatchLogsGroupArn"] == group.outputs["arn"] + ":*", resource.urn
     assert inputs["cloudWatchLogsRoleArn"] == role.outputs["arn"], resource.urn
@@ -221,7 +221,7 @@ def test_trail_bucket_has_no_bucket_key_so_cloudtrail_needs_no_decrypt(program):
 
 def test_trail_bucket_policy_lets_this_trail_write_only_its_accounts_prefix(program):
     arn = trail(program).outputs["arn"]
-    bucket = f"phase-mirror-cloudtrail-{program.stack}"
+    bucket = f"phase-mirror-cloudtrail-123456789012-us-east-1-{program.stack}"
     document = policy(
         program.one("aws:s3/bucketPolicy:BucketPolicy", "audit-trail-trail-bucket-policy")
     )
@@ -249,7 +249,10 @@ def test_trail_files_are_kept_at_least_90_days_and_a_year_in_production(program)
     expiring = [r["expiration"]["days"] for r in lifecycle.inputs["rules"] if r.get("expiration")]
     assert expiring == [365 if program.stack == "production" else 90], lifecycle.urn
     logging = program.one("aws:s3/bucketLogging:BucketLogging", "audit-trail-trail-bucket-logging")
-    assert logging.inputs["targetBucket"] == f"phase-mirror-access-logs-{program.stack}"
+    assert (
+        logging.inputs["targetBucket"]
+        == f"phase-mirror-access-logs-123456789012-us-east-1-{program.stack}"
+    )
 
 
 def test_trail_role_may_only_write_streams_of_the_trail_log_group(program):

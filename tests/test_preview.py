@@ -78,7 +78,7 @@ def test_main_exits_1_on_a_violation_and_0_when_clean(
     production: ProgramRun, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     broken, _ = without_pitr(production)
-    monkeypatch.setattr(preview, "run_program", lambda stack: broken)
+    monkeypatch.setattr(preview, "run_program", lambda stack, **_: broken)
     assert preview.main(["production"]) == 1
     assert "VIOLATION dynamodb-point-in-time-recovery" in capsys.readouterr().out
     clean = preview.build("production", run=production)
@@ -93,7 +93,7 @@ def test_main_prints_components_rules_and_checklist_and_writes_json(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr(preview, "run_program", lambda stack: staging)
+    monkeypatch.setattr(preview, "run_program", lambda stack, **_: staging)
     out = tmp_path / "staging.json"
     code = preview.main(["staging", "--json", str(out)])
     text = capsys.readouterr().out

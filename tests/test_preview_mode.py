@@ -24,8 +24,10 @@ STACKS = ("staging", "production")
 
 @functools.cache
 def first_preview(stack: str) -> ProgramRun:
-    """``stack`` previewed before its first deployment: every computed output unknown."""
-    return run_program(stack, unknowns=True)
+    """``stack`` previewed before its first deployment: every computed output unknown.
+
+    With the team's operator values, as the update it is compared with has them."""
+    return run_program(stack, unknowns=True, team=True)
 
 
 def only_in_one_mode(update: ProgramRun, preview: ProgramRun) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -27,6 +28,30 @@ def data_key_arn(run: ProgramRun) -> str:
     return run.one("aws:kms/key:Key", "data-tier-key").outputs["arn"]
 
 
+def log_targets(program) -> set[str]:
+    return {
+        str(lg.inputs["targetBucket"])
+        for lg in program.of_type("aws:s3/bucketLogging:BucketLogging")
+    }
+
+
+def test_every_access_log_target_uses_sse_s3_and_every_other_bucket_sse_kms(program):
+    # "Enabling Amazon S3 server access logging" (S3 user guide): the target bucket may use
+    # default encryption only with SSE-S3; "SSE-KMS is not supported". Every bucket logs.
+    buckets = {b.inputs["bucket"]: b for b in program.of_type(BUCKET)}
+    targets = log_targets(program)
+    assert targets and targets <= set(buckets), targets
+    for config in program.of_type(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    ):
+        bucket = next(b for b in buckets.values() if f"{b.name}-id" == config.inputs["bucket"])
+        algorithms = {
+            r["applyServerSideEncryptionByDefault"]["sseAlgorithm"] for r in config.inputs["rules"]
+        }
+        expected = {"AES256"} if bucket.inputs["bucket"] in targets else {"aws:kms"}
+        assert algorithms == expected, config.urn
+
+
 @pytest.mark.parametrize("bucket", BUCKETS)
 def test_bucket_is_versioned_kms_encrypted_private_and_owner_enforced(program, bucket):
     s3 = program.one(BUCKET, f"{bucket}-bucket")
@@ -42,8 +67,12 @@ def test_bucket_is_versioned_kms_encrypted_private_and_owner_enforced(program, b
     )
     (rule,) = sse.inputs["rules"]
     default = rule["applyServerSideEncryptionByDefault"]
-    assert default == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": data_key_arn(program)}
-    assert rule["bucketKeyEnabled"] is True, sse.urn
+    if s3.inputs["bucket"] in log_targets(program):
+        # S3 server access logging accepts only SSE-S3 on its target bucket.
+        assert default == {"sseAlgorithm": "AES256"}, sse.urn
+    else:
+        assert default == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": data_key_arn(program)}
+        assert rule["bucketKeyEnabled"] is True, sse.urn
     block = part(
         program, "bucketPublicAccessBlock:BucketPublicAccessBlock", bucket, "public-access-block"
     )
@@ -82,8 +111,14 @@ def test_bucket_policy_denies_plain_http_and_tls_below_1_2(program, bucket):
 
 def test_baselines_log_to_the_access_log_bucket_which_logs_nowhere(program):
     logging = program.one("aws:s3/bucketLogging:BucketLogging", "data-tier-baselines-logging")
-    assert logging.inputs["targetBucket"] == f"phase-mirror-access-logs-{program.stack}"
-    assert logging.inputs["targetPrefix"] == f"phase-mirror-baselines-{program.stack}/"
+    assert (
+        logging.inputs["targetBucket"]
+        == f"phase-mirror-access-logs-123456789012-us-east-1-{program.stack}"
+    )
+    assert (
+        logging.inputs["targetPrefix"]
+        == f"phase-mirror-baselines-123456789012-us-east-1-{program.stack}/"
+    )
     logged = [r.inputs["bucket"] for r in program.of_type("aws:s3/bucketLogging:BucketLogging")]
     assert "data-tier-access-logs-bucket-id" not in logged, "the log bucket logs into itself"
 
@@ -97,7 +132,10 @@ def test_access_log_bucket_lets_only_s3_log_delivery_of_this_account_write(progr
     (allow,) = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
     assert allow["Principal"] == {"Service": "logging.s3.amazonaws.com"}
     assert allow["Action"] == "s3:PutObject"
-    assert allow["Resource"] == f"arn:aws:s3:::phase-mirror-access-logs-{program.stack}/*"
+    assert (
+        allow["Resource"]
+        == f"arn:aws:s3:::phase-mirror-access-logs-123456789012-us-east-1-{program.stack}/*"
+    )
     assert allow["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
     # Access-log targets use SSE-S3 ("Enabling Amazon S3 server access logging": SSE-KMS is not
     # supported), so log delivery never uses the data tier's key.
@@ -176,3 +214,23 @@ def test_impossible_lifecycle_is_refused(kwargs, fragment):
 def test_tls_statements_name_the_bucket_and_its_objects():
     statements = tls_only_statements("b")
     assert {tuple(s["Resource"]) for s in statements} == {("arn:aws:s3:::b", "arn:aws:s3:::b/*")}
+
+
+def test_the_policy_pack_flags_sse_kms_on_a_log_target_and_sse_s3_elsewhere(staging):
+    from policy import rules
+    from tools.checklist import subject
+
+    def findings(run):
+        found, _ = rules.check_stack([subject(r) for r in run.resources])
+        return [v for v in found if v.policy == "sse-s3-only-on-access-log-targets"]
+
+    assert findings(staging) == []
+    swapped = copy.deepcopy(staging)
+    for config in swapped.of_type(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    ):
+        default = config.inputs["rules"][0]["applyServerSideEncryptionByDefault"]
+        default["sseAlgorithm"] = "aws:kms" if default["sseAlgorithm"] == "AES256" else "AES256"
+    messages = [v.message for v in findings(swapped)]
+    assert any("receives server access logs" in m for m in messages), messages
+    assert any("only a server access log target may" in m for m in messages), messages

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from policy import rules
 from tools.mock_program import ROOT, ProgramRun, Resource
 
-Status = Literal["pass", "fail", "manual"]
+Status = Literal["pass", "fail", "warn", "manual"]
 
 DYNAMODB_TABLE = "aws:dynamodb/table:Table"
 SECRETS_MANAGER = "aws:secretsmanager/secret:Secret"
@@ -494,11 +494,18 @@ AUTOMATED: tuple[tuple[str, str, Callable[[Facts], Verdict]], ...] = (
 )
 
 
+# Items that hang on an operator value (components/operator_values.py): a stack file in the
+# repository cannot name the team's on-call address, so a preview warns and `pulumi up` of
+# production refuses at program start instead.
+OPERATOR_VALUE_ITEMS = frozenset({"Alert recipients configured"})
+
+
 def evaluate(run: ProgramRun, violations: list[rules.Violation], root: Path = ROOT) -> list[Item]:
     facts = Facts(run, violations, root)
     items = []
     for section, title, check in AUTOMATED:
         ok, reason = check(facts)
-        items.append(Item(section, title, "pass" if ok else "fail", reason))
+        missed: Status = "warn" if title in OPERATOR_VALUE_ITEMS else "fail"
+        items.append(Item(section, title, "pass" if ok else missed, reason))
     items += [Item(section, title, "manual", who) for section, title, who in MANUAL]
     return items

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
+import logging
 import runpy
 import sys
 import uuid
@@ -21,17 +21,40 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from tools.engine_config import config_strings, engine_string
+
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "phase-mirror-infra"
 ACCOUNT_ID = "123456789012"
-ZONES = ("a", "b", "c", "d")
+# us-east-1's zone names as one real account maps them: names map to zone ids per account, and
+# here us-east-1c is use1-az3, where EKS places no cluster subnet (EKS user guide, cluster
+# subnet requirements). ``zone_map`` gives another account's mapping.
+ZONE_MAP: dict[str, str] = {
+    "us-east-1a": "use1-az1",
+    "us-east-1b": "use1-az2",
+    "us-east-1c": "use1-az3",
+    "us-east-1d": "use1-az4",
+    "us-east-1e": "use1-az5",
+    "us-east-1f": "use1-az6",
+}
+# What a team puts in a stack file before its first ``pulumi up`` (docs/first-deploy.md): an
+# update under the harness is the update of a configured team unless ``team=False``.
+TEAM_VALUES: dict[str, str] = {
+    f"{PROJECT}:alarmEmails": '["oncall@example.com"]',
+    f"{PROJECT}:devopsRoleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/devops",
+    f"{PROJECT}:developerRoleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/developer",
+    f"{PROJECT}:deployRoleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/phase-mirror-ci-deploy-bootstrap",
+    f"{PROJECT}:operatorRoleArnPattern": (
+        f"arn:aws:iam::{ACCOUNT_ID}:role/aws-reserved/sso.amazonaws.com/*/"
+        "AWSReservedSSO_AdministratorAccess_*"
+    ),
+}
 
 
 class UnknownInvoke(Exception):
@@ -73,6 +96,8 @@ class ProgramRun:
     config: dict[str, str]
     resources: list[Resource] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    # What the program logged with pulumi.log.warn (the CLI prints these as warnings).
+    warnings: list[str] = field(default_factory=list)
 
     def of_type(self, type_: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_]
@@ -141,9 +166,12 @@ class PhaseMirrorMocks(pulumi_mocks.Mocks):
     An invoke it does not know raises ``UnknownInvoke`` so a new data source is noticed.
     """
 
-    def __init__(self, region: str, *, unknowns: bool = False) -> None:
+    def __init__(
+        self, region: str, *, unknowns: bool = False, zone_map: Mapping[str, str] | None = None
+    ) -> None:
         self.region = region
         self.unknowns = unknowns
+        self.zone_map = dict(zone_map) if zone_map is not None else _zones_of(region)
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(args.inputs)
@@ -218,9 +246,17 @@ class PhaseMirrorMocks(pulumi_mocks.Mocks):
             case "aws:index/getPartition:getPartition":
                 return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
             case "aws:index/getAvailabilityZones:getAvailabilityZones":
+                # AWS's order kept; excluded ids (and names) dropped, as the API does.
+                excluded = set(args.args.get("excludeZoneIds") or ())
+                excluded_names = set(args.args.get("excludeNames") or ())
+                zones = [
+                    (name, zone_id)
+                    for name, zone_id in self.zone_map.items()
+                    if zone_id not in excluded and name not in excluded_names
+                ]
                 return {
-                    "names": [f"{self.region}{z}" for z in ZONES],
-                    "zoneIds": [f"use1-az{i + 1}" for i in range(len(ZONES))],
+                    "names": [name for name, _ in zones],
+                    "zoneIds": [zone_id for _, zone_id in zones],
                     "id": self.region,
                 }
         raise UnknownInvoke(f"the mocks do not answer invoke {args.token} ({args.args})")
@@ -252,19 +288,20 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
+def _zones_of(region: str) -> dict[str, str]:
+    if region == "us-east-1":
+        return dict(ZONE_MAP)
+    # AWS's zone-id scheme: eu-west-1 -> euw1, ap-southeast-2 -> apse2.
+    geo, direction, number = region.split("-")[-3:]
+    short = {"northeast": "ne", "southeast": "se", "northwest": "nw", "southwest": "sw"}
+    code = f"{geo}{short.get(direction, direction[0])}{number}"
+    return {f"{region}{z}": f"{code}-az{i + 1}" for i, z in enumerate("abcd")}
+
+
 def stack_config(stack: str, root: Path = ROOT) -> dict[str, str]:
-    """The config of ``Pulumi.<stack>.yaml`` as the engine passes it: every value a string."""
-    path = root / f"Pulumi.{stack}.yaml"
-    data = yaml.safe_load(path.read_text()) or {}
-    return {key: _engine_string(value) for key, value in (data.get("config") or {}).items()}
-
-
-def _engine_string(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, dict)):
-        return json.dumps(value)
-    return str(value)
+    """The config of ``Pulumi.<stack>.yaml`` as the CLI passes it: every value a string, read
+    as go-yaml v3 reads it (tools/engine_config.py), not as PyYAML's YAML 1.1 would."""
+    return config_strings((root / f"Pulumi.{stack}.yaml").read_text())
 
 
 def run_program(
@@ -276,6 +313,9 @@ def run_program(
     root: Path = ROOT,
     unknowns: bool = False,
     project: str = PROJECT,
+    team: bool | None = None,
+    zone_map: Mapping[str, str] | None = None,
+    python: tuple[int, int] | None = None,
 ) -> ProgramRun:
     """Run ``__main__.py`` for ``stack`` under mocks and return what it registered.
 
@@ -285,18 +325,30 @@ def run_program(
     another git ref's program). ``unknowns`` (with ``preview``) leaves every computed output
     unknown, as a real first preview does (tests/test_preview_mode.py). ``project`` names
     another Pulumi project of this repository (``bootstrap/`` runs with ``root`` its folder).
+    ``team`` (default: on for an update of the main project) fills the operator values the
+    stack file leaves to the team from ``TEAM_VALUES``; ``team=False`` runs the file as shipped.
+    ``zone_map`` is the account's zone names -> ids (default ``ZONE_MAP``). ``python`` is the
+    interpreter the deploy runs on (default: the Lambda runtime's, as the workflows pin it).
     """
     config = stack_config(stack, root)
+    if team or (team is None and not (preview or unknowns) and project == PROJECT):
+        config = {**TEAM_VALUES, **config}
     for key, value in (overrides or {}).items():
         if value is None:
             config.pop(key, None)
         else:
-            config[key] = _engine_string(value)
-    mocks = PhaseMirrorMocks(config.get("aws:region", "us-east-1"), unknowns=unknowns)
+            config[key] = engine_string(value)
+    region = config.get("aws:region", "us-east-1")
+    mocks = PhaseMirrorMocks(region, unknowns=unknowns, zone_map=zone_map)
     preview = preview or unknowns
     monitor = RecordingMonitor(mocks)
+    log = _WarningLog()
     settings.reset_options(project=project, stack=stack, preview=preview)
-    pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
+    pulumi_mocks.set_mocks(
+        mocks, project=project, stack=stack, preview=preview, monitor=monitor, logger=log.logger
+    )
+    # The engine runs the program with the project's folder as its root directory.
+    settings.SETTINGS.root_directory = str(root)  # type: ignore[misc]
     set_all_config(config)
     stack_resource = settings.get_root_resource()
 
@@ -304,13 +356,14 @@ def run_program(
     try:
 
         def main() -> None:
-            runpy.run_path(str(program), run_name="__main__")
+            with _build_python(python):
+                runpy.run_path(str(program), run_name="__main__")
 
         _sync_await(run_pulumi_func(main))
     finally:
         sys.path.remove(str(program.parent))
 
-    run = ProgramRun(stack=stack, config=config)
+    run = ProgramRun(stack=stack, config=config, warnings=log.messages)
     for urn, request in monitor.requests.items():
         registration = monitor.resources[urn]
         run.resources.append(
@@ -334,6 +387,37 @@ def run_program(
     for name, value in stack_outputs.items():
         run.outputs[name] = _sync_await(pulumi.Output.from_input(value).future())
     return run
+
+
+class _WarningLog(logging.Handler):
+    """Collects the warnings the program sends to the (mock) engine."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+        self.logger = logging.getLogger(f"phase-mirror-program-{id(self)}")
+        self.logger.propagate = False
+        self.logger.addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def _build_python(version: tuple[int, int] | None) -> Iterator[None]:
+    """Run as if on ``version`` (default the Lambda runtime's Python, as the workflows pin it)."""
+    import components.function as module
+
+    original = getattr(module, "build_python", None)
+    if original is None:  # another checkout's program (tools.against), from before the check
+        yield
+        return
+    runtime = module.runtime_version()
+    module.build_python = lambda: version or runtime
+    try:
+        yield
+    finally:
+        module.build_python = original
 
 
 def _inputs(request: Any) -> dict[str, Any]:

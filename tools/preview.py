@@ -2,11 +2,12 @@
 
     python -m tools.preview STACK [--json FILE] [--against REF [--allow-replace URN ...]]
 
-Runs ``__main__.py`` with ``Pulumi.<STACK>.yaml`` under the test mocks (no Pulumi CLI, no cloud
-credentials, no network), prints each resource grouped by component with the settings a
-reviewer checks, then every violation of ``policy/rules.py`` (the functions the CrossGuard pack
-runs), then the pre-production checklist (``tools/checklist.py``). Exits 1 on any violation or
-failed checklist item. ``--json`` writes the same findings with secret values masked.
+Runs ``__main__.py`` with ``Pulumi.<STACK>.yaml`` under the test mocks as a dry run, as
+``pulumi preview`` does (no Pulumi CLI, no cloud credentials, no network), prints each resource
+grouped by component with the settings a reviewer checks, the program's warnings (each operator
+value the stack still lacks), then every violation of ``policy/rules.py`` (the functions the
+CrossGuard pack runs), then the pre-production checklist (``tools/checklist.py``). Exits 1 on
+any violation or failed checklist item; warnings do not fail it. ``--json`` writes the same findings with secret values masked.
 ``--against REF`` adds ``tools.against``: exit 1 (2 if REF cannot be run) when a stateful
 resource of REF would be replaced or removed, unless ``--allow-replace URN`` names it.
 """
@@ -125,7 +126,7 @@ def policy_findings(run: ProgramRun) -> tuple[list[rules.Violation], list[rules.
 
 
 def build(stack: str, run: ProgramRun | None = None) -> Report:
-    run = run if run is not None else run_program(stack)
+    run = run if run is not None else run_program(stack, preview=True)
     violations, advisories = policy_findings(run)
     return Report(stack, run, violations, advisories, checklist.evaluate(run, violations))
 
@@ -199,11 +200,14 @@ def render_resources(run: ProgramRun) -> list[str]:
 
 def render(report: Report) -> str:
     items = report.checklist
-    counts = {s: sum(i.status == s for i in items) for s in ("pass", "fail", "manual")}
+    counts = {s: sum(i.status == s for i in items) for s in ("pass", "fail", "warn", "manual")}
     lines = [
         f"Offline preview of stack {report.stack}: {len(report.run.resources)} resources "
         "(mocks; no Pulumi CLI, credentials or network)",
         *render_resources(report.run),
+        "",
+        f"== Program warnings: {len(report.run.warnings)}",
+        *(f"  WARNING {w}" for w in report.run.warnings),
         "",
         f"== Policy pack: {len(rules.RESOURCE_RULES) + len(rules.STACK_RULES)} mandatory rules, "
         f"{len(report.violations)} violations",
@@ -214,7 +218,7 @@ def render(report: Report) -> str:
         *(f"  advisory {v.policy}: {v.message}" for v in report.advisories),
         "",
         f"== Pre-production checklist (spec 001): {counts['pass']} pass, {counts['fail']} fail, "
-        f"{counts['manual']} manual",
+        f"{counts['warn']} warn, {counts['manual']} manual",
         *(f"  [{i.status.upper():6}] {i.section} {i.title}: {i.reason}" for i in items),
         "",
         "Result: " + ("FAIL" if report.failed else "PASS"),
