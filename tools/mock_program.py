@@ -252,10 +252,37 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
+class StackFileError(Exception):
+    """A stack file that cannot be read; the one-line message names the stack and the file."""
+
+
+class UnknownStack(StackFileError, LookupError):
+    """No ``Pulumi.<stack>.yaml``: the message names the stack and the stacks that exist."""
+
+
+def stacks(root: Path = ROOT) -> list[str]:
+    """The stacks of the project in ``root``: one per ``Pulumi.<stack>.yaml``."""
+    return sorted(
+        p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in root.glob("Pulumi.*.yaml")
+    )
+
+
 def stack_config(stack: str, root: Path = ROOT) -> dict[str, str]:
     """The config of ``Pulumi.<stack>.yaml`` as the engine passes it: every value a string."""
     path = root / f"Pulumi.{stack}.yaml"
-    data = yaml.safe_load(path.read_text()) or {}
+    if not path.is_file():
+        known = ", ".join(stacks(root)) or "none"
+        raise UnknownStack(f"unknown stack {stack!r}: no {path.name} (stacks: {known})")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" line {where.line + 1}" if where is not None else ""
+        raise StackFileError(
+            f"{path.name}{line} is not valid YAML: {getattr(exc, 'problem', exc)}"
+        ) from None
+    if not isinstance(data, dict) or not isinstance(data.get("config") or {}, dict):
+        raise StackFileError(f"{path.name} has no 'config:' mapping")
     return {key: _engine_string(value) for key, value in (data.get("config") or {}).items()}
 
 
