@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -80,10 +81,12 @@ def estimate_stacks(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    summary, examples, detail = (__doc__ or "\n\n\n\n").split("\n\n", 2)
     parser = argparse.ArgumentParser(
         prog="python -m tools.cost",
-        description=__doc__,
+        description=f"{summary}\n\n{detail}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n" + textwrap.indent(textwrap.dedent(examples), "  "),
     )
     parser.add_argument("stacks", nargs="*", metavar="STACK", help="e.g. staging production")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
