@@ -9,6 +9,7 @@ the ingestion handler does on moto.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from tools import cost
 from tools.cost import items
 from tools.cost.model import INGESTED_EVENT, CostError, Estimate, Line, Usage
 from tools.cost.render import render_doc, render_markdown, render_text
-from tools.mock_program import ROOT, ProgramRun
+from tools.mock_program import ROOT, ProgramRun, run_program
 from tools.prices import PRICES
 
 
@@ -400,6 +401,17 @@ def test_an_unknown_stack_is_one_line_naming_it_and_exit_2(capsys: pytest.Captur
     out, err = capsys.readouterr()
     assert out == ""
     assert err.count("\n") == 1 and "'qa'" in err and "production, staging" in err
+
+
+def test_a_refused_config_value_is_one_line_naming_the_key(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    bad = functools.partial(run_program, overrides={"phase-mirror-infra:dbMultiAz": "maybe"})
+    monkeypatch.setattr(cost, "run_program", bad)
+    assert cost.main(["staging"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1 and "'dbMultiAz'" in err and "Traceback" not in err
 
 
 def test_no_stack_and_no_doc_is_a_usage_error(capsys: pytest.CaptureFixture[str]):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bench import __main__ as bench_main
-from tools import against, preview, snapshot
+from tools import preview, snapshot
 from tools.mock_program import ROOT, StackFileError, run_program, stack_config
 
 TOOLS = ROOT / "tools"
@@ -101,27 +101,6 @@ def test_a_stack_file_that_is_not_yaml_names_the_file_and_line(tmp_path: Path):
     (tmp_path / "Pulumi.list.yaml").write_text("- just a list\n")
     with pytest.raises(StackFileError, match="no 'config:' mapping"):
         stack_config("list", tmp_path)
-
-
-# --- tools.against: what --allow-replace allowed ---------------------------------------------
-
-BASE = "urn:pulumi:production::phase-mirror-infra::"
-TABLE = "aws:dynamodb/table:Table"
-
-
-def test_allow_replace_names_exactly_the_urn_and_change_it_allowed():
-    table = f"{BASE}{TABLE}::consent"
-    key = f"{BASE}aws:kms/key:Key::key"
-    changes = [
-        against.Change(table, TABLE, "replaced", "hashKey", "'orgId'", "'orgHash'"),
-        against.Change(key, "aws:kms/key:Key", "removed"),
-    ]
-    lines, status = against.verdict(changes, {table, key})
-    assert status == 0
-    assert f"  --allow-replace {table} allowed: hashKey: 'orgId' -> 'orgHash'" in lines
-    assert f"  --allow-replace {key} allowed: removed" in lines
-    # the summary must not claim that nothing is replaced
-    assert lines[-1] == "passing: only the 2 URN(s) allowed above would be replaced or removed"
 
 
 # --- tools.snapshot ----------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import Any
 import pulumi
 
 from tools.identity import Identities
-from tools.mock_program import ROOT, ProgramRun, run_program
+from tools.mock_program import ROOT, ProgramRun, StackFileError, run_program
 from tools.mock_program import stacks as stack_names
 
 SNAPSHOTS = ROOT / "tests" / "snapshots"
@@ -133,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for stack in stacks:
         try:
             run = run_program(stack)
-        except pulumi.RunError as exc:
+        except (StackFileError, pulumi.RunError) as exc:
             print(f"tools.snapshot: stack {stack}: {exc}", file=sys.stderr)
             return 2
         path = write(run)
