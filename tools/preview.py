@@ -279,9 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = build(args.stack)
     except (StackFileError, against.AgainstError) as exc:
         return _refuse(str(exc))
-    except (
-        pulumi.RunError
-    ) as exc:  # ConfigError: one line naming the key, value and what is allowed
+    except pulumi.RunError as exc:
+        # The program's ConfigError: one line naming the key, the value and what is allowed.
         return _refuse(f"stack {args.stack}: {exc}")
     print(render(report))
     if args.json:
