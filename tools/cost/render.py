@@ -27,13 +27,6 @@ def _unconfirmed(price: Price) -> str:
     return " (unconfirmed)" if price.checked.startswith(NOT_FOUND) else ""
 
 
-def _groups(lines: Sequence[Line]) -> dict[str, list[Line]]:
-    groups: dict[str, list[Line]] = {}
-    for line in lines:
-        groups.setdefault(line.group, []).append(line)
-    return groups
-
-
 def _event_units() -> str:
     writes = sum(r.write_units for r in INGESTED_EVENT)
     reads = sum(r.read_units for r in INGESTED_EVENT)
@@ -56,49 +49,55 @@ def _footer(found: Estimate, *, markdown: bool = False) -> list[str]:
 
 
 def _used(found: Sequence[Estimate]) -> list[str]:
-    keys = sorted({line.price_key for f in found for line in (*f.floor, *f.per_million_events)})
-    return keys
+    return sorted({line.price_key for f in found for line in (*f.floor, *f.per_million_events)})
+
+
+def _row(estimate: Estimate, line: Line) -> tuple[str, str, str, str]:
+    price = estimate.price(line)
+    return (
+        f"  {line.item}",
+        f"{line.basis} x {rate(price)}{_unconfirmed(price)}",
+        money(estimate.monthly(line)),
+        f"  ({line.note})" if line.note else "",
+    )
+
+
+def _text_of(estimate: Estimate) -> list[str]:
+    floor = [_row(estimate, line) for line in estimate.floor]
+    events = [_row(estimate, line) for line in estimate.per_million_events]
+    width = max((len(row[0]) for row in (*floor, *events)), default=0)
+    calc = max((len(row[1]) for row in (*floor, *events)), default=0)
+
+    def show(item: str, basis: str, cost: str, note: str = "") -> str:
+        return f"{item:<{width}}  {basis:<{calc}} = {cost:>10}{note}"
+
+    out = [f"Monthly floor of stack {estimate.stack}: {money(estimate.total)} ({BASIS})"]
+    group = None
+    for line, row in zip(estimate.floor, floor, strict=True):
+        if line.group != group:
+            group = line.group
+            out.append(group)
+        out.append(show(*row))
+    out.append(show(f"{'total':>{width}}", "", money(estimate.total)))
+    if events:
+        out.append(
+            f"\nDynamoDB on demand: {money(estimate.per_million)} per million ingested "
+            f"events ({_event_units()}), not in the floor"
+        )
+        out += [show(*row) for row in events]
+    return [*out, "", *_footer(estimate), ""]
 
 
 def render_text(found: Sequence[Estimate]) -> str:
-    out: list[str] = []
-    for estimate in found:
-        rows = [
-            (
-                f"  {line.item}",
-                f"{line.basis} x {rate(estimate.price(line))}{_unconfirmed(estimate.price(line))}",
-                money(estimate.monthly(line)),
-                f"  ({line.note})" if line.note else "",
-            )
-            for line in (*estimate.floor, *estimate.per_million_events)
-        ]
-        width = max((len(r[0]) for r in rows), default=0)
-        calc = max((len(r[1]) for r in rows), default=0)
-        text = {
-            id(line): row
-            for line, row in zip((*estimate.floor, *estimate.per_million_events), rows, strict=True)
-        }
-        out.append(f"Monthly floor of stack {estimate.stack}: {money(estimate.total)} ({BASIS})")
-        for group, lines in _groups(estimate.floor).items():
-            out.append(group)
-            for line in lines:
-                item, basis, cost, note = text[id(line)]
-                out.append(f"{item:<{width}}  {basis:<{calc}} = {cost:>10}{note}")
-        out.append(f"{'total':>{width}}  {'':<{calc}} = {money(estimate.total):>10}")
-        if estimate.per_million_events:
-            out.append(
-                f"\nDynamoDB on demand: {money(estimate.per_million)} per million ingested "
-                f"events ({_event_units()}), not in the floor"
-            )
-            for line in estimate.per_million_events:
-                item, basis, cost, note = text[id(line)]
-                out.append(f"{item:<{width}}  {basis:<{calc}} = {cost:>10}{note}")
-        out += ["", *_footer(estimate), ""]
+    out = [line for estimate in found for line in _text_of(estimate)]
     if len(found) > 1:
         together = sum(f.total for f in found)
         out.append(f"Together ({', '.join(f.stack for f in found)}): {money(together)} a month")
     out.append("Prices used (tools/prices.py; 'unconfirmed': no stored page showed the figure):")
-    out += [f"  {key}: {rate(PRICES[key])}  {PRICES[key].source}" for key in _used(found)]
+    out += [
+        f"  {key}: {rate(PRICES[key])}{_unconfirmed(PRICES[key])}  {PRICES[key].source}"
+        for key in _used(found)
+    ]
     return "\n".join(out)
 
 
