@@ -8,7 +8,9 @@ import math
 import sys
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 import pulumi
 
@@ -43,6 +45,32 @@ def archive_bytes(archive: pulumi.AssetArchive) -> tuple[int, int, int]:
     return files, raw, len(buffer.getvalue())
 
 
+class Progress:
+    """One line on stderr as each stage starts, with the time so far: a full run takes minutes,
+    and stdout stays the table alone."""
+
+    def __init__(
+        self,
+        stages: int,
+        *,
+        stream: TextIO | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.stages, self.started_stages = stages, 0
+        self.stream = stream if stream is not None else sys.stderr
+        self.clock = clock
+        self.started = clock()
+
+    def __call__(self, what: str) -> None:
+        self.started_stages += 1
+        elapsed = self.clock() - self.started
+        print(
+            f"bench [{self.started_stages}/{self.stages}, {elapsed:.0f} s]: {what}",
+            file=self.stream,
+            flush=True,
+        )
+
+
 def table(headers: list[str], rows: list[list[object]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -50,7 +78,14 @@ def table(headers: list[str], rows: list[list[object]]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  python -m bench            # every measurement (minutes); progress on stderr\n"
+        "  python -m bench --quick    # fewer events and runs, a smoke run",
+    )
     parser.add_argument("--quick", action="store_true", help="fewer events and runs")
     parser.add_argument(
         "--source-layer",
@@ -65,8 +100,10 @@ def main(argv: list[str]) -> int:
     started = time.perf_counter()
     out: list[str] = []
     failures: list[str] = []
+    progress = Progress(2 + len(cold_start.FUNCTIONS) + len(counts))
 
     # --- fp-ingestion, warm ------------------------------------------------------------------
+    progress(f"fp-ingestion, {events} warm events against moto")
     ing = ingestion.run(events)
     calls = ", ".join(f"{op} {n:g}" for op, n in ing.calls_per_event.items())
     out.append(f"## fp-ingestion, warm container, {ing.events} events against moto\n")
@@ -116,6 +153,7 @@ def main(argv: list[str]) -> int:
     layer_files, layer_raw, layer_zip = archive_bytes(layer_archive())
     rows, colds = [], {}
     for function in cold_start.FUNCTIONS:
+        progress(f"{function} cold start, {runs} fresh interpreters")
         cold = cold_start.measure(function, runs)
         colds[function] = cold
         files, raw, zipped = archive_bytes(package(function))
@@ -154,7 +192,10 @@ def main(argv: list[str]) -> int:
     )
 
     # --- calibration-query -----------------------------------------------------------------------
-    figures = query.run(counts)
+    figures = []
+    for count in counts:
+        progress(f"calibration-query over {count:,} events, both paths")
+        figures += query.run((count,))
     out.append(
         f"\n## calibration-query, one rule, {figures[0].orgs} organisations over two salt periods\n"
     )
@@ -193,6 +234,7 @@ def main(argv: list[str]) -> int:
     )
 
     # --- memory and cost -------------------------------------------------------------------------
+    progress("memory and cost model")
     wait = sum(DYNAMODB_WAIT_MS[op] * n for op, n in ing.calls_per_event.items())
     query_cpu = max(f.client_ms for f in by_path["aggregates"])
     candidates = {

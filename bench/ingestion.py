@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest import mock
 
 import boto3
 from aws_lambda_powertools.utilities.parameters.secrets import SecretsProvider
@@ -117,7 +118,8 @@ def run(count: int, orgs: int = 200) -> IngestionFigures:
     now = datetime.now(UTC)
     month = now.strftime("%Y-%m")
     previous = (now.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
-    with mock_aws(), silenced():
+    # The handler module is shared (load_handler caches it): its wiring is put back afterwards.
+    with mock_aws(), silenced(), mock.patch.object(module, "dependencies"):
         ddb = boto3.client("dynamodb", region_name=REGION)
         sm = boto3.client("secretsmanager", region_name=REGION)
         names = create_program_tables(ddb, ("consent", "calibration", "aggregates"), "bench")

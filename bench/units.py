@@ -14,13 +14,15 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from tools.prices import PRICES
+
 QUERY_PAGE_BYTES = 1024 * 1024  # a Query page stops at 1 MB
 READ_UNIT_BYTES = 4096
 WRITE_UNIT_BYTES = 1024
 
-# us-east-1 on-demand prices (DynamoDB since Nov 2024; Lambda x86), USD.
-PRICE_PER_MILLION_WRU = 0.625
-PRICE_PER_MILLION_RRU = 0.125
+# us-east-1 on-demand prices, USD: DynamoDB's from the dated table tools.cost uses; Lambda x86.
+PRICE_PER_MILLION_WRU = PRICES["dynamodb-write"].usd
+PRICE_PER_MILLION_RRU = PRICES["dynamodb-read"].usd
 PRICE_PER_GB_SECOND = 0.0000166667
 PRICE_PER_MILLION_REQUESTS = 0.20
 FULL_CPU_MB = 1769  # Lambda gives one full vCPU at 1,769 MB, proportionally less below

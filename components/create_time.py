@@ -166,7 +166,8 @@ def planned_names(cfg: StackConfig, account_id: str) -> list[PlannedName]:
     names += [PlannedName("backup", n.physical("backup"))]
     names += [PlannedName("trail", n.physical("trail")), PlannedName("http-api", n.physical("api"))]
     names += [
-        PlannedName("event-rule", n.physical(role)) for role in ("rotation-failed", "salt-key-access")
+        PlannedName("event-rule", n.physical(role))
+        for role in ("rotation-failed", "salt-key-access")
     ]
     if cfg.data.eks_enabled:
         names.append(PlannedName("eks-cluster", n.physical("eks")))

@@ -233,6 +233,10 @@ def test_allow_replace_accepts_exactly_the_named_urns():
     lines, status = against.verdict(changes, {table, key, f"{BASE}typo"})
     assert status == 0
     assert any("typo matches no replaced or removed resource" in line for line in lines)
+    # Each allowed URN is named with the change it allows; the summary claims nothing more.
+    assert f"  --allow-replace {table} allowed: hashKey: 'a' -> 'b'" in lines
+    assert f"  --allow-replace {key} allowed: removed" in lines
+    assert lines[-1] == "passing: only the 2 URN(s) allowed above would be replaced or removed"
 
 
 def test_renames_alone_pass():

@@ -274,6 +274,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.against",
         description="Fail when the work tree would replace or remove a stateful resource of REF.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  python -m tools.against production origin/main\n"
+        "  python -m tools.against production origin/main --allow-replace \\\n"
+        "    'urn:pulumi:production::phase-mirror-infra::phase-mirror:index:CalibrationStore"
+        "$aws:dynamodb/table:Table::calibration-store-consent-store'\n\n"
+        "exit status: 0 nothing replaced or removed (or only allowed URNs), 1 a stateful "
+        "resource would be, 2 the comparison cannot run",
     )
     parser.add_argument("stack", help="stack name (Pulumi.<stack>.yaml), e.g. production")
     parser.add_argument("ref", help="git ref to compare with, e.g. origin/main or HEAD")
@@ -314,6 +322,14 @@ def verdict(changes: Sequence[Change], allowed: set[str]) -> tuple[list[str], in
     for urn in sorted(allowed - {c.urn for c in changes}):
         lines.append(f"  note: --allow-replace {urn} matches no replaced or removed resource")
     blocked = sorted({c.urn for c in changes if c.blocking and c.urn not in allowed})
+    accepted = sorted({c.urn for c in changes if c.blocking and c.urn in allowed})
+    for urn in accepted:
+        what = "; ".join(
+            "removed" if c.kind == "removed" else f"{c.input}: {c.old} -> {c.new}"
+            for c in changes
+            if c.urn == urn and c.blocking
+        )
+        lines.append(f"  --allow-replace {urn} allowed: {what}")
     if blocked:
         lines.append(
             f"{len(blocked)} stateful resource(s) would be replaced or removed. If that is "
@@ -321,7 +337,12 @@ def verdict(changes: Sequence[Change], allowed: set[str]) -> tuple[list[str], in
             "allow-data-replacement)."
         )
         return lines, 1
-    lines.append("no stateful resource would be replaced or removed")
+    if accepted:
+        lines.append(
+            f"passing: only the {len(accepted)} URN(s) allowed above would be replaced or removed"
+        )
+    else:
+        lines.append("no stateful resource would be replaced or removed")
     return lines, 0
 
 

@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from tools.engine_config import config_strings, engine_string
+from tools.engine_config import Unreproduced, config_strings, engine_string
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "phase-mirror-infra"
@@ -288,6 +289,21 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
+class StackFileError(Exception):
+    """A stack file that cannot be read; the one-line message names the stack and the file."""
+
+
+class UnknownStack(StackFileError, LookupError):
+    """No ``Pulumi.<stack>.yaml``: the message names the stack and the stacks that exist."""
+
+
+def stacks(root: Path = ROOT) -> list[str]:
+    """The stacks of the project in ``root``: one per ``Pulumi.<stack>.yaml``."""
+    return sorted(
+        p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in root.glob("Pulumi.*.yaml")
+    )
+
+
 def _zones_of(region: str) -> dict[str, str]:
     if region == "us-east-1":
         return dict(ZONE_MAP)
@@ -301,7 +317,26 @@ def _zones_of(region: str) -> dict[str, str]:
 def stack_config(stack: str, root: Path = ROOT) -> dict[str, str]:
     """The config of ``Pulumi.<stack>.yaml`` as the CLI passes it: every value a string, read
     as go-yaml v3 reads it (tools/engine_config.py), not as PyYAML's YAML 1.1 would."""
-    return config_strings((root / f"Pulumi.{stack}.yaml").read_text())
+    path = root / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        known = ", ".join(stacks(root)) or "none"
+        raise UnknownStack(f"unknown stack {stack!r}: no {path.name} (stacks: {known})")
+    text = path.read_text()
+    try:
+        document = yaml.safe_load(text)
+        if document is not None and not (
+            isinstance(document, dict) and isinstance(document.get("config") or {}, dict)
+        ):
+            raise StackFileError(f"{path.name} has no 'config:' mapping")
+        return config_strings(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" line {where.line + 1}" if where is not None else ""
+        raise StackFileError(
+            f"{path.name}{line} is not valid YAML: {getattr(exc, 'problem', exc)}"
+        ) from None
+    except Unreproduced as exc:
+        raise StackFileError(f"{path.name}: {exc}") from None
 
 
 def run_program(

@@ -29,7 +29,7 @@ from components.network import EKS_UNSUPPORTED_ZONE_IDS
 from tools.mock_program import PROJECT, ROOT, stack_config
 
 FUNCTION_ROLES = ("fp-ingestion", "calibration-query", "salt-rotator")
-EXAMPLE = "example: python -m tools.preflight staging   (as the identity that runs pulumi up)"
+EXAMPLE = "example, as the identity that runs pulumi up:\n  python -m tools.preflight staging"
 
 
 @dataclass(frozen=True)
@@ -194,6 +194,7 @@ def main(argv: Sequence[str] | None = None, session: Any = None) -> int:
         prog="python -m tools.preflight",
         description="Read-only account checks before the first pulumi up of a stack.",
         epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("stack", help="stack name: Pulumi.<stack>.yaml is read")
     args = parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""Offline preview: the whole program under mocks, the policy pack's rules, the 001 checklist.
+"""Offline preview: the whole program under mocks, the policy rules, the pre-production checklist.
 
     python -m tools.preview STACK [--json FILE] [--against REF [--allow-replace URN ...]]
 
@@ -10,6 +10,8 @@ CrossGuard pack runs), then the pre-production checklist (``tools/checklist.py``
 any violation or failed checklist item; warnings do not fail it. ``--json`` writes the same findings with secret values masked.
 ``--against REF`` adds ``tools.against``: exit 1 (2 if REF cannot be run) when a stateful
 resource of REF would be replaced or removed, unless ``--allow-replace URN`` names it.
+Exit 2, with one line on stderr and nothing else, when the stack file is missing or unreadable,
+the stack's config is refused (the line names the key), or REF is not a commit.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ from typing import Any
 import pulumi
 
 from policy import rules
-from tools import checklist
-from tools.mock_program import PROJECT, ProgramRun, Resource, run_program
+from tools import against, checklist
+from tools.mock_program import PROJECT, ROOT, ProgramRun, Resource, StackFileError, run_program
 
 # What a reviewer looks at per type (dotted input paths); other types show their name only.
 SETTINGS: dict[str, tuple[str, ...]] = {
@@ -239,7 +241,14 @@ def to_json(report: Report) -> dict[str, Any]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tools.preview", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.preview",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  python -m tools.preview staging\n"
+        "  python -m tools.preview production --json preview.json --against origin/main",
+    )
     parser.add_argument("stack", help="stack name: Pulumi.<stack>.yaml is read")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write findings as JSON")
     parser.add_argument(
@@ -258,16 +267,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _refuse(message: str) -> int:
+    print(f"tools.preview: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    report = build(args.stack)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.allow_replace and not args.against:
+        parser.error("--allow-replace accepts what the comparison with --against REF finds")
+    try:
+        if args.against:
+            against.resolve_ref(args.against, ROOT)  # a bad ref stops before any report
+        report = build(args.stack)
+    except (StackFileError, against.AgainstError) as exc:
+        return _refuse(str(exc))
+    except pulumi.RunError as exc:
+        # The program's ConfigError: one line naming the key, the value and what is allowed.
+        return _refuse(f"stack {args.stack}: {exc}")
     print(render(report))
     if args.json:
         args.json.write_text(json.dumps(to_json(report), indent=2, default=str) + "\n")
     status = 1 if report.failed else 0
     if args.against:
-        from tools import against  # issue 10: the replacement guard
-
         print()
         status = max(status, against.report(args.stack, args.against, set(args.allow_replace)))
     return status

@@ -123,6 +123,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.preview_gate",
         description="Fail on a preview step that deletes or replaces a stateful resource.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n"
+        "  pulumi preview --stack production --json > preview.json\n"
+        "  python -m tools.preview_gate preview.json\n\n"
+        "exit status: 0 passing, 1 a stateful resource would be deleted or replaced, "
+        "2 the file is not a preview digest",
     )
     parser.add_argument("preview", type=Path, help="file with `pulumi preview --json` output")
     parser.add_argument(

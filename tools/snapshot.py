@@ -11,6 +11,7 @@ resource still answers to is a move, not a difference (``tools.identity``).
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections.abc import Sequence
@@ -18,8 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pulumi
+
 from tools.identity import Identities
-from tools.mock_program import ROOT, ProgramRun, run_program
+from tools.mock_program import ROOT, ProgramRun, StackFileError, run_program
+from tools.mock_program import stacks as stack_names
 
 SNAPSHOTS = ROOT / "tests" / "snapshots"
 STACKS = ("staging", "production")
@@ -108,12 +112,30 @@ def compare(snapshot: dict[str, Any], run: ProgramRun) -> Difference:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    stacks = list(argv if argv is not None else sys.argv[1:]) or list(STACKS)
+    parser = argparse.ArgumentParser(
+        prog=REWRITE,
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"examples:\n  {REWRITE}              # both stacks\n  {REWRITE} production",
+    )
+    parser.add_argument("stacks", nargs="*", metavar="STACK", help=f"default: {' '.join(STACKS)}")
+    stacks = parser.parse_args(argv).stacks or list(STACKS)
+    known = set(stack_names())
     for stack in stacks:
-        if not (ROOT / f"Pulumi.{stack}.yaml").is_file():
-            print(f"tools.snapshot: no stack file Pulumi.{stack}.yaml", file=sys.stderr)
+        if stack not in known:
+            # Checked for all first: a typo in the second name must not leave the first rewritten.
+            print(
+                f"tools.snapshot: unknown stack {stack!r}: no Pulumi.{stack}.yaml "
+                f"(stacks: {', '.join(sorted(known))})",
+                file=sys.stderr,
+            )
             return 2
-        run = run_program(stack)
+    for stack in stacks:
+        try:
+            run = run_program(stack)
+        except (StackFileError, pulumi.RunError) as exc:
+            print(f"tools.snapshot: stack {stack}: {exc}", file=sys.stderr)
+            return 2
         path = write(run)
         print(f"wrote {path.relative_to(ROOT)}: {len(run.resources)} URNs")
     return 0
