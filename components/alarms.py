@@ -302,7 +302,10 @@ class Alarms(pulumi.ComponentResource):
         rule = aws.cloudwatch.EventRule(
             f"{name}-rotation-failed",
             name=args.naming.physical("rotation-failed"),
-            description="Secrets Manager could not rotate this stack's HMAC salt",
+            description=(
+                "Secrets Manager could not rotate this stack's HMAC salt. "
+                "Runbook: docs/runbooks/operations.md#salt-rotation-failed"
+            ),
             event_pattern=pulumi.Output.all(args.salt_secret_arn, args.salt_secret_name).apply(
                 lambda secret: json.dumps(rotation_failed_pattern(secret[0], secret[1]))
             ),
