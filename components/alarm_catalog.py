@@ -37,7 +37,7 @@ RUNBOOK = "docs/runbooks/operations.md"
 GIB = 1024**3
 MIB = 1024**2
 # ThrottledRequests exists only per (TableName, Operation): AWS publishes no TableName-only
-# series, so an alarm on TableName alone (as spec 000 writes it) would never see a data point.
+# series, so an alarm on TableName alone (as the service specification writes it) would never see a data point.
 # Eight operations plus the sum stay within the ten metrics a metric-math alarm may read.
 # Scan and DeleteItem are left out: no function may scan, and TTL deletes are never throttled.
 TABLE_OPERATIONS = (
@@ -324,7 +324,7 @@ class Rule:
 
 OVER: Comparison = "GreaterThanThreshold"
 UNDER: Comparison = "LessThanThreshold"
-# Spec 004; a full disk stops the database, so free storage pages at once.
+# The data tier's thresholds; a full disk stops the database, so free storage pages at once.
 DB_RULES = (
     Rule("cpu", "CPUUtilization", "Average", OVER, 80, "CPU above 80 %"),
     Rule("freeable-memory", "FreeableMemory", "Average", UNDER, 512 * MIB, "memory below 512 MB"),
@@ -363,7 +363,7 @@ def _apply(rules: tuple[Rule, ...], prefix: str, namespace: str, dims: tuple[tup
 
 
 def data_tier_alarms(t: DataTierTargets) -> list[AlarmSpec]:
-    """Spec 004's thresholds, only for what the stack creates."""
+    """The data tier's thresholds, only for what the stack creates."""
     specs: list[AlarmSpec] = []
     if t.db_instance_id:
         if not t.db_instance_class:

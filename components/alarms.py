@@ -69,7 +69,7 @@ class SavedQuery:
     query: str
 
 
-# Spec 000 (Day 28-29), verbatim.
+# The service specification's saved queries, verbatim (the runbooks quote them).
 QUERIES = (
     SavedQuery(
         "consent-failures-by-org",
@@ -162,7 +162,7 @@ def _metric_widget(title: str, metrics: list[list[Any]], **properties: Any) -> d
 def dashboard_widgets(
     m: ServiceMetrics, specs: Mapping[str, AlarmSpec], region: str, rotator_log_group: str
 ) -> list[dict[str, Any]]:
-    """Spec 000's seven widgets, from the metrics (and thresholds) the alarms use."""
+    """The seven widgets on-call opens first, from the metrics (and thresholds) the alarms use."""
     latency = specs["fp-ingest-latency-warning"]
     # No metric counts passed checks: events stored (all rules) stand in for them.
     successful = {
@@ -194,7 +194,7 @@ def dashboard_widgets(
             "Anonymization Health",
             [m.anonymization_last_hour.widget_entry()],
             view="singleValue",
-            # Spec 000: green at 0, red above; the band marks any error in red.
+            # Green at 0, red above: the band marks any error in red.
             annotations={
                 "horizontal": [
                     {"label": "Any error", "value": 1, "color": "#d62728", "fill": "above"}

@@ -20,6 +20,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.alarm_catalog import SERVICE_NAMESPACE
 from components.base import managed_key, stateful
 from components.calibration_store import CalibrationStore
 from components.config import Naming
@@ -34,7 +35,8 @@ from components.function import (
 )
 
 ROTATION_SCHEDULE = "cron(0 0 1 * ? *)"  # 00:00 UTC on the 1st of every month
-METRICS_NAMESPACE = "PhaseMirror/FPCalibration"
+# The service's one namespace definition: the alarms watch the same constant.
+METRICS_NAMESPACE = SERVICE_NAMESPACE
 SALT_BYTES = 32
 
 # Administration without use: nobody can decrypt the salt outside Secrets Manager.

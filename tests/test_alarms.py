@@ -54,7 +54,7 @@ COMPARISON = {
     ">=": "GreaterThanOrEqualToThreshold",
     "<": "LessThanThreshold",
 }
-# Spec 004. role -> (namespace, metric, stat, evaluation periods, threshold, comparison, topic).
+# The data tier's thresholds. role -> (metric, stat, evaluation periods, threshold, comparison, topic).
 DB = {
     "db-cpu": ("CPUUtilization", "Average", 2, 80, ">", "warning"),
     "db-freeable-memory": ("FreeableMemory", "Average", 2, 512 * MIB, "<", "warning"),
