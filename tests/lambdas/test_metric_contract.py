@@ -15,6 +15,7 @@ A metric or namespace renamed on one side alone fails here; so does a function w
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import replace
@@ -184,7 +185,7 @@ def test_the_functions_emit_under_the_one_namespace_the_program_declares(staging
         for point in outcome.points:
             assert point.namespace == declared["POWERTOOLS_METRICS_NAMESPACE"] == SERVICE_NAMESPACE
     # and the Lambda tests run under that same definition, never a copy of it
-    assert harness.os.environ["POWERTOOLS_METRICS_NAMESPACE"] == SERVICE_NAMESPACE
+    assert os.environ["POWERTOOLS_METRICS_NAMESPACE"] == SERVICE_NAMESPACE
 
 
 # --- code -> alarms -------------------------------------------------------------------------------
