@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tools.mock_program import ROOT, ProgramRun, Resource, run_program
+from tools.mock_program import ROOT, ProgramRun, run_program
 
 DOC = ROOT / "docs" / "operations.md"
 BEGIN = "<!-- alarm table: written by `python -m tools.alarm_table`; do not edit by hand -->"
@@ -67,7 +67,7 @@ def _condition(inputs: dict[str, Any]) -> str:
     return condition
 
 
-def _severity(run: ProgramRun, resource: Resource, target: str) -> str:
+def _severity(run: ProgramRun, target: str) -> str:
     topics = {t.outputs["arn"]: t.inputs["name"] for t in run.of_type("aws:sns/topic:Topic")}
     name = topics.get(target, "")
     return "critical (pages)" if "-critical-" in name else "warning (email)"
@@ -98,7 +98,7 @@ def rows(run: ProgramRun) -> dict[str, Row]:
         why, link = _runbook(inputs.get("alarmDescription", ""))
         name = inputs["name"].removesuffix(suffix) + "-<stack>"
         found[name] = (
-            _severity(run, alarm, inputs["alarmActions"][0]),
+            _severity(run, inputs["alarmActions"][0]),
             _condition(inputs),
             why,
             link,
@@ -115,7 +115,7 @@ def rows(run: ProgramRun) -> dict[str, Row]:
         name = rule.inputs["name"].removesuffix(suffix) + "-<stack>"
         why, link = _runbook(rule.inputs.get("description", ""))
         condition = "EventBridge rule: an event matches its pattern (no evaluation period)"
-        found[name] = (_severity(run, rule, target.inputs["arn"]), condition, why, link)
+        found[name] = (_severity(run, target.inputs["arn"]), condition, why, link)
     # The stack's name inside a cell (a table's, a function's) reads as <stack> too.
     return {name: _templated(cells, suffix) for name, cells in found.items()}
 
