@@ -10,10 +10,12 @@ from components.base import component_options
 from components.calibration_api import CalibrationApi, CalibrationApiArgs
 from components.calibration_store import TABLES, CalibrationStore, CalibrationStoreArgs
 from components.data_tier import DataTier, DataTierArgs
+from components.function import registered_function_names
 from components.key_alarms import KeyAlarms, KeyAlarmsArgs
 from components.key_policy import Deployers
 from components.network import Network, NetworkArgs
 from components.observability import Observability, ObservabilityArgs
+from components.salt_age import SaltAgeCheck, SaltAgeCheckArgs
 from components.salt_rotation import SaltRotation, SaltRotationArgs
 from components.startup import start
 
@@ -67,6 +69,20 @@ salt = SaltRotation(
         deployers=deployers,
     ),
     opts=component_options(cfg, "SaltRotation"),
+)
+
+salt_age = SaltAgeCheck(
+    "salt-age",
+    SaltAgeCheckArgs(
+        naming=naming,
+        environment=cfg.environment,
+        secret_arn=salt.secret.arn,
+        env_key_arn=salt.env_key.arn,
+        log_key_arn=observability.log_key.arn,
+        log_retention_days=cfg.log_retention_days,
+        layers=[salt.powertools.arn],
+    ),
+    opts=component_options(cfg, "SaltAgeCheck"),
 )
 
 api = CalibrationApi(
@@ -135,23 +151,25 @@ Backup(
     opts=component_options(cfg, "Backup"),
 )
 
+# The account baseline exists once per account (accountBaseline: one stack per account).
 # After the data tier: the trail bucket sends its access logs to the access-log bucket.
-trail = AuditTrail(
-    "audit-trail",
-    AuditTrailArgs(
-        naming=naming,
-        account_id=account_id,
-        region=cfg.region,
-        log_key_arn=observability.log_key.arn,
-        log_retention_days=cfg.log_retention_days,
-        retention_days=cfg.alerts.trail_retention_days,
-        access_log_bucket=data.buckets["accessLogs"].bucket.bucket,
-        critical_topic_arn=observability.topics["critical"].arn,
-        deletion_protection=cfg.deletion_protection,
-        deployers=deployers,
-    ),
-    opts=component_options(cfg, "AuditTrail"),
-)
+if cfg.account_baseline:
+    AuditTrail(
+        "audit-trail",
+        AuditTrailArgs(
+            naming=naming,
+            account_id=account_id,
+            region=cfg.region,
+            log_key_arn=observability.log_key.arn,
+            log_retention_days=cfg.log_retention_days,
+            retention_days=cfg.alerts.trail_retention_days,
+            access_log_bucket=data.buckets["accessLogs"].bucket.bucket,
+            critical_topic_arn=observability.topics["critical"].arn,
+            deletion_protection=cfg.deletion_protection,
+            deployers=deployers,
+        ),
+        opts=component_options(cfg, "AuditTrail"),
+    )
 
 KeyAlarms(
     "key-alarms",
@@ -170,13 +188,16 @@ Alarms(
         stack=cfg.stack,
         region=cfg.region,
         topics={severity: topic.arn for severity, topic in observability.topics.items()},
+        # Created last: every function registered so far gets its Errors and Throttles alarms.
         service=ServiceTargets(
             environment=cfg.environment,
-            ingestion_function=naming.physical("fp-ingestion"),
-            query_function=naming.physical("calibration-query"),
-            rotator_function=naming.physical("salt-rotator"),
+            functions=registered_function_names(),
+            tables=tuple(naming.physical(spec.role) for spec in TABLES.values()),
             calibration_table=naming.physical(TABLES["calibration"].role),
+            api_id=api.api.id,
         ),
+        salt_secret_arn=salt.secret.arn,
+        salt_secret_name=salt.secret.name,
         log_groups={
             "ingestion": salt.ingestion.log_group.name,
             "rotator": salt.rotator.log_group.name,
@@ -202,13 +223,14 @@ pulumi.export("saltSecretArn", salt.secret.arn)
 pulumi.export("ingestionFunctionName", salt.ingestion.function.name)
 pulumi.export("rotatorFunctionName", salt.rotator.function.name)
 pulumi.export("queryFunctionName", api.query.function.name)
+pulumi.export("saltAgeCheckFunctionName", salt_age.checker.function.name)
 pulumi.export("apiEndpoint", api.api.api_endpoint)
 pulumi.export("vpcId", network.vpc.id)
 for tier in ("public", "app", "data"):
     pulumi.export(f"{tier}SubnetIds", network.subnet_ids(tier))
 pulumi.export("dbEndpoint", data.db.endpoint)
 pulumi.export("redisEndpoint", data.redis.primary_endpoint_address)
-pulumi.export("redisSecretArn", data.redis_secret.arn)
+pulumi.export("redisUserName", data.cache.user.user_name)
 for logical, bucket in data.buckets.items():
     pulumi.export(f"{logical}BucketName", bucket.bucket.bucket)
 if data.cluster is not None:

@@ -27,6 +27,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from components.alarm_catalog import SERVICE_NAMESPACE
+
 LAMBDAS = Path(__file__).resolve().parent.parent / "lambdas"
 # Set by ``python -m bench --source-layer``: measure a layer that ships sources only.
 SOURCE_LAYER = False
@@ -42,7 +44,7 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
             "SALT_SECRET_ID": ARN,
             "SALT_CACHE_SECONDS": "300",
             "POWERTOOLS_SERVICE_NAME": "fp-ingestion",
-            "POWERTOOLS_METRICS_NAMESPACE": "PhaseMirror/FPCalibration",
+            "POWERTOOLS_METRICS_NAMESPACE": SERVICE_NAMESPACE,
         },
     ),
     "calibration_query": (

@@ -113,6 +113,11 @@ REFRESH_READS: Mapping[str, tuple[str, ...]] = {
         "elasticache:DescribeCacheClusters",
         "elasticache:ListTagsForResource",
     ),
+    "aws:elasticache/user:User": ("elasticache:DescribeUsers", "elasticache:ListTagsForResource"),
+    "aws:elasticache/userGroup:UserGroup": (
+        "elasticache:DescribeUserGroups",
+        "elasticache:ListTagsForResource",
+    ),
     "aws:elasticache/subnetGroup:SubnetGroup": (
         "elasticache:DescribeCacheSubnetGroups",
         "elasticache:ListTagsForResource",

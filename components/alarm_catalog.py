@@ -6,8 +6,11 @@ an engineer opens next to it can never disagree on a name, a dimension or a stat
 here creates resources: ``components/alarms.py`` turns the specs into alarms and a dashboard,
 and the tests read them directly.
 
-Thresholds: the five alarms are spec 000's (Day 28-29) exactly; the data tier's are spec 004's;
-the EKS node thresholds, which 004 does not give, are spec 002's (CPU 80 %, memory 85 %).
+Thresholds: the service's own alarms keep the specification's values (consent, salt loading,
+latency); the data tier's are the data-tier specification's; the EKS node thresholds, which it
+does not give, are the platform specification's (CPU 80 %, memory 85 %). Alarms derived from
+what the program creates (every function, every table, the API) live in
+components/resource_alarms.py.
 """
 
 from __future__ import annotations
@@ -16,18 +19,25 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import pulumi
+
 from components.config import bad
 
 Severity = Literal["critical", "warning"]
 Comparison = Literal["GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "LessThanThreshold"]
 Missing = Literal["notBreaching", "breaching", "ignore", "missing"]
 
+# The one definition of the service's metric namespace: the functions receive it as
+# POWERTOOLS_METRICS_NAMESPACE, the alarms watch it, the Lambda tests run under it.
 SERVICE_NAMESPACE = "PhaseMirror/FPCalibration"
+# A rotation is due on the 1st of every month: 31 days apart at most, plus the rotation window.
+SALT_AGE_LIMIT_DAYS = 32
+SALT_AGE_PERIODS = 3
 RUNBOOK = "docs/runbooks/operations.md"
 GIB = 1024**3
 MIB = 1024**2
 # ThrottledRequests exists only per (TableName, Operation): AWS publishes no TableName-only
-# series, so an alarm on TableName alone (as spec 000 writes it) would never see a data point.
+# series, so an alarm on TableName alone (as the service specification writes it) would never see a data point.
 # Eight operations plus the sum stay within the ten metrics a metric-math alarm may read.
 # Scan and DeleteItem are left out: no function may scan, and TTL deletes are never throttled.
 TABLE_OPERATIONS = (
@@ -48,7 +58,7 @@ class Metric:
 
     namespace: str
     name: str
-    dimensions: tuple[tuple[str, str], ...]
+    dimensions: tuple[tuple[str, pulumi.Input[str]], ...]
     stat: str
     period: int
     label: str = ""
@@ -90,7 +100,16 @@ class Search:
         return f"SEARCH('{{{schema}}} MetricName=\"{self.name}\" {terms}', '{self.stat}', {self.period})"
 
 
-Signal = Metric | Sum
+@dataclass(frozen=True)
+class Math:
+    """A metric-math expression over ``metrics``, which it names ``m0``, ``m1``, ..."""
+
+    label: str
+    expression: str
+    metrics: tuple[Metric, ...]
+
+
+Signal = Metric | Sum | Math
 
 
 @dataclass(frozen=True)
@@ -117,19 +136,17 @@ class ServiceTargets:
     """What the calibration service created (static names, from the naming rule).
 
     - environment: the ``Environment`` dimension every custom metric carries.
-    - ingestion_function, query_function, rotator_function: Lambda function names.
-    - calibration_table: the calibration table's name (spec 000's throttling alarm).
+    - functions: every Lambda function's name (each gets ``Errors`` and ``Throttles`` alarms).
+    - tables: every DynamoDB table's name (each gets a throttling alarm).
+    - calibration_table: the table the dashboard's DynamoDB widget draws.
+    - api_id: the HTTP API whose 5xx rate pages (``None``: no API alarm).
     """
 
     environment: str
-    ingestion_function: str
-    query_function: str
-    rotator_function: str
+    functions: tuple[str, ...]
+    tables: tuple[str, ...]
     calibration_table: str
-
-    @property
-    def functions(self) -> tuple[str, ...]:
-        return (self.ingestion_function, self.query_function, self.rotator_function)
+    api_id: pulumi.Input[str] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -148,6 +165,23 @@ class DataTierTargets:
     redis_nodes: int = 0
     eks_cluster: str | None = None
     container_insights: bool = False
+
+
+def table_throttles(table: str) -> Sum:
+    """A table's ``ThrottledRequests``, summed over the operations the functions may use."""
+    return Sum(
+        f"Throttled requests on {table}",
+        tuple(
+            Metric(
+                "AWS/DynamoDB",
+                "ThrottledRequests",
+                (("TableName", table), ("Operation", op)),
+                "Sum",
+                300,
+            )
+            for op in TABLE_OPERATIONS
+        ),
+    )
 
 
 class ServiceMetrics:
@@ -171,23 +205,20 @@ class ServiceMetrics:
         self.latency_average = custom("FPIngestLatency", "Average", 900, "Average")
         self.latency_p99 = custom("FPIngestLatency", "p99", 900, "p99")
         self.validation_errors = custom("ValidationErrors", "Sum", 300, "Rejected events")
+        # Hourly maximum: the salt-age check publishes every 15 minutes, traffic or not.
         self.salt_age = custom("SaltAgeDays", "Maximum", 3600, "Age of the salt in use (days)")
         self.ingested_by_rule = Search(
             SERVICE_NAMESPACE, "FPEventsIngested", ("Environment", "RuleId"), env, "Sum", 300
         )
-        table = ("TableName", t.calibration_table)
-        self.throttles = Sum(
-            "Throttled requests",
-            tuple(
-                Metric("AWS/DynamoDB", "ThrottledRequests", (table, ("Operation", op)), "Sum", 300)
-                for op in TABLE_OPERATIONS
-            ),
-        )
+        self.throttles = table_throttles(t.calibration_table)
         self.table_writes = Metric(
-            "AWS/DynamoDB", "ConsumedWriteCapacityUnits", (table,), "Sum", 300, "Consumed WCU"
+            "AWS/DynamoDB",
+            "ConsumedWriteCapacityUnits",
+            (("TableName", t.calibration_table),),
+            "Sum",
+            300,
+            "Consumed WCU",
         )
-        self.ingestion_errors = function("Errors", t.ingestion_function, "Ingestion errors")
-        self.rotator_errors = function("Errors", t.rotator_function, "Rotator errors")
         self.invocations = [
             function(name, fn, f"{fn} {name}")
             for fn in t.functions
@@ -196,7 +227,7 @@ class ServiceMetrics:
 
 
 def service_alarms(m: ServiceMetrics) -> list[AlarmSpec]:
-    """Spec 000's five alarms, then the salt-health alarms."""
+    """The alarms on the service's own metrics: consent, salt loading, latency, salt age."""
     return [
         AlarmSpec(
             "consent-check-failures-critical",
@@ -221,17 +252,6 @@ def service_alarms(m: ServiceMetrics) -> list[AlarmSpec]:
             "salt-loading-failures",
         ),
         AlarmSpec(
-            "calibration-store-throttling",
-            m.throttles,
-            "GreaterThanThreshold",
-            5,
-            2,
-            "notBreaching",
-            "critical",
-            "DynamoDB is throttling requests to the calibration table",
-            "calibration-store-throttling",
-        ),
-        AlarmSpec(
             "fp-ingest-latency-warning",
             m.latency_average,
             "GreaterThanThreshold",
@@ -242,37 +262,18 @@ def service_alarms(m: ServiceMetrics) -> list[AlarmSpec]:
             "FP ingestion takes over 1 s on average",
             "fp-ingest-latency",
         ),
-        AlarmSpec(
-            "fp-ingestion-lambda-errors",
-            m.ingestion_errors,
-            "GreaterThanThreshold",
-            10,
-            2,
-            "notBreaching",
-            "warning",
-            "The FP ingestion function is failing",
-            "fp-ingestion-lambda-errors",
-        ),
-        AlarmSpec(
-            "salt-rotator-errors",
-            m.rotator_errors,
-            "GreaterThanOrEqualToThreshold",
-            1,
-            1,
-            "notBreaching",
-            "critical",
-            "A salt rotation step failed: Secrets Manager will retry, the salt may not rotate",
-            "salt-rotation-failed",
-        ),
+        # Missing data breaches: three hours without a measurement means the check (or the
+        # secret) is broken, and a quiet stack would otherwise never notice a missed rotation.
         AlarmSpec(
             "salt-age-critical",
             m.salt_age,
             "GreaterThanThreshold",
-            32,
-            1,
-            "notBreaching",
+            SALT_AGE_LIMIT_DAYS,
+            SALT_AGE_PERIODS,
+            "breaching",
             "critical",
-            "The salt in use is older than 32 days: the monthly rotation was missed",
+            "The salt in use is older than 32 days (the monthly rotation was missed), or its "
+            "age has not been measured for 3 hours",
             "salt-too-old",
         ),
     ]
@@ -323,7 +324,7 @@ class Rule:
 
 OVER: Comparison = "GreaterThanThreshold"
 UNDER: Comparison = "LessThanThreshold"
-# Spec 004; a full disk stops the database, so free storage pages at once.
+# The data tier's thresholds; a full disk stops the database, so free storage pages at once.
 DB_RULES = (
     Rule("cpu", "CPUUtilization", "Average", OVER, 80, "CPU above 80 %"),
     Rule("freeable-memory", "FreeableMemory", "Average", UNDER, 512 * MIB, "memory below 512 MB"),
@@ -362,7 +363,7 @@ def _apply(rules: tuple[Rule, ...], prefix: str, namespace: str, dims: tuple[tup
 
 
 def data_tier_alarms(t: DataTierTargets) -> list[AlarmSpec]:
-    """Spec 004's thresholds, only for what the stack creates."""
+    """The data tier's thresholds, only for what the stack creates."""
     specs: list[AlarmSpec] = []
     if t.db_instance_id:
         if not t.db_instance_class:

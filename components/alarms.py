@@ -1,10 +1,13 @@
 """Alarms: what watches the other components, the dashboard and the saved log queries.
 
-Created last in ``__main__.py``. Every alarm comes from an ``AlarmSpec`` of
-components/alarm_catalog.py and goes to the ``critical`` or ``warning`` topic, with OK actions
-so the engineer also hears when it clears. The dashboard ``PhaseMirror-FPCalibration-<Stack>``
-draws spec 000's seven widgets from the same ``Metric`` objects the alarms use. Secrets Manager
-rotation failures reach ``critical`` through an EventBridge rule.
+Created last in ``__main__.py``, after every function: each alarm comes from an ``AlarmSpec``
+(components/alarm_catalog.py for the service's own metrics and the data tier,
+components/resource_alarms.py for every function, table and the API) and goes to the
+``critical`` or ``warning`` topic, with OK actions so the engineer also hears when it clears.
+The dashboard ``PhaseMirror-FPCalibration-<Stack>`` draws its seven widgets from the same
+``Metric`` objects the alarms use. A failed rotation of this stack's salt reaches ``critical``
+through an EventBridge rule. ``python -m tools.alarm_table`` writes the table of docs/operations.md
+from these definitions.
 """
 
 from __future__ import annotations
@@ -30,16 +33,32 @@ from components.alarm_catalog import (
     service_alarms,
 )
 from components.config import Naming
+from components.resource_alarms import api_alarms, function_alarms, table_alarms
 
-# Secrets Manager reports a failed rotation as a CloudTrail service event, for any secret.
-ROTATION_FAILED_PATTERN = {
-    "source": ["aws.secretsmanager"],
-    "detail-type": ["AWS Service Event via CloudTrail"],
-    "detail": {
-        "eventSource": ["secretsmanager.amazonaws.com"],
-        "eventName": ["RotationFailed", "TestRotationFailed"],
-    },
-}
+
+def rotation_failed_pattern(secret_arn: str, secret_name: str) -> dict[str, Any]:
+    """Secrets Manager's ``RotationFailed`` and ``TestRotationFailed`` of this one secret.
+
+    Both are "AWS Service Event via CloudTrail" events whose ``requestParameters``,
+    ``responseElements`` and ``resources`` are empty: the secret is named only in
+    ``detail.additionalEventData.SecretId`` ("AWS CloudTrail entries for Secrets Manager", log
+    entries for rotation: https://docs.aws.amazon.com/secretsmanager/latest/userguide/
+    cloudtrail_log_entries.html). Recorded events carry the full ARN there; the name is
+    accepted as well, in case a rotation started by name reports it. Each value in a pattern's
+    list is an exact match and the list matches if any does ("Amazon EventBridge event
+    patterns": https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns.html),
+    and a name is unique within the account and region the rule listens in, so no other
+    stack's secret matches.
+    """
+    return {
+        "source": ["aws.secretsmanager"],
+        "detail-type": ["AWS Service Event via CloudTrail"],
+        "detail": {
+            "eventSource": ["secretsmanager.amazonaws.com"],
+            "eventName": ["RotationFailed", "TestRotationFailed"],
+            "additionalEventData": {"SecretId": [secret_arn, secret_name]},
+        },
+    }
 
 
 @dataclass(frozen=True)
@@ -50,7 +69,7 @@ class SavedQuery:
     query: str
 
 
-# Spec 000 (Day 28-29), verbatim.
+# The service specification's saved queries, verbatim (the runbooks quote them).
 QUERIES = (
     SavedQuery(
         "consent-failures-by-org",
@@ -83,7 +102,8 @@ class AlarmsArgs:
     - naming: the stack's physical-name rule (alarms ``{prefix}-{role}-{stack}``).
     - stack, region: the dashboard's name (``PhaseMirror-FPCalibration-<Stack>``) and region.
     - topics: the ``critical`` and ``warning`` topic ARNs (``Observability.topics``).
-    - service: the calibration service's function and table names (``ServiceTargets``).
+    - service: the calibration service's function, table and API names (``ServiceTargets``).
+    - salt_secret_arn, salt_secret_name: the salt secret whose failed rotations page.
     - log_groups: the log group names the saved queries read, keys ``ingestion``, ``rotator``.
     - data_tier: the data tier's resources (default ``None``: no data-tier alarms).
     """
@@ -93,8 +113,27 @@ class AlarmsArgs:
     region: str
     topics: Mapping[Severity, pulumi.Input[str]]
     service: ServiceTargets
+    salt_secret_arn: pulumi.Input[str]
+    salt_secret_name: pulumi.Input[str]
     log_groups: Mapping[str, pulumi.Input[str]]
     data_tier: DataTierTargets | None = None
+
+
+def alarm_specs(args: AlarmsArgs) -> list[AlarmSpec]:
+    """Every alarm of the stack, in a stable order."""
+    t, naming = args.service, args.naming
+    specs = service_alarms(ServiceMetrics(t))
+    specs += function_alarms(naming, t.functions)
+    specs += table_alarms(naming, t.tables)
+    specs += api_alarms(t.api_id)
+    if args.data_tier is not None:
+        specs += data_tier_alarms(args.data_tier)
+    roles = [spec.role for spec in specs]
+    if len(set(roles)) != len(roles):
+        raise ValueError(
+            f"two alarms share a role: {sorted(r for r in roles if roles.count(r) > 1)}"
+        )
+    return specs
 
 
 def dashboard_name(stack: str) -> str:
@@ -123,7 +162,7 @@ def _metric_widget(title: str, metrics: list[list[Any]], **properties: Any) -> d
 def dashboard_widgets(
     m: ServiceMetrics, specs: Mapping[str, AlarmSpec], region: str, rotator_log_group: str
 ) -> list[dict[str, Any]]:
-    """Spec 000's seven widgets, from the metrics (and thresholds) the alarms use."""
+    """The seven widgets on-call opens first, from the metrics (and thresholds) the alarms use."""
     latency = specs["fp-ingest-latency-warning"]
     # No metric counts passed checks: events stored (all rules) stand in for them.
     successful = {
@@ -155,7 +194,7 @@ def dashboard_widgets(
             "Anonymization Health",
             [m.anonymization_last_hour.widget_entry()],
             view="singleValue",
-            # Spec 000: green at 0, red above; the band marks any error in red.
+            # Green at 0, red above: the band marks any error in red.
             annotations={
                 "horizontal": [
                     {"label": "Any error", "value": 1, "color": "#d62728", "fill": "above"}
@@ -243,9 +282,7 @@ class Alarms(pulumi.ComponentResource):
         super().__init__("phase-mirror:index:Alarms", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         metrics = ServiceMetrics(args.service)
-        specs = service_alarms(metrics)
-        if args.data_tier is not None:
-            specs += data_tier_alarms(args.data_tier)
+        specs = alarm_specs(args)
         self.alarms = {}
         for spec in specs:
             topic = args.topics[spec.severity]
@@ -265,8 +302,13 @@ class Alarms(pulumi.ComponentResource):
         rule = aws.cloudwatch.EventRule(
             f"{name}-rotation-failed",
             name=args.naming.physical("rotation-failed"),
-            description="Secrets Manager could not rotate a secret (the HMAC salt included)",
-            event_pattern=json.dumps(ROTATION_FAILED_PATTERN),
+            description=(
+                "Secrets Manager could not rotate this stack's HMAC salt. "
+                "Runbook: docs/runbooks/operations.md#salt-rotation-failed"
+            ),
+            event_pattern=pulumi.Output.all(args.salt_secret_arn, args.salt_secret_name).apply(
+                lambda secret: json.dumps(rotation_failed_pattern(secret[0], secret[1]))
+            ),
             opts=child,
         )
         aws.cloudwatch.EventTarget(

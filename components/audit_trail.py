@@ -191,6 +191,9 @@ class AuditTrail(pulumi.ComponentResource):
             name=f"/aws/cloudtrail/{trail_name}",
             retention_in_days=args.log_retention_days,
             kms_key_id=args.log_key_arn,
+            # The audit record: CloudWatch Logs refuses to delete it while protected, and the
+            # replacement gate names it (tools/replacement.py, by URN).
+            deletion_protection_enabled=args.deletion_protection,
             opts=stateful(self, args.deletion_protection),
         )
         role = aws.iam.Role(

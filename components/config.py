@@ -59,6 +59,11 @@ class StackConfig:
     - alerts (``AlertSettings``): alert recipients and the trail's retention (``alarmEmails``, ...).
     - deploy_role_arn (``deployRoleArn``, none): the CI deploy role that ``bootstrap/`` creates;
       it runs ``pulumi up`` from the deploy workflow and administers the stack's keys.
+    - account_baseline (``accountBaseline``, true): this stack creates the account's baseline,
+      which exists once per account: the CloudTrail trail, its bucket and log group, and the
+      CIS metric filters and alarms (a second trail bills its copy of every management event
+      and pages twice). Exactly one stack per account sets it true; a stack in an account of
+      its own keeps the default.
     - operator_role_arn_pattern (``operatorRoleArnPattern``, none): an ``ArnLike`` pattern of
       the operators' administrator role (an SSO role such as ``arn:aws:iam::123456789012:role/
       aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_AdministratorAccess_*``) that runs the
@@ -79,6 +84,7 @@ class StackConfig:
     alerts: AlertSettings = field(default_factory=lambda: AlertSettings())
     deploy_role_arn: str | None = None
     operator_role_arn_pattern: str | None = None
+    account_baseline: bool = True
 
     @property
     def is_production(self) -> bool:
@@ -625,6 +631,7 @@ def parse(raw: Mapping[str, str], *, project: str, stack: str, region: str | Non
         alerts=_alerts(r),
         deploy_role_arn=r.optional("deployRoleArn", None, ROLE_ARN),
         operator_role_arn_pattern=r.optional("operatorRoleArnPattern", None, role_arn_pattern),
+        account_baseline=r.optional("accountBaseline", True, boolean),
     )
     unknown = sorted(set(raw) - r.read)
     if unknown:

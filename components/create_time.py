@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from components.config import ConfigError, StackConfig, _minutes, _windows_overlap
-from components.data_tier import REDIS_MAINTENANCE_WINDOW
+from components.redis_cache import REDIS_MAINTENANCE_WINDOW
 
 # Lambda keeps 100 executions unreserved per account and region ("Configuring reserved
 # concurrency", Lambda developer guide); of the default 1,000 that leaves 900 to reserve.
@@ -135,9 +135,14 @@ def planned_names(cfg: StackConfig, account_id: str) -> list[PlannedName]:
     from components.calibration_store import TABLES  # the table roles, without duplication
 
     n = cfg.naming
-    functions = [n.physical(r) for r in ("fp-ingestion", "salt-rotator", "calibration-query")]
-    roles = [*functions, *(n.physical(r) for r in ("db-monitoring", "trail-logs", "backup"))]
-    roles.append(n.physical("vpc-flow-logs"))
+    functions = [
+        n.physical(r)
+        for r in ("fp-ingestion", "salt-rotator", "calibration-query", "salt-age-check")
+    ]
+    roles = [*functions, *(n.physical(r) for r in ("db-monitoring", "backup", "vpc-flow-logs"))]
+    # The account baseline (trail, its bucket, role and key) only in the stack that holds it.
+    baseline = cfg.account_baseline
+    roles += [n.physical("trail-logs")] if baseline else []
     names = [PlannedName("iam-role", r) for r in roles]
     names += [PlannedName("iam-role-policy", f"{f}-permissions") for f in functions]
     names += [PlannedName("lambda-function", f) for f in functions]
@@ -145,7 +150,8 @@ def planned_names(cfg: StackConfig, account_id: str) -> list[PlannedName]:
     names.append(PlannedName("lambda-layer", n.physical("powertools")))
     names += [PlannedName("dynamodb-table", n.physical(t.role)) for t in TABLES.values()]
     names += [
-        PlannedName("s3-bucket", n.bucket(role, account_id, cfg.region)) for role in BUCKET_ROLES
+        PlannedName("s3-bucket", n.bucket(role, account_id, cfg.region))
+        for role in (*BUCKET_ROLES, *(BASELINE_BUCKET_ROLES if baseline else ()))
     ]
     names += [PlannedName("sns-topic", n.physical(f"{s}-alerts")) for s in ("critical", "warning")]
     names.append(PlannedName("elasticache-group", n.physical("redis")))
@@ -159,15 +165,17 @@ def planned_names(cfg: StackConfig, account_id: str) -> list[PlannedName]:
         PlannedName("security-group", n.physical(r))
         for r in ("lb", "app", "data", "admin", "endpoints")
     ]
-    names += [PlannedName("kms-alias", n.alias(r)) for r in KEY_ALIAS_ROLES]
     names += [
-        PlannedName("secret", n.path(*p)) for p in (SALT_SECRET_PATH, ("redis", "connection"))
+        PlannedName("kms-alias", n.alias(r))
+        for r in (*KEY_ALIAS_ROLES, *(BASELINE_KEY_ALIAS_ROLES if baseline else ()))
     ]
+    names += [PlannedName("secret", n.path(*p)) for p in (SALT_SECRET_PATH,)]
     names += [PlannedName("backup", n.physical("backup"))]
-    names += [PlannedName("trail", n.physical("trail")), PlannedName("http-api", n.physical("api"))]
+    names += [PlannedName("trail", n.physical("trail"))] if baseline else []
+    names.append(PlannedName("http-api", n.physical("api")))
     names += [
         PlannedName("event-rule", n.physical(role))
-        for role in ("rotation-failed", "salt-key-access")
+        for role in ("rotation-failed", "salt-key-access", "salt-age-check")
     ]
     if cfg.data.eks_enabled:
         names.append(PlannedName("eks-cluster", n.physical("eks")))
@@ -178,12 +186,13 @@ def planned_names(cfg: StackConfig, account_id: str) -> list[PlannedName]:
     return names
 
 
-BUCKET_ROLES = ("access-logs", "baselines", "cloudtrail")
+BUCKET_ROLES = ("access-logs", "baselines")
+BASELINE_BUCKET_ROLES = ("cloudtrail",)
 SALT_SECRET_PATH = ("fp-calibration", "hmac-salt")
 KEY_ALIAS_ROLES = (
     "logs", "alerts", "salt", "functions", "calibration-tables", "data", "eks-secrets", "backup",
-    "trail",
 )  # fmt: skip
+BASELINE_KEY_ALIAS_ROLES = ("trail",)
 
 
 def _refuse(key: str, value: object, rule: str, source: str) -> ConfigError:
@@ -267,13 +276,20 @@ def quota_problems(cfg: StackConfig) -> None:
             )
 
 
-def reserved_concurrency(cfg: StackConfig) -> dict[str, int]:
-    """Each function's reservation by the key that sets it (the rotator's is fixed)."""
+def function_reservations(cfg: StackConfig) -> dict[str, tuple[str, int]]:
+    """Each function's role -> (the key that sets its reservation, or why it is fixed; the
+    reservation)."""
     return {
-        "ingestionConcurrency": cfg.service.ingestion_concurrency,
-        "queryConcurrency": cfg.service.query_concurrency,
-        "salt-rotator (fixed)": ROTATOR_CONCURRENCY,
+        "fp-ingestion": ("ingestionConcurrency", cfg.service.ingestion_concurrency),
+        "calibration-query": ("queryConcurrency", cfg.service.query_concurrency),
+        "salt-rotator": ("salt-rotator (fixed)", ROTATOR_CONCURRENCY),
+        "salt-age-check": ("salt-age-check (fixed)", 1),
     }
+
+
+def reserved_concurrency(cfg: StackConfig) -> dict[str, int]:
+    """Each function's reservation by the key that sets it (the fixed ones by their role)."""
+    return dict(function_reservations(cfg).values())
 
 
 def concurrency_problems(cfg: StackConfig) -> None:

@@ -2,7 +2,9 @@
 
 ``lambda_function`` is a plain function, not a component: its resources are children of the
 component that owns the function, so a newcomer finds them there and the owner's provider tags
-them. Each role gets one inline policy built from the statements the owner passes (the
+them. It also records each function's name for the run (``registered_function_names``): the
+alarms, created last, give every function its ``Errors`` and ``Throttles`` alarms without
+anyone listing it. Each role gets one inline policy built from the statements the owner passes (the
 ``*_statements`` methods of the components that own the resources), plus writing to its own
 log group and X-Ray. Tests read that one policy and prove it with moto.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import py_compile
 import sys
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +37,16 @@ Statement = Mapping[str, Any]
 LAYER_PACKAGES = ("aws_lambda_powertools", "typing_extensions")
 
 LAMBDA_TRUST = service_trust("lambda.amazonaws.com")
+
+# Function names per program run, keyed by the run's root stack resource: tests run the program
+# many times in one process, and each run must see only its own functions.
+_REGISTERED: weakref.WeakKeyDictionary[pulumi.Resource, list[str]] = weakref.WeakKeyDictionary()
+
+
+def registered_function_names() -> tuple[str, ...]:
+    """The physical names of every function ``lambda_function`` created so far in this run."""
+    root = pulumi.runtime.get_root_resource()
+    return tuple(_REGISTERED.get(root, ())) if root is not None else ()
 
 
 def allow(
@@ -222,6 +235,9 @@ def lambda_function(parent: pulumi.Resource, key: str, args: FunctionArgs) -> Fu
 
     ``key`` is the stable logical-name stem (``f"{component}-{role}"``).
     """
+    root = pulumi.runtime.get_root_resource()
+    if root is not None:
+        _REGISTERED.setdefault(root, []).append(args.name)
     child = pulumi.ResourceOptions(parent=parent)
     role = aws.iam.Role(
         f"{key}-role",

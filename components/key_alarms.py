@@ -69,7 +69,10 @@ class KeyAlarms(pulumi.ComponentResource):
             rule = aws.cloudwatch.EventRule(
                 f"{name}-{role}",
                 name=args.naming.physical(f"{role}-key-access"),
-                description=f"PutKeyPolicy or CreateGrant on the {role} key: who may use it changed",
+                description=(
+                    f"PutKeyPolicy or CreateGrant on the {role} key: who may use it changed. "
+                    f"Runbook: docs/runbooks/operations.md#{role}-key-access"
+                ),
                 event_pattern=pulumi.Output.all(key.key_id, key.arn).apply(
                     lambda ids: json.dumps(key_access_pattern(ids[0], ids[1]))
                 ),

@@ -294,14 +294,15 @@ class Network(pulumi.ComponentResource):
                                 "Resource": [arn, f"{arn}:*"],
                             },
                             {
-                                # The delivery service looks its group up by name first; the
-                                # action has no per-group resource, only the account's groups.
+                                # The delivery service looks its group up by name first. The
+                                # Service Authorization Reference lists no resource type for
+                                # logs:DescribeLogGroups (it lists the account's groups), so
+                                # "*" is the only resource the action accepts; a log-group ARN
+                                # there matches nothing.
                                 "Sid": "FindFlowLogGroup",
                                 "Effect": "Allow",
                                 "Action": "logs:DescribeLogGroups",
-                                "Resource": (
-                                    f"arn:aws:logs:{args.region}:{args.account_id}:log-group:*"
-                                ),
+                                "Resource": "*",
                             },
                         ],
                     }

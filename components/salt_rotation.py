@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.alarm_catalog import SERVICE_NAMESPACE
 from components.base import managed_key, stateful
 from components.calibration_store import CalibrationStore
 from components.config import Naming
@@ -44,7 +45,8 @@ from components.key_policy import (
 )
 
 ROTATION_SCHEDULE = "cron(0 0 1 * ? *)"  # 00:00 UTC on the 1st of every month
-METRICS_NAMESPACE = "PhaseMirror/FPCalibration"
+# The service's one namespace definition: the alarms watch the same constant.
+METRICS_NAMESPACE = SERVICE_NAMESPACE
 ROTATOR_SECRET_ACTIONS = [
     "secretsmanager:DescribeSecret",
     "secretsmanager:GetSecretValue",

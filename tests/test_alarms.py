@@ -1,9 +1,10 @@
 """Alarms: every alarm's full definition, the salt-failure rule, the saved queries and the dashboard.
 
-Alarms are checked against tables written out here from the specs (000 for the service, 004
-for the data tier), not against the catalog they are built from, so a changed threshold, period
-or route fails a test. Names and dimensions are checked against what the program really
-creates (function names, table name, DB identifier, Redis nodes).
+Alarms are checked against tables written out here (the service's thresholds and the data
+tier's), not against the catalog they are built from, so a changed threshold, period or route
+fails a test. Names and dimensions are checked against what the program really creates
+(function names, table names, the API, DB identifier, Redis nodes): a function or table the
+program registers without its alarms fails here.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.events.models import EventPattern
 
 from components.alarm_catalog import (
     DataTierTargets,
@@ -22,31 +24,37 @@ from components.alarm_catalog import (
     instance_memory_gib,
     postgres_max_connections,
 )
-from components.config import ConfigError
-from tools.mock_program import ProgramRun, Resource
+from components.alarms import rotation_failed_pattern
+from components.config import ConfigError, Naming
+from components.resource_alarms import function_role
+from tools.mock_program import ACCOUNT_ID, ProgramRun, Resource
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 NS = "PhaseMirror/FPCalibration"
 GIB = 1024**3
 MIB = 1024**2
+# An alarm looks back at most 7 days (CloudWatch PutMetricAlarm: period x evaluation periods).
+LOOKBACK_S = 604_800
 
-# Spec 000, Day 28-29 (plus the Environment dimension every custom metric carries), and the
-# salt-health alarms of issue 5. role -> (namespace, metric, dimension, stat, period,
-# evaluation periods, threshold, comparison, topic).
+# The service's own alarms (plus the Environment dimension every custom metric carries), and the
+# two functions whose errors keep their own rule. role -> (namespace, metric, dimension, stat,
+# period, evaluation periods, threshold, comparison, topic, missing data).
 SERVICE = {
-    "consent-check-failures-critical": (NS, "ConsentCheckFailures", "env", "Sum", 300, 2, 10, ">", "critical"),
-    "salt-loading-failures-critical": (NS, "AnonymizationErrors", "env", "Sum", 300, 1, 5, ">", "critical"),
-    "fp-ingest-latency-warning": (NS, "FPIngestLatency", "env", "Average", 900, 2, 1000, ">", "warning"),
-    "fp-ingestion-lambda-errors": ("AWS/Lambda", "Errors", "fp-ingestion", "Sum", 300, 2, 10, ">", "warning"),
-    "salt-rotator-errors": ("AWS/Lambda", "Errors", "salt-rotator", "Sum", 300, 1, 1, ">=", "critical"),
-    "salt-age-critical": (NS, "SaltAgeDays", "env", "Maximum", 3600, 1, 32, ">", "critical"),
+    "consent-check-failures-critical": (NS, "ConsentCheckFailures", "env", "Sum", 300, 2, 10, ">", "critical", "notBreaching"),
+    "salt-loading-failures-critical": (NS, "AnonymizationErrors", "env", "Sum", 300, 1, 5, ">", "critical", "notBreaching"),
+    "fp-ingest-latency-warning": (NS, "FPIngestLatency", "env", "Average", 900, 2, 1000, ">", "warning", "notBreaching"),
+    "fp-ingestion-lambda-errors": ("AWS/Lambda", "Errors", "fp-ingestion", "Sum", 300, 2, 10, ">", "warning", "notBreaching"),
+    "salt-rotator-errors": ("AWS/Lambda", "Errors", "salt-rotator", "Sum", 300, 1, 1, ">=", "critical", "notBreaching"),
+    # A quiet stack publishes no traffic metrics: the scheduled check feeds this one, and three
+    # hours without a measurement page like an old salt.
+    "salt-age-critical": (NS, "SaltAgeDays", "env", "Maximum", 3600, 3, 32, ">", "critical", "breaching"),
 }  # fmt: skip
 COMPARISON = {
     ">": "GreaterThanThreshold",
     ">=": "GreaterThanOrEqualToThreshold",
     "<": "LessThanThreshold",
 }
-# Spec 004. role -> (namespace, metric, stat, evaluation periods, threshold, comparison, topic).
+# The data tier's thresholds. role -> (metric, stat, evaluation periods, threshold, comparison, topic).
 DB = {
     "db-cpu": ("CPUUtilization", "Average", 2, 80, ">", "warning"),
     "db-freeable-memory": ("FreeableMemory", "Average", 2, 512 * MIB, "<", "warning"),
@@ -87,7 +95,7 @@ def assert_single_metric(resource: Resource, expected: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("role", SERVICE)
 def test_service_alarm_full_definition(program, role):
-    namespace, metric, dim, stat, period, periods, threshold, cmp, severity = SERVICE[role]
+    namespace, metric, dim, stat, period, periods, threshold, cmp, severity, missing = SERVICE[role]
     env = program.config["phase-mirror-infra:environment"]
     if dim == "env":
         dimensions = {"Environment": env}
@@ -108,22 +116,105 @@ def test_service_alarm_full_definition(program, role):
             "evaluationPeriods": periods,
             "threshold": threshold,
             "comparisonOperator": COMPARISON[cmp],
-            "treatMissingData": "notBreaching",
+            "treatMissingData": missing,
         },
     )
     routed(program, resource, severity)
+    assert period * periods <= LOOKBACK_S, f"{resource.urn} looks back further than CloudWatch can"
 
 
-def test_throttling_alarm_sums_throttled_requests_of_every_operation_on_the_real_table(program):
-    table = f"phase-mirror-calibration-store-{program.stack}"
+def role_in(run: ProgramRun, physical: str) -> str:
+    return function_role(Naming("phase-mirror", run.stack), physical)
+
+
+def test_every_function_the_program_registers_has_errors_and_throttles_alarms(program):
+    # GIVEN every Lambda function of the stack, whichever component created it
+    functions = function_names(program)
+    assert len(functions) >= 4
+    watched: dict[tuple[str, str], Resource] = {}
+    for resource in program.of_type(ALARM):
+        if resource.inputs.get("namespace") == "AWS/Lambda":
+            watched[
+                (resource.inputs["dimensions"]["FunctionName"], resource.inputs["metricName"])
+            ] = resource
+    # THEN each has an Errors and a Throttles alarm on exactly its name, and nothing else is watched
+    assert set(watched) == {(f, m) for f in functions for m in ("Errors", "Throttles")}
+    for function in functions:
+        throttles = watched[(function, "Throttles")]
+        assert (
+            throttles.inputs["name"]
+            == f"phase-mirror-{role_in(program, function)}-throttles-{program.stack}"
+        )
+        assert_single_metric(
+            throttles,
+            {
+                "statistic": "Sum",
+                "period": 300,
+                "evaluationPeriods": 1,
+                "threshold": 1,
+                "comparisonOperator": "GreaterThanOrEqualToThreshold",
+                "treatMissingData": "notBreaching",
+            },
+        )
+        routed(program, throttles, "critical")
+        errors = watched[(function, "Errors")]
+        assert errors.inputs["statistic"] == "Sum" and errors.inputs["threshold"] >= 1, errors.urn
+        assert "Runbook: docs/runbooks/operations.md#" in errors.inputs["alarmDescription"]
+
+
+def test_a_function_without_a_rule_of_its_own_gets_the_default_errors_alarm(program):
+    resource = alarm(program, "calibration-query-errors")
+    assert_single_metric(
+        resource,
+        {
+            "name": f"phase-mirror-calibration-query-errors-{program.stack}",
+            "namespace": "AWS/Lambda",
+            "metricName": "Errors",
+            "dimensions": {"FunctionName": f"phase-mirror-calibration-query-{program.stack}"},
+            "evaluationPeriods": 1,
+            "threshold": 1,
+            "comparisonOperator": "GreaterThanOrEqualToThreshold",
+        },
+    )
+    routed(program, resource, "warning")
+
+
+def test_function_role_reverses_the_naming_rule_and_refuses_foreign_names():
+    naming = Naming("phase-mirror", "staging")
+    assert function_role(naming, "phase-mirror-fp-ingestion-staging") == "fp-ingestion"
+    with pytest.raises(ValueError, match="does not follow the naming rule"):
+        function_role(naming, "phase-mirror-fp-ingestion-production")
+
+
+@pytest.fixture(params=["consent-store", "calibration-store", "calibration-aggregates"])
+def table_role(request):
+    return request.param
+
+
+def test_every_table_has_one_throttling_alarm(program):
+    tables = {t.inputs["name"] for t in program.of_type("aws:dynamodb/table:Table")}
+    throttling = {
+        r.inputs["name"]: r
+        for r in program.of_type(ALARM)
+        if r.inputs["name"].endswith(f"-throttling-{program.stack}")
+    }
+    assert set(throttling) == {
+        f"phase-mirror-{role_in(program, t)}-throttling-{program.stack}" for t in tables
+    }
+
+
+def test_throttling_alarm_sums_throttled_requests_of_every_operation_on_its_table(
+    program, table_role
+):
+    table = f"phase-mirror-{table_role}-{program.stack}"
     names = {t.inputs["name"] for t in program.of_type("aws:dynamodb/table:Table")}
     assert table in names
-    resource = alarm(program, "calibration-store-throttling")
+    resource = alarm(program, f"{table_role}-throttling")
     inputs = resource.inputs
     assert_single_metric(
         resource,
         {
-            "name": f"phase-mirror-calibration-store-throttling-{program.stack}",
+            "name": f"phase-mirror-{table_role}-throttling-{program.stack}",
             "evaluationPeriods": 2,
             "threshold": 5,
             "comparisonOperator": "GreaterThanThreshold",
@@ -149,7 +240,7 @@ def test_throttling_alarm_sums_throttled_requests_of_every_operation_on_the_real
             "Operation",
         }
         operations.append(m["dimensions"]["Operation"])
-    assert {"PutItem", "Query", "GetItem", "TransactWriteItems"} <= set(operations)
+    assert {"PutItem", "UpdateItem", "Query", "GetItem", "TransactWriteItems"} <= set(operations)
     assert len(operations) == len(set(operations)) <= 9  # an alarm reads at most ten metrics
     assert total["returnData"] is True
     assert total["expression"] == "SUM([" + ", ".join(f"m{i}" for i in range(len(metrics))) + "])"
@@ -179,6 +270,34 @@ def test_database_alarm_full_definition(program, role):
         },
     )
     routed(program, resource, severity)
+
+
+def test_api_5xx_rate_pages_when_over_five_percent_of_enough_requests_fail(program):
+    (api,) = program.of_type("aws:apigatewayv2/api:Api")
+    resource = alarm(program, "api-5xx-rate")
+    assert_single_metric(
+        resource,
+        {
+            "name": f"phase-mirror-api-5xx-rate-{program.stack}",
+            "evaluationPeriods": 2,
+            "threshold": 5,
+            "comparisonOperator": "GreaterThanThreshold",
+            "treatMissingData": "notBreaching",
+        },
+    )
+    errors, count, rate = resource.inputs["metricQueries"]
+    for query, metric in ((errors, "5xx"), (count, "Count")):
+        assert query["metric"] == {
+            "namespace": "AWS/ApiGateway",
+            "metricName": metric,
+            "dimensions": {"ApiId": api.id},
+            "stat": "Sum",
+            "period": 300,
+        }, resource.urn
+        assert query.get("returnData") is False
+    assert (errors["id"], count["id"]) == ("m0", "m1")
+    assert rate["expression"] == "IF(m1 >= 20, 100 * m0 / m1, 0)" and rate["returnData"] is True
+    routed(program, resource, "critical")
 
 
 def test_redis_alarms_cover_every_node_of_the_replication_group(program):
@@ -264,22 +383,104 @@ def test_a_database_without_its_class_is_a_programming_error():
 # --- salt rotation failures, saved queries ---------------------------------------------------------
 
 
-def test_rotation_failures_go_to_critical(program):
-    rule = program.one("aws:cloudwatch/eventRule:EventRule", "alarms-rotation-failed")
-    assert json.loads(rule.inputs["eventPattern"]) == {
-        "source": ["aws.secretsmanager"],
-        "detail-type": ["AWS Service Event via CloudTrail"],
+SECRETS_ARN = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT_ID}:secret:"
+
+
+def rotation_event(event_name: str, secret_id: str) -> dict[str, Any]:
+    """A rotation event as EventBridge delivers it: an "AWS Service Event via CloudTrail" whose
+    CloudTrail record names the secret only in additionalEventData.SecretId (its request
+    parameters, response elements and resources are empty), as AWS describes these entries."""
+    return {
+        "version": "0",
+        "id": "d82e0a2d-f36e-11fd-37cb-cba423a71196",
+        "detail-type": "AWS Service Event via CloudTrail",
+        "source": "aws.secretsmanager",
+        "account": ACCOUNT_ID,
+        "time": "2026-03-01T00:50:20Z",
+        "region": "us-east-1",
+        "resources": [],
         "detail": {
-            "eventSource": ["secretsmanager.amazonaws.com"],
-            "eventName": ["RotationFailed", "TestRotationFailed"],
+            "eventVersion": "1.08",
+            "userIdentity": {"accountId": ACCOUNT_ID, "invokedBy": "secretsmanager.amazonaws.com"},
+            "eventTime": "2026-03-01T00:50:20Z",
+            "eventSource": "secretsmanager.amazonaws.com",
+            "eventName": event_name,
+            "awsRegion": "us-east-1",
+            "sourceIPAddress": "secretsmanager.amazonaws.com",
+            "userAgent": "secretsmanager.amazonaws.com",
+            "errorMessage": "Error when executing lambda during createSecret step",
+            "requestParameters": None,
+            "responseElements": None,
+            "additionalEventData": {"SecretId": secret_id},
+            "requestID": f"Rotation-{secret_id}",
+            "eventID": "e3b69cfe-b70e-4c94-baa9-9decc3c150b9",
+            "readOnly": False,
+            "eventType": "AwsServiceEvent",
+            "managementEvent": True,
+            "recipientAccountId": ACCOUNT_ID,
+            "eventCategory": "Management",
         },
     }
-    target = program.one("aws:cloudwatch/eventTarget:EventTarget", "alarms-rotation-failed-target")
-    assert target.inputs["arn"] == topic_arn(program, "critical"), target.urn
+
+
+def salt_secret(run: ProgramRun) -> tuple[str, str]:
+    (secret,) = [
+        s
+        for s in run.of_type("aws:secretsmanager/secret:Secret")
+        if s.inputs["name"].endswith("/fp-calibration/hmac-salt")
+    ]
+    return secret.outputs["arn"], secret.inputs["name"]
+
+
+def matches(rule: Resource, event: dict[str, Any]) -> bool:
+    """moto's EventBridge matcher (the one its event buses route with), on the deployed pattern."""
+    return EventPattern.load(rule.inputs["eventPattern"]).matches_event(event)
+
+
+def test_rotation_failures_of_this_stacks_salt_and_no_other_secret_page_critical(
+    staging, production
+):
+    for run, other in ((staging, production), (production, staging)):
+        rule = run.one("aws:cloudwatch/eventRule:EventRule", "alarms-rotation-failed")
+        arn, name = salt_secret(run)
+        other_arn, other_name = salt_secret(other)
+        # GIVEN events of this stack's salt (by ARN and by name), of the other stack's salt,
+        # of an unrelated secret, and unrelated events of this salt
+        assert matches(rule, rotation_event("RotationFailed", arn)), rule.urn
+        assert matches(rule, rotation_event("RotationFailed", name)), rule.urn
+        assert matches(rule, rotation_event("TestRotationFailed", arn)), rule.urn
+        for secret in (other_arn, other_name, f"{SECRETS_ARN}some-other-secret-AbCdEf"):
+            assert not matches(rule, rotation_event("RotationFailed", secret)), (rule.urn, secret)
+            assert not matches(rule, rotation_event("TestRotationFailed", secret))
+        assert not matches(rule, rotation_event("RotationSucceeded", arn))
+        api_call = {
+            **rotation_event("RotationFailed", arn),
+            "detail-type": "AWS API Call via CloudTrail",
+        }
+        assert not matches(rule, api_call)
+        no_secret = rotation_event("RotationFailed", arn)
+        del no_secret["detail"]["additionalEventData"]
+        assert not matches(rule, no_secret)
+        target = run.one("aws:cloudwatch/eventTarget:EventTarget", "alarms-rotation-failed-target")
+        assert target.inputs["arn"] == topic_arn(run, "critical"), target.urn
+        assert (
+            target.inputs["rule"]
+            == rule.outputs["name"]
+            == f"phase-mirror-rotation-failed-{run.stack}"
+        )
+
+
+def test_rotation_failed_pattern_names_the_secret_where_service_events_carry_it():
+    pattern = rotation_failed_pattern("arn:x", "/phase-mirror/staging/fp-calibration/hmac-salt")
+    detail = pattern["detail"]
+    assert pattern["detail-type"] == ["AWS Service Event via CloudTrail"]
+    assert detail["eventName"] == ["RotationFailed", "TestRotationFailed"]
+    assert detail["additionalEventData"] == {
+        "SecretId": ["arn:x", "/phase-mirror/staging/fp-calibration/hmac-salt"]
+    }
+    # requestParameters, responseElements and resources are empty in these events: never match on them
     assert (
-        target.inputs["rule"]
-        == rule.outputs["name"]
-        == f"phase-mirror-rotation-failed-{program.stack}"
+        not {"requestParameters", "responseElements"} & set(detail) and "resources" not in pattern
     )
 
 
@@ -421,13 +622,10 @@ def test_latency_widget_draws_the_alarms_threshold(program):
     assert stats == ["Average", "p99"]
 
 
-def test_lambda_widget_shows_invocations_errors_and_throttles_of_all_three_functions(program):
+def test_lambda_widget_shows_invocations_errors_and_throttles_of_every_function(program):
     widget = dashboard(program)["widgets"][5]
     shown = {(dims["FunctionName"], name) for _, name, dims in widget_metrics(widget)}
-    functions = {
-        f"phase-mirror-{r}-{program.stack}"
-        for r in ("fp-ingestion", "calibration-query", "salt-rotator")
-    }
+    functions = function_names(program)
     assert shown == {(f, m) for f in functions for m in ("Invocations", "Errors", "Throttles")}
 
 

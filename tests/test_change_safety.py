@@ -18,7 +18,7 @@ from pulumi.runtime.proto import alias_pb2
 
 from tools import against, replacement
 from tools.mock_program import ProgramRun, Resource
-from tools.replacement import STATEFUL
+from tools.replacement import STATEFUL, STATEFUL_RESOURCES, is_stateful
 
 TABLE = "aws:dynamodb/table:Table"
 RDS = "aws:rds/instance:Instance"
@@ -39,16 +39,20 @@ def _resource_class(token: str) -> type:
     return getattr(mod, cls)
 
 
-@pytest.mark.parametrize("token", sorted(STATEFUL))
-def test_every_replace_forcing_input_is_an_argument_of_the_installed_sdk(token):
+ENTRIES = {**STATEFUL, **STATEFUL_RESOURCES}
+
+
+@pytest.mark.parametrize("key", sorted(ENTRIES))
+def test_every_replace_forcing_input_is_an_argument_of_the_installed_sdk(key):
     """A misspelt input name would never match a change: check each against the SDK."""
+    token = ENTRIES[key].token
     cls = _resource_class(token)
     params = set(inspect.signature(cls._internal_init).parameters)  # type: ignore[attr-defined]
-    for forcing in STATEFUL[token].forcing:
+    for forcing in ENTRIES[key].forcing:
         top = _snake(forcing.name.split(".")[0])
         assert top in params, f"{token}: {forcing.name} ({top}) is not an argument of {cls}"
         assert forcing.source.startswith(("https://", ".venv/")), (token, forcing)
-    for secret in STATEFUL[token].secret_inputs:
+    for secret in ENTRIES[key].secret_inputs:
         assert _snake(secret) in params, f"{token}: secret input {secret} unknown"
 
 
@@ -70,6 +74,32 @@ def test_the_issue_s_stateful_types_are_all_listed():
     assert replacement.forcing_inputs("aws:iam/role:Role") == ()
 
 
+def test_resources_gated_by_urn_exist_in_the_baseline_stack_with_their_type(production):
+    """A URN entry that no longer names a resource would silently gate nothing."""
+    by_key = {replacement.urn_key(r.urn): r for r in production}
+    for key, entry in STATEFUL_RESOURCES.items():
+        assert key in by_key, f"{key} is not a resource of the production program"
+        assert by_key[key].type == entry.token, key
+        assert is_stateful(entry.token, by_key[key].urn)
+    # one log group by URN, not every log group by type
+    other = next(
+        r
+        for r in production
+        if r.type == "aws:cloudwatch/logGroup:LogGroup"
+        and replacement.urn_key(r.urn) not in STATEFUL_RESOURCES
+    )
+    assert not is_stateful(other.type, other.urn)
+    assert replacement.forcing_inputs(other.type, other.urn) == ()
+    assert "name" in replacement.forcing_inputs(entry.token, by_key[key].urn)
+
+
+def test_a_removed_trail_log_group_is_reported(production):
+    (group,) = [r for r in production if r.name == "audit-trail-trail-logs"]
+    old = ProgramRun(stack="production", config={}, resources=[group])
+    (change,) = against.compare(old, run_of())
+    assert change.kind == "removed" and "CloudTrail log group" in change.describe()
+
+
 def test_type_of_urn_reads_the_last_type_of_the_chain():
     urn = f"{BASE}phase-mirror:index:DataTier$aws:rds/instance:Instance::data-tier-db"
     assert replacement.type_of_urn(urn) == RDS
@@ -78,7 +108,7 @@ def test_type_of_urn_reads_the_last_type_of_the_chain():
 
 
 def test_production_protects_and_retains_every_stateful_resource(production):
-    stateful = [r for r in production if r.type in STATEFUL]
+    stateful = [r for r in production if is_stateful(r.type, r.urn)]
     assert {r.type for r in stateful} >= {TABLE, "aws:kms/key:Key", "aws:backup/vault:Vault"}
     unprotected = [r.urn for r in stateful if not (r.protect and r.retain_on_delete)]
     assert not unprotected, (
@@ -89,7 +119,7 @@ def test_production_protects_and_retains_every_stateful_resource(production):
 
 def test_staging_stateful_resources_can_be_torn_down(staging):
     assert staging.config["phase-mirror-infra:deletionProtection"] == "false"
-    stateful = [r for r in staging if r.type in STATEFUL]
+    stateful = [r for r in staging if is_stateful(r.type, r.urn)]
     assert stateful
     kept = [r.urn for r in stateful if r.protect or r.retain_on_delete]
     assert not kept, "staging resources protected or retained:\n" + "\n".join(kept)
@@ -283,15 +313,16 @@ def test_stateful_physical_names_follow_the_naming_rule_and_never_vary_between_r
     again = {r.urn: r for r in preview_run(stack)}
     named = 0
     for resource in update:
-        if resource.type not in STATEFUL:
+        if not is_stateful(resource.type, resource.urn):
             continue
         for key in PHYSICAL_NAME:
             value = resource.inputs.get(key)
             if value is None:
                 continue
             named += 1
+            # CloudTrail's log group keeps the /aws/cloudtrail/ path the console looks in.
             assert isinstance(value, str) and value.startswith(
-                ("phase-mirror-", "/phase-mirror/")
+                ("phase-mirror-", "/phase-mirror/", "/aws/cloudtrail/phase-mirror-")
             ), (
                 resource.urn,
                 value,

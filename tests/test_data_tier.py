@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 
 import pytest
 
 from components.config import DataSettings
 from components.eks_cluster import access_entries
+from components.redis_cache import connect_statements
 from tools.mock_program import ProgramRun, Resource, run_program
 
 P = "phase-mirror-infra:"
@@ -143,20 +145,78 @@ def redis(run: ProgramRun) -> Resource:
     return run.one(REDIS, "data-tier-redis")
 
 
-def test_redis_is_encrypted_at_rest_and_in_transit_with_an_auth_token(program):
+def test_redis_is_encrypted_at_rest_and_in_transit_with_no_password(program):
     inputs = redis(program).inputs
     assert inputs["engine"] == "redis" and inputs["engineVersion"].startswith("7.")
     assert inputs["atRestEncryptionEnabled"] is True
     assert inputs["kmsKeyId"] == key_arn(program, "data-tier-key")
     assert inputs["transitEncryptionEnabled"] is True
-    token = program.one("random:index/randomPassword:RandomPassword", "data-tier-redis-auth-token")
-    assert is_secret(inputs["authToken"]), "the auth token must stay a Pulumi secret"
-    assert plain(inputs["authToken"]) == token.outputs["result"]
+    # IAM authentication: no AUTH token exists, so none can leak or go unrotated
+    assert "authToken" not in inputs and "authTokenWo" not in inputs
+    assert not program.of_type("random:index/randomPassword:RandomPassword")
     assert inputs["securityGroupIds"] == ["network-data-sg-id"]
     subnets = program.one("aws:elasticache/subnetGroup:SubnetGroup", "data-tier-redis-subnets")
     assert inputs["subnetGroupName"] == subnets.inputs["name"]
     zones = int(cfg(program, "availabilityZones"))
     assert subnets.inputs["subnetIds"] == [f"network-data-{i}-id" for i in range(zones)]
+
+
+USER = "aws:elasticache/user:User"
+
+
+def test_redis_admits_only_the_iam_user_and_the_required_default_user_is_off(program):
+    # GIVEN the user group attached to the replication group
+    (group,) = program.of_type("aws:elasticache/userGroup:UserGroup")
+    assert redis(program).inputs["userGroupIds"] == [group.inputs["userGroupId"]]
+    assert group.inputs["engine"] == "redis"
+    users = {u.inputs["userId"]: u.inputs for u in program.of_type(USER)}
+    # THEN it holds exactly two users: a user named "default" (ElastiCache refuses a group
+    # without one), switched off, and the application user, authenticated by IAM only
+    assert sorted(group.inputs["userIds"]) == sorted(users)
+    (default,) = [u for u in users.values() if u["userName"] == "default"]
+    assert default["accessString"].split()[0] == "off"
+    assert default["userId"] == f"phase-mirror-redis-default-{program.stack}"
+    (app,) = [u for u in users.values() if u["userName"] != "default"]
+    # IAM authentication requires the user id to equal the user name
+    assert app["userId"] == app["userName"] == f"phase-mirror-redis-app-{program.stack}"
+    assert app["authenticationMode"] == {"type": "iam"}
+    assert "passwords" not in app and not app.get("noPasswordRequired")
+    assert app["accessString"].startswith("on ") and "-@dangerous" in app["accessString"]
+
+
+def allows(statements: list[dict], action: str, resource: str) -> bool:
+    """IAM's rule for Allow statements without conditions: the action and the resource each
+    match a pattern of one statement (``*`` and ``?`` wildcards; "Policy evaluation logic")."""
+    return any(
+        s["Effect"] == "Allow"
+        and any(fnmatch.fnmatchcase(action, a) for a in s["Action"])
+        and any(fnmatch.fnmatchcase(resource, r) for r in s["Resource"])
+        for s in statements
+    )
+
+
+def elasticache_arn(kind: str, name: str) -> str:
+    return f"arn:aws:elasticache:us-east-1:123456789012:{kind}:{name}"
+
+
+def test_redis_connect_grant_allows_this_group_and_user_and_nothing_else(staging, production):
+    # GIVEN a client role holding the data tier's grant for staging's cache
+    group = redis(staging).inputs["replicationGroupId"]
+    users = {u.inputs["userName"]: u.inputs["userId"] for u in staging.of_type(USER)}
+    app = users[f"phase-mirror-redis-app-{staging.stack}"]
+    granted = connect_statements(
+        elasticache_arn("replicationgroup", group), elasticache_arn("user", app)
+    )
+    # THEN Connect is allowed on the group and the application user, which ElastiCache both
+    # requires ("Authenticating with IAM"), and on nothing else
+    assert allows(granted, "elasticache:Connect", elasticache_arn("replicationgroup", group))
+    assert allows(granted, "elasticache:Connect", elasticache_arn("user", app))
+    assert not allows(granted, "elasticache:Connect", elasticache_arn("user", users["default"]))
+    other = redis(production).inputs["replicationGroupId"]
+    assert not allows(granted, "elasticache:Connect", elasticache_arn("replicationgroup", other))
+    for action in ("elasticache:ModifyReplicationGroup", "elasticache:ModifyUser"):
+        assert not allows(granted, action, elasticache_arn("replicationgroup", group))
+    assert [s["Sid"] for s in granted] == ["ConnectToRedisAsAppUser"]
 
 
 def test_redis_fails_over_across_zones_with_two_nodes_or_more(program):
@@ -194,27 +254,6 @@ def test_redis_is_protected_with_a_final_snapshot_in_production(staging, product
     assert "finalSnapshotIdentifier" not in redis(staging).inputs
 
 
-def test_redis_secret_holds_token_and_connection_details_under_the_data_key(program):
-    secret = program.one("aws:secretsmanager/secret:Secret", "data-tier-redis-secret")
-    assert secret.inputs["kmsKeyId"] == key_arn(program, "data-tier-key")
-    assert secret.inputs["name"] == f"/phase-mirror/{program.stack}/redis/connection"
-    version = program.one(
-        "aws:secretsmanager/secretVersion:SecretVersion", "data-tier-redis-secret-value"
-    )
-    assert version.inputs["secretId"] == secret.outputs["arn"]
-    assert is_secret(version.inputs["secretString"]), version.urn
-    value = json.loads(str(plain(version.inputs["secretString"])))
-    token = program.one("random:index/randomPassword:RandomPassword", "data-tier-redis-auth-token")
-    assert value == {
-        "auth_token": token.outputs["result"],
-        "host": redis(program).outputs["primaryEndpointAddress"],
-        "port": 6379,
-        "engine": "redis",
-        "tls": True,
-    }
-    assert token.inputs["special"] is False and token.inputs["length"] >= 32
-
-
 def test_exports_name_endpoints_and_never_a_password_or_token(program):
     outputs = program.outputs
     assert outputs["dbEndpoint"] == db(program).outputs["endpoint"]
@@ -225,10 +264,10 @@ def test_exports_name_endpoints_and_never_a_password_or_token(program):
     # Bucket names are global: the account and region keep two teams' names apart.
     expected = f"phase-mirror-baselines-123456789012-us-east-1-{program.stack}"
     assert outputs["baselinesBucketName"] == expected
-    token = program.one("random:index/randomPassword:RandomPassword", "data-tier-redis-auth-token")
-    exported = json.dumps(outputs, default=str)
-    assert token.outputs["result"] not in exported
+    # Redis clients need only the endpoint and the user name: there is no password to hand out
+    assert outputs["redisUserName"] == f"phase-mirror-redis-app-{program.stack}"
     assert not [k for k in outputs if "password" in k.lower() or "token" in k.lower()]
+    assert not [k for k in outputs if k.lower().startswith("redis") and "secret" in k.lower()]
 
 
 # --- EKS ------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ FUNCTIONS = {
     "salt-rotator": ("salt-rotation-rotator", "salt_rotator"),
     "fp-ingestion": ("salt-rotation-ingestion", "fp_ingestion"),
     "calibration-query": ("calibration-api-query", "calibration_query"),
+    "salt-age-check": ("salt-age-check", "salt_age"),
 }
 SECRET_LOOKING = re.compile(r"(?i)(secret|password|token|salt|key)$")
 

@@ -41,6 +41,8 @@ FOREIGN_ROLE = "arn:aws:iam::444455556666:role/phase-mirror-ci-deploy-bootstrap"
 CONFIG = {
     "phase-mirror-infra:deployRoleArn": DEPLOY_ROLE,
     "phase-mirror-infra:operatorRoleArnPattern": OPERATOR_PATTERN,
+    # Each stack as the one holding its account's baseline, so the trail key is in both tables.
+    "phase-mirror-infra:accountBaseline": "true",
 }
 KEYS = {
     "salt": "salt-rotation-key",

@@ -279,7 +279,9 @@ def test_flow_logs_capture_all_traffic_into_an_encrypted_group_with_retention(pr
         "Sid": "FindFlowLogGroup",
         "Effect": "Allow",
         "Action": "logs:DescribeLogGroups",
-        "Resource": "arn:aws:logs:us-east-1:123456789012:log-group:*",
+        # The Service Authorization Reference (list_amazoncloudwatchlogs) gives the action no
+        # resource type: only "*" applies.
+        "Resource": "*",
     }
 
 

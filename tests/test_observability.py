@@ -11,7 +11,7 @@ import pytest
 from moto import mock_aws
 
 from components.cis_controls import CIS_CONTROLS
-from components.config import AlertSettings
+from components.config import AlertSettings, ConfigError
 from components.observability import SEVERITIES, recipients
 from tools.mock_program import ACCOUNT_ID, ProgramRun, Resource, run_program
 
@@ -140,6 +140,77 @@ def test_email_subscriptions_follow_the_config():
     }
 
 
+# --- the account baseline: once per account -----------------------------------------------------
+
+BASELINE_TYPES = (
+    "aws:cloudtrail/trail:Trail",
+    "aws:s3/bucket:Bucket",
+    "aws:cloudwatch/logGroup:LogGroup",
+    FILTER,
+    ALARM,
+    "aws:kms/key:Key",
+)
+
+
+def baseline_resources(run: ProgramRun) -> list[Resource]:
+    return [r for r in run if r.component_type == "phase-mirror:index:AuditTrail"]
+
+
+@pytest.fixture(
+    scope="module",
+    params=["production", "production-preview", "staging-own-account"],
+)
+def baseline(request: pytest.FixtureRequest) -> ProgramRun:
+    """The stacks that hold the account baseline: production (update and preview), and staging
+    as it would run in an account of its own (no protection, shorter retention)."""
+    from tests.conftest import preview_run
+
+    if request.param == "production-preview":
+        return preview_run("production")
+    if request.param == "staging-own-account":
+        return run_program("staging", overrides={f"{P}accountBaseline": True})
+    return request.getfixturevalue("production")
+
+
+def test_the_two_stack_files_create_the_account_baseline_exactly_once(staging, production):
+    # GIVEN staging and production, which share an account
+    assert staging.config[f"{P}accountBaseline"] == "false"
+    assert production.config[f"{P}accountBaseline"] == "true"
+    both = [*baseline_resources(staging), *baseline_resources(production)]
+    # THEN one trail, one trail bucket, one log group, 14 CIS filters and alarms in all
+    counts = {t: sum(r.type == t for r in both) for t in BASELINE_TYPES}
+    assert counts == {
+        "aws:cloudtrail/trail:Trail": 1,
+        "aws:s3/bucket:Bucket": 1,
+        "aws:cloudwatch/logGroup:LogGroup": 1,
+        FILTER: 14,
+        ALARM: 14,
+        "aws:kms/key:Key": 1,
+    }
+    assert all(r.urn.startswith("urn:pulumi:production::") for r in both)
+    trails = [r for run in (staging, production) for r in run.of_type("aws:cloudtrail/trail:Trail")]
+    assert len(trails) == 1
+    cis = [
+        a
+        for run in (staging, production)
+        for a in run.of_type(ALARM)
+        if "-cis-" in a.inputs["name"]
+    ]
+    assert len(cis) == 14
+
+
+def test_a_stack_without_the_baseline_keeps_its_own_alarms_and_topics(staging):
+    assert not baseline_resources(staging)
+    assert len(staging.of_type(ALARM)) >= 20
+    assert topic(staging, "critical").inputs["name"] == "phase-mirror-critical-alerts-staging"
+
+
+@pytest.mark.parametrize("value", ["yes", "1", "on"])
+def test_account_baseline_accepts_only_true_or_false(value):
+    with pytest.raises(ConfigError, match=f"'accountBaseline' has invalid value '{value}'"):
+        run_program("staging", overrides={f"{P}accountBaseline": value})
+
+
 # --- the trail --------------------------------------------------------------------------------------
 
 
@@ -147,24 +218,24 @@ def trail(run: ProgramRun) -> Resource:
     return run.one("aws:cloudtrail/trail:Trail", "audit-trail-trail")
 
 
-def test_trail_is_multi_region_validated_encrypted_and_streams_to_its_log_group(program):
-    resource = trail(program)
-    key = program.one("aws:kms/key:Key", "audit-trail-trail-key")
-    group = program.one("aws:cloudwatch/logGroup:LogGroup", "audit-trail-trail-logs")
-    role = program.one("aws:iam/role:Role", "audit-trail-trail-role")
-    bucket = program.one("aws:s3/bucket:Bucket", "audit-trail-trail-bucket-bucket")
+def test_trail_is_multi_region_validated_encrypted_and_streams_to_its_log_group(baseline):
+    resource = trail(baseline)
+    key = baseline.one("aws:kms/key:Key", "audit-trail-trail-key")
+    group = baseline.one("aws:cloudwatch/logGroup:LogGroup", "audit-trail-trail-logs")
+    role = baseline.one("aws:iam/role:Role", "audit-trail-trail-role")
+    bucket = baseline.one("aws:s3/bucket:Bucket", "audit-trail-trail-bucket-bucket")
     inputs = resource.inputs
-    assert inputs["name"] == f"phase-mirror-trail-{program.stack}"
+    assert inputs["name"] == f"phase-mirror-trail-{baseline.stack}"
     assert inputs["isMultiRegionTrail"] is True, resource.urn
     assert inputs["enableLogFileValidation"] is True, resource.urn
     assert inputs["includeGlobalServiceEvents"] is True, resource.urn
     assert inputs["enableLogging"] is True, resource.urn
-    assert resource.protect is (program.stack == "production"), resource.urn
+    assert resource.protect is (baseline.stack == "production"), resource.urn
     assert inputs["kmsKeyId"] == key.outputs["arn"], resource.urn
     assert (
         inputs["s3BucketName"]
         == bucket.inputs["bucket"]
-        == f"phase-mirror-cloudtrail-123456789012-us-east-1-{program.stack}"
+        == f"phase-mirror-cloudtrail-123456789012-us-east-1-{baseline.stack}"
     )
     assert inputs["cloudWatchLogsGroupArn"] == group.outputs["arn"] + ":*", resource.urn
     assert inputs["cloudWatchLogsRoleArn"] == role.outputs["arn"], resource.urn
@@ -174,24 +245,27 @@ def test_trail_is_multi_region_validated_encrypted_and_streams_to_its_log_group(
     assert not selector.get("excludeManagementEventSources"), resource.urn
 
 
-def test_trail_log_group_is_encrypted_kept_and_protected_per_stack(program):
-    group = program.one("aws:cloudwatch/logGroup:LogGroup", "audit-trail-trail-logs")
-    log_key = program.one("aws:kms/key:Key", "observability-log-key")
-    retention = int(program.config[f"{P}logRetentionDays"])
+def test_trail_log_group_is_encrypted_kept_and_protected_per_stack(baseline):
+    group = baseline.one("aws:cloudwatch/logGroup:LogGroup", "audit-trail-trail-logs")
+    log_key = baseline.one("aws:kms/key:Key", "observability-log-key")
+    retention = int(baseline.config[f"{P}logRetentionDays"])
     assert group.inputs["kmsKeyId"] == log_key.outputs["arn"], group.urn
     assert (
         group.inputs["retentionInDays"]
         == retention
-        == (365 if program.stack == "production" else 90)
+        == (365 if baseline.stack == "production" else 90)
     )
-    assert group.protect is (program.stack == "production"), group.urn
+    protected = baseline.config[f"{P}deletionProtection"] == "true"
+    assert group.protect is group.retain_on_delete is protected, group.urn
+    assert group.inputs.get("deletionProtectionEnabled", False) is protected, group.urn
 
 
-def test_trail_key_lets_only_this_trail_encrypt(program):
-    key = program.one("aws:kms/key:Key", "audit-trail-trail-key")
-    arn = trail(program).outputs["arn"]
+def test_trail_key_lets_only_this_trail_encrypt(baseline):
+    key = baseline.one("aws:kms/key:Key", "audit-trail-trail-key")
+    arn = trail(baseline).outputs["arn"]
     assert (
-        arn == f"arn:aws:cloudtrail:us-east-1:{ACCOUNT_ID}:trail/phase-mirror-trail-{program.stack}"
+        arn
+        == f"arn:aws:cloudtrail:us-east-1:{ACCOUNT_ID}:trail/phase-mirror-trail-{baseline.stack}"
     )
     document = policy(key)
     encrypt = statement(document, "CloudTrailEncryptsLogs")
@@ -205,25 +279,25 @@ def test_trail_key_lets_only_this_trail_encrypt(program):
     assert not any(s.get("Principal") == {"AWS": "*"} for s in document["Statement"]), key.urn
 
 
-def test_trail_bucket_has_no_bucket_key_so_cloudtrail_needs_no_decrypt(program):
+def test_trail_bucket_has_no_bucket_key_so_cloudtrail_needs_no_decrypt(baseline):
     # "Configure AWS KMS key policies for CloudTrail": with an S3 Bucket Key, CreateTrail and
     # UpdateTrail need kms:Decrypt; the trail key gives CloudTrail none.
-    encryption = program.one(
+    encryption = baseline.one(
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
         "audit-trail-trail-bucket-encryption",
     )
     (rule,) = encryption.inputs["rules"]
     assert rule["bucketKeyEnabled"] is False, encryption.urn
-    document = policy(program.one("aws:kms/key:Key", "audit-trail-trail-key"))
+    document = policy(baseline.one("aws:kms/key:Key", "audit-trail-trail-key"))
     cloudtrail = [s for s in document["Statement"] if s["Principal"] == {"Service": CLOUDTRAIL}]
     assert all("kms:Decrypt" not in s["Action"] for s in cloudtrail)
 
 
-def test_trail_bucket_policy_lets_this_trail_write_only_its_accounts_prefix(program):
-    arn = trail(program).outputs["arn"]
-    bucket = f"phase-mirror-cloudtrail-123456789012-us-east-1-{program.stack}"
+def test_trail_bucket_policy_lets_this_trail_write_only_its_accounts_prefix(baseline):
+    arn = trail(baseline).outputs["arn"]
+    bucket = f"phase-mirror-cloudtrail-123456789012-us-east-1-{baseline.stack}"
     document = policy(
-        program.one("aws:s3/bucketPolicy:BucketPolicy", "audit-trail-trail-bucket-policy")
+        baseline.one("aws:s3/bucketPolicy:BucketPolicy", "audit-trail-trail-bucket-policy")
     )
     acl = statement(document, "CloudTrailAclCheck")
     assert (acl["Action"], acl["Resource"]) == ("s3:GetBucketAcl", f"arn:aws:s3:::{bucket}")
@@ -241,29 +315,29 @@ def test_trail_bucket_policy_lets_this_trail_write_only_its_accounts_prefix(prog
     assert statement(document, "DenyInsecureTransport")["Effect"] == "Deny"
 
 
-def test_trail_files_are_kept_at_least_90_days_and_a_year_in_production(program):
-    lifecycle = program.one(
+def test_trail_files_are_kept_at_least_90_days_and_a_year_in_production(baseline):
+    lifecycle = baseline.one(
         "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
         "audit-trail-trail-bucket-lifecycle",
     )
     expiring = [r["expiration"]["days"] for r in lifecycle.inputs["rules"] if r.get("expiration")]
-    assert expiring == [365 if program.stack == "production" else 90], lifecycle.urn
-    logging = program.one("aws:s3/bucketLogging:BucketLogging", "audit-trail-trail-bucket-logging")
+    assert expiring == [365 if baseline.stack == "production" else 90], lifecycle.urn
+    logging = baseline.one("aws:s3/bucketLogging:BucketLogging", "audit-trail-trail-bucket-logging")
     assert (
         logging.inputs["targetBucket"]
-        == f"phase-mirror-access-logs-123456789012-us-east-1-{program.stack}"
+        == f"phase-mirror-access-logs-123456789012-us-east-1-{baseline.stack}"
     )
 
 
-def test_trail_role_may_only_write_streams_of_the_trail_log_group(program):
-    arn = trail(program).outputs["arn"]
-    role = program.one("aws:iam/role:Role", "audit-trail-trail-role")
+def test_trail_role_may_only_write_streams_of_the_trail_log_group(baseline):
+    arn = trail(baseline).outputs["arn"]
+    role = baseline.one("aws:iam/role:Role", "audit-trail-trail-role")
     (trust,) = policy(role, "assumeRolePolicy")["Statement"]
     assert trust["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
     assert trust["Condition"] == {"StringEquals": {"aws:SourceArn": arn}}, role.urn
-    group = program.one("aws:cloudwatch/logGroup:LogGroup", "audit-trail-trail-logs")
+    group = baseline.one("aws:cloudwatch/logGroup:LogGroup", "audit-trail-trail-logs")
     (allow,) = policy(
-        program.one("aws:iam/rolePolicy:RolePolicy", "audit-trail-trail-role-policy")
+        baseline.one("aws:iam/rolePolicy:RolePolicy", "audit-trail-trail-role-policy")
     )["Statement"]
     assert allow["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
     assert allow["Resource"] == group.outputs["arn"] + ":log-stream:*"
@@ -285,14 +359,14 @@ def test_the_cis_table_in_code_is_the_spec_table():
 
 
 @pytest.mark.parametrize("control", CIS_CONTROLS, ids=lambda c: c.control)
-def test_cis_filter_has_exactly_the_prescribed_pattern_on_the_trail_log_group(program, control):
-    group = program.one("aws:cloudwatch/logGroup:LogGroup", "audit-trail-trail-logs")
-    resource = program.one(FILTER, f"audit-trail-{control.role}-filter")
+def test_cis_filter_has_exactly_the_prescribed_pattern_on_the_trail_log_group(baseline, control):
+    group = baseline.one("aws:cloudwatch/logGroup:LogGroup", "audit-trail-trail-logs")
+    resource = baseline.one(FILTER, f"audit-trail-{control.role}-filter")
     assert resource.inputs["pattern"] == cis_file_patterns()[control.control], resource.urn
     assert resource.inputs["logGroupName"] == group.inputs["name"], resource.urn
     transformation = resource.inputs["metricTransformation"]
     assert transformation == {
-        "name": f"phase-mirror-{control.role}-{program.stack}",
+        "name": f"phase-mirror-{control.role}-{baseline.stack}",
         "namespace": "PhaseMirror/Security",
         "value": "1",
         "defaultValue": "0",
@@ -300,9 +374,9 @@ def test_cis_filter_has_exactly_the_prescribed_pattern_on_the_trail_log_group(pr
 
 
 @pytest.mark.parametrize("control", CIS_CONTROLS, ids=lambda c: c.control)
-def test_cis_alarm_pages_critical_on_the_first_event(program, control):
-    alarm = program.one(ALARM, f"audit-trail-{control.role}-alarm")
-    metric = f"phase-mirror-{control.role}-{program.stack}"
+def test_cis_alarm_pages_critical_on_the_first_event(baseline, control):
+    alarm = baseline.one(ALARM, f"audit-trail-{control.role}-alarm")
+    metric = f"phase-mirror-{control.role}-{baseline.stack}"
     expected = {
         "name": metric,
         "namespace": "PhaseMirror/Security",
@@ -313,15 +387,15 @@ def test_cis_alarm_pages_critical_on_the_first_event(program, control):
         "threshold": 1,
         "comparisonOperator": "GreaterThanOrEqualToThreshold",
         "treatMissingData": "notBreaching",
-        "alarmActions": [critical_arn(program)],
+        "alarmActions": [critical_arn(baseline)],
     }
     assert {k: alarm.inputs.get(k) for k in expected} == expected, alarm.urn
     assert "docs/runbooks/operations.md#security-alarms" in alarm.inputs["alarmDescription"]
 
 
-def test_every_cis_filter_has_one_alarm_and_nothing_else_is_on_the_trail(program):
-    filters = [f for f in program.of_type(FILTER) if f.name.startswith("audit-trail-")]
-    alarms = [a for a in program.of_type(ALARM) if a.name.startswith("audit-trail-")]
+def test_every_cis_filter_has_one_alarm_and_nothing_else_is_on_the_trail(baseline):
+    filters = [f for f in baseline.of_type(FILTER) if f.name.startswith("audit-trail-")]
+    alarms = [a for a in baseline.of_type(ALARM) if a.name.startswith("audit-trail-")]
     assert len(filters) == len(alarms) == len(CIS_CONTROLS) == 14
 
 

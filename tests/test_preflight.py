@@ -14,6 +14,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from components import create_time
 from tools import preflight
 
 ACCOUNT = "111122223333"
@@ -55,7 +56,7 @@ class StubbedAccount:
                 "AccountUsage": {"TotalCodeSize": 0, "FunctionCount": 0},
             },
         )
-        for role in preflight.FUNCTION_ROLES:
+        for role in create_time.function_reservations(preflight.load("staging")):
             name = f"phase-mirror-{role}-staging"
             if own and role in own:
                 stub.add_response(
@@ -111,8 +112,8 @@ def healthy() -> StubbedAccount:
     account = StubbedAccount()
     account.lambda_(total=1000, unreserved=1000)
     account.ec2(quota=5, addresses=[], zone_ids=["use1-az1", "use1-az2", "use1-az4"])
-    account.secrets([None, None])
-    account.buckets([404, 404, 404])
+    account.secrets([None])
+    account.buckets([404, 404])
     return account
 
 
@@ -129,21 +130,23 @@ def test_a_new_account_with_ten_concurrent_executions_fails_the_lambda_check(cap
     account = StubbedAccount()
     account.lambda_(total=10, unreserved=10)
     account.ec2(quota=5, addresses=[], zone_ids=["use1-az1", "use1-az2", "use1-az4"])
-    account.secrets([None, None])
-    account.buckets([404, 404, 404])
+    account.secrets([None])
+    account.buckets([404, 404])
     assert preflight.main(["staging"], session=account) == 1
     line = next(x for x in capsys.readouterr().out.splitlines() if "Lambda" in x)
-    # staging reserves ingestion 20 + query 5 + rotator 1 = 26; 10 - 100 can be reserved
-    assert line.startswith("FAIL") and "reserves 26" in line and "short by 116" in line
+    need = sum(create_time.reserved_concurrency(preflight.load("staging")).values())
+    # 10 - 100 can be reserved: the account is short by the whole need plus 90
+    assert line.startswith("FAIL") and f"reserves {need}" in line
+    assert f"short by {need + 90}" in line
     assert "Service Quotas" in line
 
 
 def test_a_redeploy_counts_its_own_reservations_as_available():
     config = preflight.load("staging")
     account = StubbedAccount()
-    # 900 reserved elsewhere would leave nothing, but 26 of them are this stack's own
-    account.lambda_(total=1000, unreserved=126, own={"fp-ingestion": 20, "calibration-query": 5,
-                                                     "salt-rotator": 1})  # fmt: skip
+    own = {role: n for role, (_, n) in create_time.function_reservations(config).items()}
+    # 900 reserved elsewhere would leave nothing, but some of them are this stack's own
+    account.lambda_(total=1000, unreserved=100 + sum(own.values()), own=own)
     check = preflight.lambda_concurrency(config, account.client("lambda"))
     assert check.ok, check.line()
 
@@ -184,7 +187,7 @@ def test_too_few_zones_outside_the_eks_unsupported_ids_fail():
 )
 def test_a_secret_name_still_taken_fails(reply, fragment):
     account = StubbedAccount()
-    account.secrets([reply, None])
+    account.secrets([reply])
     check = preflight.secret_names(
         preflight.load("staging"), ACCOUNT, account.client("secretsmanager")
     )
@@ -194,7 +197,7 @@ def test_a_secret_name_still_taken_fails(reply, fragment):
 def test_a_bucket_name_held_by_another_account_fails_and_our_own_passes():
     config = preflight.load("staging")
     account = StubbedAccount()
-    account.buckets([200, 403, 404])
+    account.buckets([200, 403])
     check = preflight.bucket_names(config, ACCOUNT, account.client("s3"))
     assert not check.ok and "baselines" in check.detail and "another account" in check.detail
 

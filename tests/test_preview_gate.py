@@ -97,6 +97,23 @@ def test_deleting_any_stateful_type_fails(tmp_path, capsys, type_, name):
     assert "BLOCKED  delete" in capsys.readouterr().out
 
 
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+
+
+def test_the_trail_log_group_is_gated_by_its_urn_and_other_log_groups_are_not(tmp_path, capsys):
+    # GIVEN the trail's log group (the audit record) and a function's log group being deleted
+    base = "urn:pulumi:production::phase-mirror-infra::"
+    trail_logs = f"{base}phase-mirror:index:AuditTrail${LOG_GROUP}::audit-trail-trail-logs"
+    function_logs = f"{base}phase-mirror:index:SaltRotation${LOG_GROUP}::salt-rotation-rotator-logs"
+    # WHEN the gate reads each
+    assert gate(tmp_path, digest(step("delete", function_logs, LOG_GROUP))) == 0
+    capsys.readouterr()
+    assert gate(tmp_path, digest(step("delete", trail_logs, LOG_GROUP))) == 1
+    # THEN only the trail's is blocked, named with its label
+    out = capsys.readouterr().out
+    assert "BLOCKED  delete" in out and "CloudTrail log group" in out and trail_logs in out
+
+
 def test_the_label_flag_lets_it_pass_but_still_lists_the_steps(tmp_path, capsys):
     assert gate(tmp_path, digest(*REPLACE_TABLE), "--allow-data-replacement") == 0
     out = capsys.readouterr().out

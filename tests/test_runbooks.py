@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from components.salt_rotation import ROTATION_SCHEDULE
-from tools.mock_program import ACCOUNT_ID, ROOT, ProgramRun, run_program, stack_config
+from tools.mock_program import ACCOUNT_ID, ROOT, ProgramRun, Resource, run_program, stack_config
 
 RUNBOOKS = ROOT / "docs" / "runbooks"
 EXPECTED_RUNBOOKS = {"deployment.md", "operations.md", "salt-rotation.md", "backup-recovery.md"}
@@ -187,9 +187,20 @@ def test_runbooks_name_the_resources_on_call_needs(known_names):
             assert required in known_names, f"the program no longer creates {required}"
 
 
+def paging_rules(run: ProgramRun) -> list[Resource]:
+    """EventBridge rules whose target is an alert topic (a schedule invoking a function is not)."""
+    topics = {t.outputs["arn"] for t in run.of_type("aws:sns/topic:Topic")}
+    paging = {
+        t.inputs["rule"]
+        for t in run.of_type("aws:cloudwatch/eventTarget:EventTarget")
+        if t.inputs["arn"] in topics
+    }
+    return [r for r in run.of_type(EVENT_RULE) if r.outputs["name"] in paging]
+
+
 def alarm_names(run: ProgramRun) -> set[str]:
-    """Metric alarms, and the EventBridge rules that page (Secrets Manager rotation failures)."""
-    return {r.inputs["name"] for t in (ALARM, EVENT_RULE) for r in run.of_type(t)}
+    """Metric alarms, and the EventBridge rules that page (a failed rotation of the salt)."""
+    return {r.inputs["name"] for r in [*run.of_type(ALARM), *paging_rules(run)]}
 
 
 def headings_per_stack() -> dict[str, set[str]]:
@@ -220,24 +231,68 @@ def test_every_alarm_section_is_an_alarm_the_program_creates(staging, production
     )
 
 
+def description(resource: Resource) -> str:
+    return resource.inputs.get("alarmDescription") or resource.inputs.get("description") or ""
+
+
+def pages(run: ProgramRun) -> list[Resource]:
+    """What can page: every metric alarm and every rule targeting an alert topic."""
+    return [*run.of_type(ALARM), *paging_rules(run)]
+
+
 def test_every_alarm_links_to_an_anchor_of_the_operations_runbook(staging, production):
     anchors = set(ANCHOR.findall(runbook_texts()["operations.md"]))
     links = {
-        (alarm.inputs["name"], link)
+        (page.inputs["name"], link)
         for run in (staging, production)
-        for alarm in run.of_type(ALARM)
-        for link in RUNBOOK_LINK.findall(alarm.inputs.get("alarmDescription", ""))
+        for page in pages(run)
+        for link in RUNBOOK_LINK.findall(description(page))
     }
     assert links, "no alarm links to a runbook section"
     broken = sorted(f"{name} -> #{link}" for name, link in links if link not in anchors)
     assert not broken, "alarm runbook links with no anchor in operations.md:\n" + "\n".join(broken)
     unlinked = sorted(
-        a.inputs["name"]
+        page.inputs["name"]
         for run in (staging, production)
-        for a in run.of_type(ALARM)
-        if not RUNBOOK_LINK.search(a.inputs.get("alarmDescription", ""))
+        for page in pages(run)
+        if not RUNBOOK_LINK.search(description(page))
     )
     assert not unlinked, f"alarms whose description names no runbook section: {unlinked}"
+
+
+# Sections with no alarm today, and why: each must say so in its own text.
+SECTIONS_WITHOUT_ALARMS = {
+    "cluster": "Container Insights",  # EKS node alarms need it; not installed yet
+}
+
+
+def test_every_section_of_the_operations_runbook_answers_an_alarm(staging, production):
+    # GIVEN the anchors of operations.md and the sections every alarm links to
+    text = runbook_texts()["operations.md"]
+    anchors = set(ANCHOR.findall(text))
+    linked = {
+        link
+        for run in (staging, production)
+        for page in pages(run)
+        for link in RUNBOOK_LINK.findall(description(page))
+    }
+    # THEN no section answers nothing (a renamed or removed alarm leaves one behind)
+    orphans = sorted(anchors - linked - set(SECTIONS_WITHOUT_ALARMS))
+    assert not orphans, f"sections no alarm links to: {orphans}"
+    for anchor, reason in SECTIONS_WITHOUT_ALARMS.items():
+        assert anchor in anchors and anchor not in linked, anchor
+        section = text.split(f'<a id="{anchor}"></a>', 1)[1].split("<a id=", 1)[0]
+        assert reason in section, f"section {anchor} does not say why it has no alarm"
+
+
+def test_paging_rules_are_told_apart_from_schedules(staging):
+    rules = {r.inputs["name"] for r in paging_rules(staging)}
+    assert rules == {
+        "phase-mirror-rotation-failed-staging",
+        "phase-mirror-salt-key-access-staging",
+    }
+    schedules = {r.inputs["name"] for r in staging.of_type(EVENT_RULE)} - rules
+    assert schedules == {"phase-mirror-salt-age-check-staging"}
 
 
 def test_dashboard_named_in_the_runbooks_exists(staging, production):

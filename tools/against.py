@@ -34,7 +34,13 @@ from pulumi.runtime import rpc
 
 from tools.identity import Identities
 from tools.mock_program import ROOT, ProgramRun, Resource, run_program
-from tools.replacement import RENAMES_IN_PLACE, STATEFUL, forcing_inputs, secret_inputs
+from tools.replacement import (
+    RENAMES_IN_PLACE,
+    forcing_inputs,
+    is_stateful,
+    secret_inputs,
+    stateful_entry,
+)
 
 MASK = "[secret]"
 # Top-level packages of the harness itself: shared between both runs, never re-imported.
@@ -63,7 +69,8 @@ class Change:
         return self.kind != "renamed"
 
     def describe(self) -> str:
-        label = STATEFUL[self.type].label
+        entry = stateful_entry(self.type, self.urn)
+        label = entry.label if entry else self.type
         if self.kind == "removed":
             return f"REMOVED   {self.urn} ({label}): no resource answers to this URN any more"
         verb = "REPLACED " if self.kind == "replaced" else "RENAMED  "
@@ -200,7 +207,7 @@ def compare(old: ProgramRun, new: ProgramRun) -> list[Change]:
     new_refs = _references(new, in_old_terms)
     changes: list[Change] = []
     for before in old.resources:
-        if before.type not in STATEFUL:
+        if not is_stateful(before.type, before.urn):
             continue
         after = answering.get(before.urn)
         if after is None or after.type != before.type:
@@ -231,13 +238,13 @@ def _input_changes(
     after: Resource,
     refs: tuple[dict[str, str], dict[str, str]] = ({}, {}),
 ) -> list[Change]:
-    secrets = set(secret_inputs(before.type))
+    secrets = set(secret_inputs(before.type, before.urn))
     found: list[Change] = []
     renames = RENAMES_IN_PLACE.get(before.type, ())
     # The engine keeps the old value of an input the program ignores (the salt's first version
     # has ignore_changes on secretString), so a change there replaces nothing.
     ignored = {name.split(".")[0].split("[")[0] for name in after.ignore_changes}
-    for path in (*forcing_inputs(before.type), *renames):
+    for path in (*forcing_inputs(before.type, before.urn), *renames):
         if path.split(".")[0] in ignored:
             continue
         old_value, new_value = _plain(_at(before.inputs, path)), _plain(_at(after.inputs, path))

@@ -28,7 +28,6 @@ from components.config import ConfigError, StackConfig, parse
 from components.network import EKS_UNSUPPORTED_ZONE_IDS
 from tools.mock_program import PROJECT, ROOT, stack_config
 
-FUNCTION_ROLES = ("fp-ingestion", "calibration-query", "salt-rotator")
 EXAMPLE = "example, as the identity that runs pulumi up:\n  python -m tools.preflight staging"
 
 
@@ -50,7 +49,7 @@ def lambda_concurrency(cfg: StackConfig, client: Any) -> Check:
     limit = client.get_account_settings()["AccountLimit"]
     total, unreserved = limit["ConcurrentExecutions"], limit["UnreservedConcurrentExecutions"]
     own = 0
-    for role in FUNCTION_ROLES:
+    for role in create_time.function_reservations(cfg):
         try:
             reply = client.get_function_concurrency(FunctionName=cfg.naming.physical(role))
         except ClientError as error:

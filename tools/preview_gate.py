@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tools.replacement import STATEFUL, type_of_urn
+from tools.replacement import is_stateful, stateful_entry, type_of_urn
 
 GATED_OPS = frozenset({"delete", "replace", "create-replacement", "delete-replaced"})
 # Every step op the engine emits (pulumi/pulumi pkg/resource/deploy/step.go, ``StepOps``); an
@@ -60,7 +60,9 @@ class Step:
 
     def describe(self) -> str:
         why = f" (replace reasons: {', '.join(self.reasons)})" if self.reasons else ""
-        return f"{self.op:<18} {self.urn} [{STATEFUL[self.type].label}]{why}"
+        entry = stateful_entry(self.type, self.urn)
+        label = entry.label if entry else self.type
+        return f"{self.op:<18} {self.urn} [{label}]{why}"
 
 
 def _type_of(raw: dict[str, Any], urn: str, index: int) -> str:
@@ -116,7 +118,7 @@ def parse(document: str) -> list[Step]:
 
 def gated(steps: Sequence[Step]) -> list[Step]:
     """The steps that delete or replace a stateful resource."""
-    return [s for s in steps if s.op in GATED_OPS and s.type in STATEFUL]
+    return [s for s in steps if s.op in GATED_OPS and is_stateful(s.type, s.urn)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """Stateful resource types and the inputs whose change makes AWS replace them.
 
-One table, read by three guards: ``tools.against`` (offline comparison of two git refs under
+One table by type (``STATEFUL``) and one by URN (``STATEFUL_RESOURCES``), read by three guards: ``tools.against`` (offline comparison of two git refs under
 mocks), ``tools.preview_gate`` (the real ``pulumi preview --json`` in CI) and the tests that
 assert ``protect`` / ``retain_on_delete`` on every stateful resource.
 
@@ -177,6 +177,14 @@ _CLOUDTRAIL = _f(
     "name",
 )
 
+_LOG_GROUP = _f(
+    "internal/service/logs/group.go",
+    f"{SDK}pulumi_aws/cloudwatch/log_group.py",
+    "name",
+    "namePrefix",
+    "logGroupClass",
+)
+
 _BACKUP_VAULT = _f(
     "internal/service/backup/vault.go",
     f"{SDK}pulumi_aws/backup/vault.py",
@@ -211,24 +219,53 @@ _TYPES = (
 
 STATEFUL: dict[str, StatefulType] = {t.token: t for t in _TYPES}
 
+# Resources of a type that mostly holds nothing worth keeping, gated one by one. Gating every
+# log group by type would block each rename of a function's log group; the trail's holds the
+# audit record the CIS filters read. Keyed by the URN without stack and project (the parent
+# type chain and the name), so one entry serves every stack.
+STATEFUL_RESOURCES: dict[str, StatefulType] = {
+    "phase-mirror:index:AuditTrail$aws:cloudwatch/logGroup:LogGroup::audit-trail-trail-logs": (
+        StatefulType(
+            "aws:cloudwatch/logGroup:LogGroup", "CloudTrail log group (audit record)", _LOG_GROUP
+        )
+    ),
+}
+
 # Inputs that are updated in place but rename what clients connect to: reported, not gated.
 RENAMES_IN_PLACE: dict[str, tuple[str, ...]] = {
     "aws:rds/instance:Instance": ("identifier", "identifierPrefix"),
 }
 
 
-def is_stateful(type_: str) -> bool:
-    return type_ in STATEFUL
+def urn_key(urn: str) -> str:
+    """A URN without its stack and project: ``Parent$type::name``."""
+    parts = urn.split("::")
+    if len(parts) < 4 or not urn.startswith("urn:pulumi:"):
+        raise ValueError(f"not a Pulumi URN: {urn!r}")
+    return "::".join(parts[2:])
 
 
-def forcing_inputs(type_: str) -> tuple[str, ...]:
-    """The replace-forcing input names of ``type_`` (empty for a type that holds no data)."""
-    stateful = STATEFUL.get(type_)
+def stateful_entry(type_: str, urn: str = "") -> StatefulType | None:
+    """The entry gating a resource: by its type, else by its URN (``None``: holds no data)."""
+    by_type = STATEFUL.get(type_)
+    if by_type is not None or not urn:
+        return by_type
+    entry = STATEFUL_RESOURCES.get(urn_key(urn))
+    return entry if entry is not None and entry.token == type_ else None
+
+
+def is_stateful(type_: str, urn: str = "") -> bool:
+    return stateful_entry(type_, urn) is not None
+
+
+def forcing_inputs(type_: str, urn: str = "") -> tuple[str, ...]:
+    """The replace-forcing input names of a resource (empty for one that holds no data)."""
+    stateful = stateful_entry(type_, urn)
     return tuple(f.name for f in stateful.forcing) if stateful else ()
 
 
-def secret_inputs(type_: str) -> tuple[str, ...]:
-    stateful = STATEFUL.get(type_)
+def secret_inputs(type_: str, urn: str = "") -> tuple[str, ...]:
+    stateful = stateful_entry(type_, urn)
     return stateful.secret_inputs if stateful else ()
 
 

@@ -23,6 +23,8 @@ from typing import Any, Protocol
 
 from moto.secretsmanager.models import secretsmanager_backends
 
+from components.alarm_catalog import SERVICE_NAMESPACE
+
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
@@ -38,7 +40,8 @@ os.environ.update(
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
         "POWERTOOLS_SERVICE_NAME": "fp-calibration-test",
-        "POWERTOOLS_METRICS_NAMESPACE": "PhaseMirror/FPCalibration",
+        # The program's one definition, as the functions receive it: never a copy.
+        "POWERTOOLS_METRICS_NAMESPACE": SERVICE_NAMESPACE,
     }
 )
 

@@ -52,6 +52,8 @@ FREE: dict[str, str] = {
     "aws:ec2/vpc:Vpc": "no charge",
     "aws:elasticache/parameterGroup:ParameterGroup": "no charge",
     "aws:elasticache/subnetGroup:SubnetGroup": "no charge",
+    "aws:elasticache/user:User": "no charge",
+    "aws:elasticache/userGroup:UserGroup": "no charge",
     "aws:iam/policy:Policy": "no charge",
     "aws:iam/role:Role": "no charge",
     "aws:iam/rolePolicy:RolePolicy": "no charge",

@@ -1,0 +1,109 @@
+"""SaltAgeCheck: measures the HMAC salt's age every 15 minutes, whether or not traffic flows.
+
+The salt rotates monthly, and an alarm looks back at most 7 days (period x evaluation periods
+<= 604,800 s), so neither the rotator's runs nor ingestion's traffic can tell a quiet stack's
+missed rotation from silence. This component's function (lambdas/salt_age) reads the secret's
+``DescribeSecret`` dates, never its value, and publishes ``SaltAgeDays``; the salt-age alarm
+(components/alarm_catalog.py) treats missing data as breaching. An EventBridge rule invokes it
+(a Lambda target needs no role, only the permission below, limited to this rule).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.alarm_catalog import SERVICE_NAMESPACE
+from components.config import Naming
+from components.function import Function, FunctionArgs, Statement, allow, lambda_function
+
+SCHEDULE = "rate(15 minutes)"
+DESCRIBE_ACTIONS = ["secretsmanager:DescribeSecret"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SaltAgeCheckArgs:
+    """Inputs of ``SaltAgeCheck``.
+
+    - naming, environment: the function is ``{prefix}-salt-age-check-{stack}``; ``environment``
+      is the metric's ``Environment`` dimension.
+    - secret_arn: the salt secret (``SaltRotation.secret``); the role may describe it, nothing
+      else.
+    - env_key_arn, log_key_arn, log_retention_days, layers: as for every function.
+    """
+
+    naming: Naming
+    environment: str
+    secret_arn: pulumi.Input[str]
+    env_key_arn: pulumi.Input[str]
+    log_key_arn: pulumi.Input[str]
+    log_retention_days: int
+    layers: Sequence[pulumi.Input[str]] = ()
+
+
+def describe_statements(secret_arn: pulumi.Input[str]) -> list[Statement]:
+    """Read the secret's metadata (dates, stages); DescribeSecret never returns the value and
+    needs no KMS permission."""
+    return [allow("DescribeSaltDates", DESCRIBE_ACTIONS, [secret_arn])]
+
+
+class SaltAgeCheck(pulumi.ComponentResource):
+    checker: Function
+    schedule: aws.cloudwatch.EventRule
+
+    def __init__(
+        self, name: str, args: SaltAgeCheckArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("phase-mirror:index:SaltAgeCheck", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.checker = lambda_function(
+            self,
+            f"{name}-check",
+            FunctionArgs(
+                name=args.naming.physical("salt-age-check"),
+                code="salt_age",
+                description="Publishes the HMAC salt's age (SaltAgeDays) every 15 minutes",
+                statements=describe_statements(args.secret_arn),
+                environment={
+                    "ENVIRONMENT": args.environment,
+                    "POWERTOOLS_SERVICE_NAME": "salt-age-check",
+                    "POWERTOOLS_METRICS_NAMESPACE": SERVICE_NAMESPACE,
+                    "SALT_SECRET_ID": args.secret_arn,
+                },
+                # One DescribeSecret per run: the smallest size suffices.
+                memory_mb=128,
+                timeout_s=30,
+                reserved_concurrency=1,
+                env_key_arn=args.env_key_arn,
+                log_key_arn=args.log_key_arn,
+                log_retention_days=args.log_retention_days,
+                layers=args.layers,
+            ),
+        )
+        self.schedule = aws.cloudwatch.EventRule(
+            f"{name}-schedule",
+            name=args.naming.physical("salt-age-check"),
+            description="Invokes the salt-age check; the salt-age alarm needs a frequent source",
+            schedule_expression=SCHEDULE,
+            opts=child,
+        )
+        permission = aws.lambda_.Permission(
+            f"{name}-invoke",
+            action="lambda:InvokeFunction",
+            function=self.checker.function.name,
+            principal="events.amazonaws.com",
+            source_arn=self.schedule.arn,
+            opts=child,
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-target",
+            rule=self.schedule.name,
+            arn=self.checker.function.arn,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
+        )
+        self.register_outputs(
+            {"functionName": self.checker.function.name, "scheduleName": self.schedule.name}
+        )
