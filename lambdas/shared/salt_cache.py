@@ -1,8 +1,10 @@
-"""The HMAC salts of fp-ingestion: the secret's AWSCURRENT document, cached by Powertools.
+"""The HMAC salts: the secret's AWSCURRENT document, cached by Powertools.
 
-The document is ``{salt, rotationMonth, rotatedAt[, previousSalt, previousRotationMonth]}``
-(written by the salt-rotator). Each salt serves from its ``rotationMonth`` until the next
-rotation, so an event is hashed with the salt in force in the event's own month.
+The document is ``{salt, rotationMonth, rotatedAt, versionId[, previousSalt,
+previousRotationMonth]}``, written by the salt-rotator only; ``versionId`` is the Secrets
+Manager version holding it, so a stored item can name its salt's version and the release job
+can tell from ``DescribeSecret`` alone (no salt read) whether that salt is still in the secret.
+Until the rotator's first rotation seeds it, the secret has no AWSCURRENT: ``SaltNotSeeded``.
 """
 
 from __future__ import annotations
@@ -12,8 +14,6 @@ import binascii
 import hashlib
 import hmac
 import re
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
@@ -23,40 +23,46 @@ from aws_lambda_powertools.utilities.parameters.exceptions import (
     TransformParameterError,
 )
 from aws_lambda_powertools.utilities.parameters.secrets import SecretsProvider
+from botocore.exceptions import ClientError
 
 MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+# Secrets Manager version ids are client request tokens: 32-64 characters.
+VERSION_ID = re.compile(r"[A-Za-z0-9-]{32,64}")
 SALT_BYTES = 32
 SALT_ID_MESSAGE = b"phase-mirror-salt-id"
-# A month's late events force one re-read, not one per event while a rotation is still pending.
-FORCED_REFRESH_INTERVAL_SECONDS = 30.0
 
 
 class SaltUnavailable(RuntimeError):
     """The salt could not be read or is malformed (the message never holds a salt)."""
 
 
+class SaltNotSeeded(SaltUnavailable):
+    """The secret has no AWSCURRENT value yet: the first rotation has not run."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Salt:
-    """One salt; ``salt_id`` tells two salts of the same month apart (an emergency rotation)."""
-
     key: bytes = field(repr=False)
     month: str
-    salt_id: str
+
+    @property
+    def salt_id(self) -> str:
+        return hmac.new(self.key, SALT_ID_MESSAGE, hashlib.sha256).hexdigest()[:16]
+
+    def org_hash(self, owner_id: str) -> str:
+        return hmac.new(self.key, owner_id.encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True, kw_only=True)
 class SaltSet:
     current: Salt
+    version: str
     rotated_at: datetime
     previous: Salt | None
 
-    def for_month(self, month: str) -> Salt | None:
-        """The salt in force in ``month``; None when that salt is already gone."""
-        if month >= self.current.month:
-            return self.current
-        if self.previous is not None and month >= self.previous.month:
-            return self.previous
-        return None
+    @property
+    def salts(self) -> tuple[Salt, ...]:
+        return (self.current,) if self.previous is None else (self.current, self.previous)
 
 
 def _salt(value: object, month: object, name: str) -> Salt:
@@ -68,8 +74,7 @@ def _salt(value: object, month: object, name: str) -> Salt:
         raise SaltUnavailable(f"{name} is not base64") from exc
     if len(key) != SALT_BYTES:
         raise SaltUnavailable(f"{name} is not {SALT_BYTES} bytes")
-    salt_id = hmac.new(key, SALT_ID_MESSAGE, hashlib.sha256).hexdigest()[:16]
-    return Salt(key=key, month=month, salt_id=salt_id)
+    return Salt(key=key, month=month)
 
 
 def parse_salt_document(raw: object) -> SaltSet:
@@ -77,6 +82,9 @@ def parse_salt_document(raw: object) -> SaltSet:
         raise SaltUnavailable("the salt secret is not a JSON object")
     doc = cast(dict[str, object], raw)
     current = _salt(doc.get("salt"), doc.get("rotationMonth"), "salt")
+    version = doc.get("versionId")
+    if not isinstance(version, str) or not VERSION_ID.fullmatch(version):
+        raise SaltUnavailable("versionId is malformed")
     try:
         rotated_at = datetime.fromisoformat(cast(str, doc.get("rotatedAt")))
     except (TypeError, ValueError) as exc:
@@ -86,47 +94,35 @@ def parse_salt_document(raw: object) -> SaltSet:
     previous = None
     if "previousSalt" in doc:
         previous = _salt(doc["previousSalt"], doc.get("previousRotationMonth"), "previousSalt")
-    return SaltSet(current=current, rotated_at=rotated_at, previous=previous)
+    return SaltSet(current=current, version=version, rotated_at=rotated_at, previous=previous)
 
 
 class SaltSource:
-    """The salt document through Powertools' cache, re-read early when a newer month shows up."""
+    """The salt document through Powertools' cache (only AWSCURRENT: the cache keys on the name)."""
 
-    def __init__(
-        self,
-        provider: SecretsProvider,
-        secret_id: str,
-        max_age: int,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, provider: SecretsProvider, secret_id: str, max_age: int) -> None:
         self._provider = provider
         self._secret_id = secret_id
         self._max_age = max_age
-        self._monotonic = monotonic
-        self._forced_at: float | None = None
 
-    def _load(self, force: bool) -> SaltSet:
+    def salts(self, *, fresh: bool = False) -> SaltSet:
+        """The cached document; ``fresh`` reads it now (a revocation must see a new salt)."""
         try:
-            # Only AWSCURRENT is ever read through this cache: it keys on the name alone.
             raw = self._provider.get(
                 self._secret_id,
                 max_age=self._max_age,
                 transform="json",
-                force_fetch=force,
+                force_fetch=fresh,
                 VersionStage="AWSCURRENT",
             )
-        except (GetParameterError, TransformParameterError) as exc:
+        except GetParameterError as exc:
+            # Powertools wraps the SDK error; it is still the context of what it raises.
+            cause = exc.__context__
+            if isinstance(cause, ClientError) and (
+                cause.response.get("Error", {}).get("Code") == "ResourceNotFoundException"
+            ):
+                raise SaltNotSeeded("the salt secret has no AWSCURRENT value yet") from exc
             raise SaltUnavailable("the salt secret could not be read") from exc
+        except TransformParameterError as exc:
+            raise SaltUnavailable("the salt secret is not JSON") from exc
         return parse_salt_document(raw)
-
-    def salts_for(self, month: str) -> SaltSet:
-        """The salts, re-read at once (at most every 30 s) for an event newer than the cache."""
-        salts = self._load(force=False)
-        now = self._monotonic()
-        recently = self._forced_at is not None and now - self._forced_at < (
-            FORCED_REFRESH_INTERVAL_SECONDS
-        )
-        if month > salts.current.month and not recently:
-            self._forced_at = now
-            salts = self._load(force=True)
-        return salts
