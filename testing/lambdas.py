@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 import sys
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,6 +92,8 @@ def _request(
     event["requestContext"]["http"]["method"] = method
     event["body"] = body if body is None or isinstance(body, str) else json.dumps(body)
     event["pathParameters"] = path_parameters
+    # API Gateway gives every request its own id (the audit keys rely on it).
+    event["requestContext"]["requestId"] = uuid.uuid4().hex[:16]
     return event
 
 

@@ -8,6 +8,7 @@ puts them in place of each handler's ``dependencies()``, so requests run through
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import uuid
@@ -131,9 +132,14 @@ class Service:
 
     def install(self, setter: Setter) -> Service:
         """Every handler's ``dependencies()`` answers this service's wiring."""
-        for name, deps in self.deps.items():
-            setter(self.modules[name], "dependencies", lambda deps=deps: deps)
+        for name in self.deps:
+            setter(self.modules[name], "dependencies", lambda name=name: self.deps[name])
         return self
+
+    def rewire(self, function: str, **changes: Any) -> Any:
+        """Replace some of a function's dependencies (e.g. a failing client); returns them."""
+        self.deps[function] = dataclasses.replace(self.deps[function], **changes)
+        return self.deps[function]
 
     # --- the salt ---------------------------------------------------------------------------
 
