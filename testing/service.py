@@ -136,6 +136,28 @@ class Service:
             setter(self.modules[name], "dependencies", lambda name=name: self.deps[name])
         return self
 
+    def restrict(self, function: str, session: boto3.Session) -> Any:
+        """The function's AWS clients from ``session`` (e.g. one holding only its policy)."""
+        ddb, sm, kms = (
+            session.client(s, region_name=REGION) for s in ("dynamodb", "secretsmanager", "kms")
+        )
+        deps = self.deps[function]
+        module = self.modules[function]
+        changes: dict[str, Any] = {}
+        if hasattr(deps, "dynamodb"):
+            changes["dynamodb"] = ddb
+        if hasattr(deps, "salts"):
+            seconds = deps.salts._max_age
+            salts = module.SaltSource(SecretsProvider(boto3_client=sm), self.salt_arn, seconds)
+            changes["salts"] = salts
+        if hasattr(deps, "orgs"):
+            changes["orgs"] = module.OrgIdentity(kms, self.org_key_arn)
+        if hasattr(deps, "secrets"):
+            changes["secrets"] = sm
+        if hasattr(deps, "client"):
+            changes["client"] = sm
+        return self.rewire(function, **changes)
+
     def rewire(self, function: str, **changes: Any) -> Any:
         """Replace some of a function's dependencies (e.g. a failing client); returns them."""
         self.deps[function] = dataclasses.replace(self.deps[function], **changes)

@@ -9,6 +9,7 @@ without the KMS key, and neither changes with the monthly salt.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections import OrderedDict
@@ -41,7 +42,7 @@ class Pseudonyms:
 
     secret: bytes = field(repr=False)
 
-    @property
+    @functools.cached_property
     def org_key(self) -> str:
         return _mac(self.secret, ORG_KEY_MESSAGE)
 

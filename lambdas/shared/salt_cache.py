@@ -104,6 +104,9 @@ class SaltSource:
         self._provider = provider
         self._secret_id = secret_id
         self._max_age = max_age
+        # Powertools hands back the same cached document until it re-reads the secret: parse
+        # each document once, not once per event.
+        self._parsed: tuple[object, SaltSet] | None = None
 
     def salts(self, *, fresh: bool = False) -> SaltSet:
         """The cached document; ``fresh`` reads it now (a revocation must see a new salt)."""
@@ -125,4 +128,6 @@ class SaltSource:
             raise SaltUnavailable("the salt secret could not be read") from exc
         except TransformParameterError as exc:
             raise SaltUnavailable("the salt secret is not JSON") from exc
-        return parse_salt_document(raw)
+        if self._parsed is None or self._parsed[0] is not raw:
+            self._parsed = (raw, parse_salt_document(raw))
+        return self._parsed[1]

@@ -89,7 +89,7 @@ def test_every_page_is_read(released: Service) -> None:
     assert calls.count("Query") >= 2
 
 
-@pytest.mark.parametrize("rule", ["md-003", "MD-3", "MD-00003", "MD-00٣", "", "MD-003 "])
+@pytest.mark.parametrize("rule", ["md-003", "MD-3", "MD-00003", "MD-00\u0663", "", "MD-003 "])
 def test_a_bad_rule_id_is_a_400(released: Service, rule: str) -> None:
     status, body = released.query(rule)
     assert (status, body["field"]) == (400, "ruleId")

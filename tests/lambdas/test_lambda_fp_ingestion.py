@@ -104,7 +104,7 @@ def test_the_internal_route_requires_an_org_and_an_allow_listed_principal(
     [
         {"iss": "https://accounts.google.com"},
         {"repository_owner_id": "0042"},  # not canonical: one owner, one spelling
-        {"repository_owner_id": "４２"},  # fullwidth digits
+        {"repository_owner_id": "\uff14\uff12"},  # fullwidth digits
         {"repository_owner_id": "4²"},
         {"repository_owner_id": ""},
         {"repository_owner_id": 4242},

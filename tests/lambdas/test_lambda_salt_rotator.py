@@ -138,7 +138,7 @@ def test_moto_refuses_the_seeding_finish_step_without_the_patch(
     begin_rotation(seeding.arn, TOKEN)
     for step in STEPS[:3]:
         seeding.step(step)
-    with pytest.raises(Exception):  # noqa: B017, PT011 - moto fails with an IndexError inside
+    with pytest.raises(Exception):  # noqa: B017 - moto fails with an IndexError inside
         seeding.step("finishSecret")
 
 

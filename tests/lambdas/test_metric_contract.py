@@ -1,26 +1,25 @@
 """Contract: every custom metric an alarm or a dashboard widget watches is one the code emits.
 
 GIVEN the staging program (its alarms and dashboard, under mocks) and the ingestion handler run
-on moto through each of its outcomes (stored, rejected, no consent, consent store down, salt
-missing), WHEN the handler's EMF lines are parsed, THEN each watched (namespace, metric name,
-dimension set) was really emitted, with the same Environment value. A metric renamed on either
-side fails here.
+on moto through each of its outcomes (salt not seeded, stored, rejected, no consent, refused
+callers, org key down, salt malformed), WHEN the handler's EMF lines are parsed, THEN each
+watched (namespace, metric name, dimension set) was really emitted, with the same Environment
+value. A metric renamed on either side fails here.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from types import ModuleType
+from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from components.alarm_catalog import SERVICE_NAMESPACE
+from testing.lambdas import github_event
+from testing.service import Service
 from tests.lambdas import emf
-from tests.lambdas.conftest import Aws
-from tests.lambdas.harness import LambdaContext, salt_document
-from tests.lambdas.test_lambda_fp_ingestion import FEBRUARY, MARCH, Ingest, event, wire
 from tools.mock_program import ProgramRun
 
 # A watched metric: name, dimension names, and the dimension values it fixes (a SEARCH leaves
@@ -55,35 +54,30 @@ def watched_metrics(run: ProgramRun) -> dict[Watched, str]:
 
 
 @pytest.fixture
-def emitted(
-    ingestion: ModuleType,
-    aws: Aws,
-    context: LambdaContext,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[list[emf.MetricPoint]]:
+def emitted(service: Service, capsys: pytest.CaptureFixture[str]) -> list[emf.MetricPoint]:
     """The metric points of one run through every outcome of the ingestion handler."""
-    ingestion.metrics.clear_metrics()
-    points: list[emf.MetricPoint] = []
-    # Salt missing (no secret yet): AnonymizationErrors.
-    broken = wire(ingestion, monkeypatch, Ingest(ingestion, aws, context, capsys, None))
-    broken.consent()
-    assert broken.send(event())[0] == 503
-    points += broken.points()
-    # A stored event: FPEventsIngested by rule, FPIngestLatency, SaltAgeDays.
-    document = salt_document(MARCH, "2026-03", previous=(FEBRUARY, "2026-02"))
-    ingest = wire(ingestion, monkeypatch, Ingest(ingestion, aws, context, capsys, document))
-    ingest.consent()
-    assert ingest.send(event())[0] == 200
-    # A rejected event (ValidationErrors) and one without consent (ConsentMissing).
-    assert ingest.send(event(ruleId="not a rule"))[0] == 400
-    assert ingest.send(event(orgId="no-consent-org", eventId="e-2"))[0] == 200
-    # The consent store is down: ConsentCheckFailures.
-    aws.ddb.delete_table(TableName=aws.consent_table)
-    assert ingest.send(event(eventId="e-3"))[0] == 503
-    points += ingest.points()
-    yield points
-    ingestion.metrics.clear_metrics()
+    owner = "4242"
+    service.join(owner)
+    service.ingest(owner)  # no salt yet: SaltNotSeeded
+    service.rotate_salt()
+    service.ingest(owner)  # stored: FPEventsIngested by rule, FPIngestLatency, SaltAgeDays
+    service.ingest(owner, ruleId="not a rule")  # ValidationErrors
+    service.consent(owner, "DELETE")
+    service.ingest(owner)  # ConsentMissing
+    service.ingest(owner, orgId="1")  # ImpersonationRefusals
+    service.call("fp_ingestion", github_event(None, body="{}"))  # CallerRefusals
+    service.ingest("77")  # AdmissionRefusals
+
+    def kms_down(**_: Any) -> Any:
+        raise ClientError({"Error": {"Code": "DisabledException"}}, "GenerateMac")
+
+    orgs = service.deps["fp_ingestion"].orgs
+    orgs._cache.clear()
+    orgs._kms = type("Down", (), {"generate_mac": staticmethod(kms_down)})()
+    service.ingest(owner)  # ConsentCheckFailures
+    service.sm.put_secret_value(SecretId=service.salt_arn, SecretString="{}")
+    service.ingest(owner)  # AnonymizationErrors
+    return emf.metric_points(capsys.readouterr().out)
 
 
 def unmatched(watched: dict[Watched, str], emitted: list[emf.MetricPoint]) -> list[str]:
