@@ -4,8 +4,8 @@ audited, a withdrawal stops ingestion and deletes the organisation's pending eve
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
