@@ -29,6 +29,7 @@ import json
 import os
 import re
 import secrets
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -57,6 +58,8 @@ SecretsManagerClient: TypeAlias = Any
 
 logger = Logger()
 metrics = Metrics(service="")
+# A step that changes nothing publishes no metric; Powertools would warn about it each time.
+warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
 
 
 class RotationRefused(ValueError):

@@ -13,6 +13,7 @@ import base64
 import binascii
 import json
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -31,6 +32,10 @@ ASSUMED_ROLE = re.compile(
     re.ASCII,
 )
 MAX_ALLOWED = 20
+
+# A request that changes nothing (a read, a refusal) has no metric to publish; Powertools would
+# warn about it on every such invocation, filling the logs with noise.
+warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
 
 
 class InvalidField(ValueError):

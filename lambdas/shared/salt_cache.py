@@ -29,7 +29,6 @@ MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 # Secrets Manager version ids are client request tokens: 32-64 characters.
 VERSION_ID = re.compile(r"[A-Za-z0-9-]{32,64}")
 SALT_BYTES = 32
-SALT_ID_MESSAGE = b"phase-mirror-salt-id"
 
 
 class SaltUnavailable(RuntimeError):
@@ -44,10 +43,6 @@ class SaltNotSeeded(SaltUnavailable):
 class Salt:
     key: bytes = field(repr=False)
     month: str
-
-    @property
-    def salt_id(self) -> str:
-        return hmac.new(self.key, SALT_ID_MESSAGE, hashlib.sha256).hexdigest()[:16]
 
     def org_hash(self, owner_id: str) -> str:
         return hmac.new(self.key, owner_id.encode(), hashlib.sha256).hexdigest()
