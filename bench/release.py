@@ -20,6 +20,7 @@ from moto import mock_aws
 
 from bench import units
 from bench.timing import AwsTimer, silenced
+from testing.aws import cheap_transactions
 from testing.lambdas import function_module
 from testing.service import Service
 
@@ -97,7 +98,7 @@ class _Proxy:
 def run(count: int, seed: int = 10) -> ReleaseFigures:
     rng = random.Random(seed)  # noqa: S311 - reproducible load, not secrets
     now = datetime.now(UTC).replace(microsecond=0)
-    with mock_aws(), silenced():
+    with mock_aws(), silenced(), cheap_transactions():
         service = Service(now=now, k=10, cap=10, salt_cache_seconds=300).install(setattr)
         service.rotate_salt()
         # a first, small release: the query's "before" already has a published answer

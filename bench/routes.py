@@ -30,6 +30,7 @@ from typing import Any
 from moto import mock_aws
 
 from bench.timing import AwsTimer, percentile, silenced
+from testing.aws import cheap_transactions
 from testing.lambdas import github_event, iam_event
 from testing.service import ADMIN_SESSION, INTERNAL_SESSION, Service
 
@@ -127,7 +128,7 @@ def run(requests: int, seed: int = 15) -> list[RouteFigures]:
     now = datetime.now(UTC).replace(microsecond=0)
     owners = [str(1000 + n) for n in range(ORGS)]
     rules = [f"MD-{n:03d}" for n in range(1, 6)]
-    with mock_aws(), silenced():
+    with mock_aws(), silenced(), cheap_transactions():
         service = Service(now=now, k=10, cap=10, salt_cache_seconds=900)
         service.install(setattr)
         service.rotate_salt()

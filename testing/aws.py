@@ -170,3 +170,51 @@ def rotate(rotator: Any, deps: Any, arn: str, token: str) -> None:
 
 def current_document(sm: Any, arn: str) -> dict[str, Any]:
     return json.loads(sm.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")["SecretString"])
+
+
+@contextmanager
+def cheap_transactions() -> Iterator[None]:
+    """moto backs up every table a ``TransactWriteItems`` touches, whole, once per item, and
+    tracks each copied item forever: a transaction costs O(items x table size) in time and
+    memory, so a benchmark of thousands of events never finishes. Within the block a
+    transaction backs up only the items it names, and restores exactly those if it is cancelled,
+    which is what AWS guarantees (all or nothing)."""
+    import moto.dynamodb.models as dynamodb_models
+    from moto.dynamodb.models import DynamoDBBackend
+
+    original = DynamoDBBackend.transact_write_items
+    real_copy = dynamodb_models.__dict__["copy"]
+
+    class TableBackupSkipped:
+        """``copy`` as the transaction sees it: tables are not copied (rolled back below)."""
+
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            return value if type(value).__name__ == "Table" else real_copy.deepcopy(value, memo)
+
+    def transact(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        before = []
+        for entry in transact_items:
+            (op,) = entry.values()
+            table = self.get_table(op["TableName"])
+            names = [n for n in (table.hash_key_attr, table.range_key_attr) if n]
+            key = op.get("Key") or {n: op["Item"][n] for n in names}
+            item = self.get_item(op["TableName"], key)
+            before.append((op["TableName"], key, item.to_json()["Attributes"] if item else None))
+        try:
+            original(self, transact_items)
+        except Exception:
+            for table_name, key, attributes in before:
+                if attributes is None:
+                    self.delete_item(table_name, key)
+                else:
+                    self.put_item(table_name, attributes)
+            raise
+
+    dynamodb_models.__dict__["copy"] = TableBackupSkipped
+    DynamoDBBackend.transact_write_items = transact  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        dynamodb_models.__dict__["copy"] = real_copy
+        DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]

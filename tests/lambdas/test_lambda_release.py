@@ -267,3 +267,24 @@ def test_nothing_raw_is_stored_or_logged(four: Service, logs) -> None:
     four.release()
     text = four.stored_text() + json.dumps(logs())
     assert not any(f'"{owner}"' in text for owner in ORGS)
+
+
+def test_the_benchmarks_cheap_transactions_keep_all_or_nothing(four: Service) -> None:
+    """testing.aws.cheap_transactions (the benchmark's fast moto backups) must still cancel a
+    transaction whole: the ingestion of a non-admitted owner writes nothing, a retry nothing,
+    an accepted event both its items."""
+    from testing.aws import cheap_transactions
+
+    with cheap_transactions():
+        before = four.snapshot()
+        assert four.ingest("999")[0] == 403
+        assert four.snapshot() == before
+        body = four.event()
+        assert four.ingest("101", body)[0] == 202
+        after = four.snapshot()
+        assert len(after["pending"]) == len(after["dedup"]) == 1
+        assert four.ingest("101", body)[1] == {"status": "duplicate"}
+        assert four.snapshot() == after
+        for owner in ("102", "103"):
+            four.ingest(owner)
+        assert four.release()["eventsReleased"] == 3
