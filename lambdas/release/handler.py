@@ -21,7 +21,7 @@ import secrets
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any, TypeAlias
@@ -307,21 +307,23 @@ class Release:
         )  # fmt: skip
         return final
 
-    def recover(self, claimed: Sequence[Pending]) -> list[Pending]:
-        """Finish interrupted runs; returns the events whose abandoned claim was cleared."""
+    def recover(self, claimed: Sequence[Pending]) -> tuple[list[Pending], list[Pending]]:
+        """Finish interrupted runs: (events whose abandoned claim was cleared, events still
+        claimed by a run that may be going on)."""
         by_batch: dict[tuple[str, str], list[Pending]] = defaultdict(list)
         for event in claimed:
             by_batch[(event.rule_id, event.batch or "")].append(event)
         freed: list[Pending] = []
+        held: list[Pending] = []
         for (rule_id, batch_id), events in by_batch.items():
             if self.published(rule_id, batch_id):
                 self.delete([e.key for e in events])
             elif min(e.claimed_at or 0 for e in events) < self.now - CLAIM_LEASE_SECONDS:
                 self.unclaim(events, batch_id)
-                freed += [
-                    Pending(**{**e.__dict__, "batch": None, "claimed_at": None}) for e in events
-                ]
-        return freed
+                freed += [replace(e, batch=None, claimed_at=None) for e in events]
+            else:
+                held += events
+        return freed, held
 
     def run(self) -> Summary:
         summary = Summary()
@@ -334,12 +336,12 @@ class Release:
             if e is None and "orgHash" in i and "eventKey" in i
         ]
         parsed = [e for e in events if e is not None]
-        free = [e for e in parsed if e.batch is None]
-        free += self.recover([e for e in parsed if e.batch is not None])
+        freed, held = self.recover([e for e in parsed if e.batch is not None])
+        free = [e for e in parsed if e.batch is None] + freed
         expired = [e for e in free if e.salt_version not in live]
         self.delete([e.key for e in expired] + malformed)
         summary.expired = len(expired) + len(malformed)
-        summary.waiting = [e for e in parsed if e.batch is not None and e not in free]
+        summary.waiting = list(held)
         for batch in batches([e for e in free if e.salt_version in live], self.settings.cap):
             done = self.release(batch) if batch.organisations >= self.settings.k else None
             if done is None:
