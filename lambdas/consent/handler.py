@@ -1,4 +1,4 @@
-"""fp-consent: an admitted organisation grants, reads and revokes its own consent.
+"""fp-consent: an organisation grants (once admitted), reads and revokes its own consent.
 
 ``PUT /fp/consent`` grants (``{"consentType": "explicit", "expiresAt"?}``), ``GET`` reads,
 ``DELETE`` revokes: it sets ``revokedAt`` (ingestion refuses from then on, inside its own write)
@@ -209,16 +209,18 @@ def consent(event: object, deps: Dependencies) -> dict[str, Any]:
     settings = deps.settings
     try:
         org_key = deps.orgs.pseudonyms(caller.owner_id).org_key
-        admitted = deps.dynamodb.get_item(
-            TableName=settings.admission_table,
-            Key={"orgKey": {"S": org_key}, "record": {"S": "admission"}},
-            ConsistentRead=True,
-        )
-        if "Item" not in admitted:
-            _count(ADMISSION_REFUSALS)
-            logger.warning("organisation not admitted", extra={"orgKey": org_key})
-            return error(403, "forbidden", "caller", "this organisation is not admitted")
         if method == "PUT":
+            # Only an admitted organisation may start taking part; reading and revoking its own
+            # consent stay open to it whatever an operator decided since.
+            admitted = deps.dynamodb.get_item(
+                TableName=settings.admission_table,
+                Key={"orgKey": {"S": org_key}, "record": {"S": "admission"}},
+                ConsistentRead=True,
+            )
+            if "Item" not in admitted:
+                _count(ADMISSION_REFUSALS)
+                logger.warning("organisation not admitted", extra={"orgKey": org_key})
+                return error(403, "forbidden", "caller", "this organisation is not admitted")
             return respond(200, grant(deps, org_key, expires, now))
         if method == "DELETE":
             return respond(200, revoke(deps, caller.owner_id, org_key, now))

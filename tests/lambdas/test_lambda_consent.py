@@ -101,7 +101,6 @@ def test_a_grant_after_a_revocation_replaces_it(admitted: Service) -> None:
 
 
 def test_revoking_without_a_record_or_a_salt_writes_nothing(service: Service) -> None:
-    service.admin("PUT", OWNER)
     before = service.snapshot()
     assert service.consent(OWNER, "DELETE") == (
         200,
@@ -167,11 +166,25 @@ def test_get_and_delete_take_no_body(admitted: Service, method: str) -> None:
     assert admitted.snapshot() == before
 
 
-def test_an_owner_not_admitted_may_not_touch_consent(seeded: Service) -> None:
-    for method, body in (("PUT", GRANT), ("GET", None), ("DELETE", None)):
-        status, answer = seeded.consent(OWNER, method, body)
-        assert (status, answer["field"]) == (403, "caller"), method
+def test_an_owner_not_admitted_may_not_grant(seeded: Service) -> None:
+    status, answer = seeded.consent(OWNER, "PUT", GRANT)
+    assert (status, answer["field"]) == (403, "caller")
     assert seeded.items("consent") == []
+
+
+def test_a_withdrawn_organisation_may_still_read_and_revoke(admitted: Service) -> None:
+    admitted.consent(OWNER, "PUT", GRANT)
+    admitted.now += timedelta(minutes=1)
+    admitted.admin("DELETE", OWNER)
+    assert admitted.consent(OWNER, "GET")[1]["status"] == "active"
+    assert admitted.consent(OWNER, "DELETE")[1]["revokedAt"] == "2026-03-15T12:01:00Z"
+    # and a stranger's revocation writes nothing
+    before = admitted.snapshot()
+    assert admitted.consent("31337", "DELETE") == (
+        200,
+        {"status": "revoked", "revokedAt": None, "pendingEventsDeleted": 0},
+    )
+    assert admitted.snapshot() == before
 
 
 def test_only_the_organisations_own_token_may_change_consent(admitted: Service) -> None:
