@@ -45,6 +45,7 @@ class RouteFigures:
     own_p99_ms: float
     interleaved_p50_ms: float  # moto's server running between the handler's steps
     interleaved_p99_ms: float
+    botocore_p50_ms: float  # serialising, signing and parsing the calls, in this process
     calls_per_request: dict[str, float]
     statuses: dict[int, int]
 
@@ -84,18 +85,21 @@ class Replay:
 
 def _run(
     service: Service, function: str, events: list[dict[str, Any]]
-) -> tuple[list[float], Counter[str], Counter[int]]:
+) -> tuple[list[float], list[float], Counter[str], Counter[int]]:
     own: list[float] = []
+    client: list[float] = []
     statuses: Counter[int] = Counter()
     with AwsTimer() as aws:
         for event in events:
-            before = aws.seconds
+            before, server = aws.seconds, aws.server_seconds
             started = time.process_time()
             response = service.call(function, event)
             elapsed = time.process_time() - started
-            own.append((elapsed - (aws.seconds - before)) * 1000)
+            inside = aws.seconds - before
+            own.append((elapsed - inside) * 1000)
+            client.append((inside - (aws.server_seconds - server)) * 1000)
             statuses[response["statusCode"]] += 1
-    return own, aws.calls, statuses
+    return own, client, aws.calls, statuses
 
 
 def _measure(
@@ -106,9 +110,9 @@ def _measure(
     real = service.deps[function].dynamodb
     recorder = Recorder(real)
     service.rewire(function, dynamodb=recorder)
-    interleaved, calls, statuses = _run(service, function, events)
+    interleaved, client, calls, statuses = _run(service, function, events)
     service.rewire(function, dynamodb=Replay(recorder.responses))
-    own, _, replayed = _run(service, function, events)
+    own, _, _, replayed = _run(service, function, events)
     service.rewire(function, dynamodb=real)
     assert replayed == statuses and not recorder.responses
     return RouteFigures(
@@ -118,6 +122,7 @@ def _measure(
         own_p99_ms=percentile(own, 0.99),
         interleaved_p50_ms=percentile(interleaved, 0.5),
         interleaved_p99_ms=percentile(interleaved, 0.99),
+        botocore_p50_ms=percentile(client, 0.5),
         calls_per_request={op: c / requests for op, c in sorted(calls.items())},
         statuses=dict(statuses),
     )
