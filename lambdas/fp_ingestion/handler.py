@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, TypeAlias
@@ -94,6 +94,21 @@ IMPERSONATION = error(
 )
 
 
+class Every:
+    """True at most once per ``seconds`` (of ``time.monotonic``): SaltAgeDays once a minute per
+    container is enough for an alarm on its hourly maximum, and costs events nothing."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.last: float | None = None
+
+    def due(self, now: float) -> bool:
+        if self.last is not None and now - self.last < self.seconds:
+            return False
+        self.last = now
+        return True
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     environment: str
@@ -133,6 +148,7 @@ class Dependencies:
     orgs: OrgIdentity
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     pause: Callable[[float], None] = time.sleep
+    salt_age: Every = field(default_factory=lambda: Every(SALT_AGE_EVERY_SECONDS))
 
 
 @cache
@@ -238,18 +254,6 @@ def _count(name: str) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
 
 
-_salt_age_sent: list[float] = []
-
-
-def _salt_age_due(now: float) -> bool:
-    """SaltAgeDays at most once a minute per container: its alarm reads the maximum per hour,
-    and one data point per event would cost every event a metric for nothing."""
-    if _salt_age_sent and now - _salt_age_sent[0] < SALT_AGE_EVERY_SECONDS:
-        return False
-    _salt_age_sent[:] = [now]
-    return True
-
-
 def _owner(event: object, deps: Dependencies, now: datetime) -> tuple[str, FpEvent]:
     """The organisation the event is for, and the event: raises Refused or InvalidField."""
     caller = caller_of(event)
@@ -320,7 +324,7 @@ def ingest(event: object, deps: Dependencies) -> dict[str, Any]:
         logger.error("store failed", extra={"errorCode": outcome})
         return unavailable("store_unavailable", "the event could not be stored")
 
-    if _salt_age_due(time.monotonic()):
+    if deps.salt_age.due(time.monotonic()):
         age = (now - salts.rotated_at) / timedelta(days=1)
         metrics.add_metric(name=SALT_AGE_DAYS, unit=MetricUnit.NoUnit, value=round(age, 3))
     rule_metrics.add_dimension(name="Environment", value=deps.settings.environment)
