@@ -1,7 +1,7 @@
 """Cold start: each handler's import and set-up in a fresh interpreter, beside boto3 alone.
 
 A fresh subprocess per run (nothing cached in ``sys.modules``), the function's own folder first
-on ``sys.path`` as in Lambda, the environment the program gives it (placeholder values). The
+on ``sys.path`` as in Lambda and ``lambdas/shared/`` beside it (both are the package's root), the environment the program gives it (placeholder values). The
 handler's figure is ``import handler`` plus ``dependencies()`` (the clients it creates on the
 first invocation); the baseline imports boto3 and creates the same clients, nothing else. The
 peak resident memory of the handler's process is reported for memory sizing.
@@ -33,34 +33,46 @@ LAMBDAS = Path(__file__).resolve().parent.parent / "lambdas"
 # Set by ``python -m bench --source-layer``: measure a layer that ships sources only.
 SOURCE_LAYER = False
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:/phase-mirror/bench/hmac-salt-AbCdEf"
+KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+ROLES = '["arn:aws:iam::123456789012:role/phase-mirror-smoke-test"]'
+_COMMON = {"ENVIRONMENT": "staging", "POWERTOOLS_METRICS_NAMESPACE": SERVICE_NAMESPACE}
+# Each function: the clients its dependencies() creates, and its environment (placeholders).
 FUNCTIONS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
     "fp_ingestion": (
+        ("secretsmanager", "dynamodb", "kms"),
+        {**_COMMON, "POWERTOOLS_SERVICE_NAME": "fp-ingestion", "ADMISSION_TABLE_NAME": "a",
+         "CONSENT_TABLE_NAME": "c", "PENDING_TABLE_NAME": "p", "DEDUP_TABLE_NAME": "d",
+         "SALT_SECRET_ID": ARN, "SALT_CACHE_SECONDS": "300", "ORG_KEY_ID": KEY,
+         "INTERNAL_PRINCIPAL_ARNS": ROLES},
+    ),
+    "consent": (
+        ("secretsmanager", "dynamodb", "kms"),
+        {**_COMMON, "POWERTOOLS_SERVICE_NAME": "fp-consent", "ADMISSION_TABLE_NAME": "a",
+         "CONSENT_TABLE_NAME": "c", "PENDING_TABLE_NAME": "p", "SALT_SECRET_ID": ARN,
+         "ORG_KEY_ID": KEY},
+    ),
+    "admission": (
+        ("secretsmanager", "dynamodb", "kms"),
+        {**_COMMON, "POWERTOOLS_SERVICE_NAME": "fp-admission", "ADMISSION_TABLE_NAME": "a",
+         "PENDING_TABLE_NAME": "p", "SALT_SECRET_ID": ARN, "ORG_KEY_ID": KEY,
+         "ADMIN_PRINCIPAL_ARNS": ROLES},
+    ),
+    "release": (
         ("dynamodb", "secretsmanager"),
-        {
-            "ENVIRONMENT": "staging",
-            "CONSENT_TABLE_NAME": "consent",
-            "CALIBRATION_TABLE_NAME": "calibration",
-            "AGGREGATES_TABLE_NAME": "aggregates",
-            "SALT_SECRET_ID": ARN,
-            "SALT_CACHE_SECONDS": "300",
-            "POWERTOOLS_SERVICE_NAME": "fp-ingestion",
-            "POWERTOOLS_METRICS_NAMESPACE": SERVICE_NAMESPACE,
-        },
+        {**_COMMON, "POWERTOOLS_SERVICE_NAME": "fp-release", "PENDING_TABLE_NAME": "p",
+         "PUBLISHED_TABLE_NAME": "q", "SALT_SECRET_ID": ARN, "K_ANONYMITY": "10",
+         "MAX_EVENTS_PER_ORG": "10"},
     ),
     "calibration_query": (
         ("dynamodb",),
-        {
-            "ENVIRONMENT": "staging",
-            "AGGREGATES_TABLE_NAME": "aggregates",
-            "K_ANONYMITY": "10",
-            "POWERTOOLS_SERVICE_NAME": "calibration-query",
-        },
+        {**_COMMON, "POWERTOOLS_SERVICE_NAME": "calibration-query", "PUBLISHED_TABLE_NAME": "q",
+         "K_ANONYMITY": "10", "INTERNAL_PRINCIPAL_ARNS": ROLES},
     ),
     "salt_rotator": (
         ("secretsmanager",),
-        {"SALT_SECRET_ID": ARN, "POWERTOOLS_SERVICE_NAME": "salt-rotator"},
+        {**_COMMON, "POWERTOOLS_SERVICE_NAME": "salt-rotator", "SALT_SECRET_ID": ARN},
     ),
-}
+}  # fmt: skip
 
 # ru_maxrss survives exec (it would report the benchmark's own size): VmHWM is this process's.
 _PEAK_RSS = """
@@ -76,6 +88,7 @@ _HANDLER = (
     _PEAK_RSS
     + """
 import sys, time, json
+sys.path.append({shared!r})  # lambdas/shared/ sits at the package's root, beside the function's
 started = time.perf_counter()
 import handler
 handler.dependencies()
@@ -98,6 +111,9 @@ elapsed = time.perf_counter() - started
 print(json.dumps({{"ms": elapsed * 1000, "rss_mb": peak_rss_mb()}}))
 """
 )
+
+
+HANDLER = _HANDLER.replace("{shared!r}", repr(str(LAMBDAS / "shared")))
 
 
 @dataclass(frozen=True)
@@ -147,7 +163,7 @@ def _run(code: str, function: str, env: dict[str, str], cache: Path | None = Non
 
 def _runtime_cache(function: str, env: dict[str, str], cache: Path) -> None:
     """A bytecode cache as deployed: our code left uncompiled (and the layer, if asked)."""
-    _run(_HANDLER, function, env, cache)
+    _run(HANDLER, function, env, cache)
     uncompiled = [LAMBDAS, *(Path(p).parent for p in _layer_origins() if SOURCE_LAYER)]
     for source in uncompiled:
         shutil.rmtree(cache / source.relative_to("/"), ignore_errors=True)
@@ -182,8 +198,8 @@ def measure(function: str, runs: int) -> ColdStart:
         _runtime_cache(function, env, runtime)
         for _ in range(runs):  # interleaved, so a slow moment of the machine hits both alike
             cache = _fresh_cache(runtime, Path(tmp))
-            handler_runs.append(_run(_HANDLER, function, env, cache))
-            compiled_runs.append(_run(_HANDLER, function, env, cache))  # it compiled them
+            handler_runs.append(_run(HANDLER, function, env, cache))
+            compiled_runs.append(_run(HANDLER, function, env, cache))  # it compiled them
             cache = _fresh_cache(runtime, Path(tmp))
             baseline_runs.append(_run(_BASELINE.format(clients=clients), function, env, cache))
     return ColdStart(

@@ -8,7 +8,9 @@ gives those two services the resource AWS itself authorises: the table (or
 ``TransactWriteItems`` call as that action on ``*``; AWS authorises each of its items as the
 underlying action on its own table (Put -> PutItem, Update -> UpdateItem, Delete -> DeleteItem,
 ConditionCheck -> ConditionCheckItem: DynamoDB developer guide, "Using IAM with DynamoDB
-transactions"), so ``resource_arns`` makes moto do the same. Conditions are still ignored by
+transactions"), so ``resource_arns`` makes moto do the same. A ``BatchWriteItem`` is authorised
+once per table it writes to (as ``dynamodb:BatchWriteItem`` on each), and a KMS request on the
+key it names (``KeyId`` resolved to the key's ARN, as AWS does). Conditions are still ignored by
 moto; tests read them from the policy document instead.
 """
 
@@ -23,6 +25,8 @@ import boto3
 from moto.core import enable_iam_authentication
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.dynamodb.responses import DynamoHandler
+from moto.kms.models import kms_backends
+from moto.kms.responses import KmsResponse
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.secretsmanager.responses import SecretsManagerResponse
 
@@ -53,8 +57,13 @@ def _dynamodb_resource(self: Any) -> str:
 
 
 def _dynamodb_authorize(self: Any, resource: str = "*") -> None:
-    """As moto does, except a transaction: every item as its own action on its own table."""
+    """As moto does, except a transaction (every item as its own action on its own table) and a
+    batch write (once per table)."""
     authorize = ActionAuthenticatorMixin._authenticate_and_authorize_normal_action
+    if self._get_action() == "BatchWriteItem":
+        for table in _dynamodb_body(self).get("RequestItems", {}):
+            authorize(self, _table_arn(self, table))
+        return
     if self._get_action() != "TransactWriteItems":
         authorize(self, resource)
         return
@@ -77,18 +86,27 @@ def _secret_resource(self: Any) -> str:
     return secret.arn if secret else secret_id
 
 
+def _kms_resource(self: Any) -> str:
+    key_id = json.loads(self.body or "{}").get("KeyId", "*")
+    backend = kms_backends[self.current_account][self.region]
+    key = backend.keys.get(backend.get_key_id(key_id))
+    return key.arn if key is not None else key_id
+
+
 @contextmanager
 def resource_arns() -> Iterator[None]:
-    """Within the block, DynamoDB and Secrets Manager requests are authorised per resource."""
+    """Within the block, DynamoDB, Secrets Manager and KMS requests are authorised per resource."""
     DynamoHandler._determine_resource = _dynamodb_resource  # type: ignore[attr-defined]
     DynamoHandler._authenticate_and_authorize_normal_action = _dynamodb_authorize  # type: ignore[method-assign]
     SecretsManagerResponse._determine_resource = _secret_resource  # type: ignore[attr-defined]
+    KmsResponse._determine_resource = _kms_resource  # type: ignore[attr-defined]
     try:
         yield
     finally:
         del DynamoHandler._determine_resource  # type: ignore[attr-defined]
         del DynamoHandler._authenticate_and_authorize_normal_action  # type: ignore[attr-defined]
         del SecretsManagerResponse._determine_resource  # type: ignore[attr-defined]
+        del KmsResponse._determine_resource  # type: ignore[attr-defined]
 
 
 def session_with_policy(role_name: str, policy: str, region: str = "us-east-1") -> boto3.Session:

@@ -1,23 +1,22 @@
-"""Least privilege, proven: each function does its whole job holding exactly the policy the
-program declares, and is denied what lies outside its job. Also the contract between the
-program and the code: tables, secret and environment come from the program's own declarations.
+"""Least privilege, proven both ways: each function does its whole job holding only the IAM
+actions docs/privacy.md lists for it, and is denied what lies outside that job.
 
-The moto account is built from the staging program's registered resources (table key schemas,
-GSIs, TTL, secret name), with the first salt the rotator's own builder makes. Each handler then
-runs in-process with the program's environment variables and an assumed-role session whose only policy is the one
-the program attaches to that function's role, with IAM enforced per resource
-(tests/moto_iam.py). moto ignores policy conditions; the KMS statements' conditions are
-asserted on the documents instead.
+The moto account holds the contract's tables, the salt secret (seeded by the rotator) and the
+org key (testing/service.py). Each handler runs in-process through its real entry point with
+an assumed-role session whose only policy is the one built below from the contract's table
+"IAM: the exact actions and resources", with IAM enforced per resource ARN
+(tests/moto_iam.py: tables, transaction items, batch writes, the secret, the KMS key). moto
+ignores conditions (``kms:ViaService``, ``dynamodb:EnclosingOperation``,
+``kms:MacAlgorithm``): they are written here as the contract states them, and the program's
+policy documents must carry them; a document test on the program side asserts them.
+The program's own policies are wired to this proof when the Pulumi side implements the contract.
 """
 
 from __future__ import annotations
 
-import base64
-import json
-import secrets
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -25,124 +24,105 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from tests.lambdas.harness import LambdaContext, begin_rotation, load_handler, response_body
+from testing.aws import first_current_allowed
+from testing.lambdas import ROOT
+from testing.service import Service, utc
 from tests.moto_iam import ACCOUNT, enforced, session_with_policy
-from tools.mock_program import ProgramRun
 
-FUNCTION = "aws:lambda/function:Function"
-ROLES = {
-    "fp_ingestion": "salt-rotation-ingestion",
-    "calibration_query": "calibration-api-query",
-    "salt_rotator": "salt-rotation-rotator",
+REGION = "us-east-1"
+OWNER = "4242"
+TABLES_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/00000000-0000-0000-0000-00000000ab1e"
+SALT_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/00000000-0000-0000-0000-0000000005a1"
+IN_TRANSACTION = {
+    "ForAnyValue:StringEquals": {"dynamodb:EnclosingOperation": ["TransactWriteItems"]}
 }
-# Set by the program for Powertools itself, not read by the handler code.
-POWERTOOLS_ENV = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
 
 
-def declared_env(run: ProgramRun, code: str) -> dict[str, str]:
-    return run.one(FUNCTION, f"{ROLES[code]}-function").inputs["environment"]["variables"]
+def allow(sid: str, actions: list[str], resources: list[str], condition: Any = None) -> dict:
+    statement = {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
+    return statement | ({"Condition": condition} if condition else {})
 
 
-def declared_policy(run: ProgramRun, code: str) -> dict[str, Any]:
-    policy = run.one("aws:iam/rolePolicy:RolePolicy", f"{ROLES[code]}-policy")
-    return json.loads(policy.inputs["policy"])
+def via(service: str) -> dict[str, Any]:
+    return {"StringEquals": {"kms:ViaService": f"{service}.{REGION}.amazonaws.com"}}
 
 
-def create_table_from_declaration(ddb: Any, inputs: dict[str, Any]) -> None:
-    """A moto table exactly as the program declares it: keys, attributes, GSIs, TTL."""
-    request: dict[str, Any] = {
-        "TableName": inputs["name"],
-        "BillingMode": inputs["billingMode"],
-        "KeySchema": [
-            {"AttributeName": inputs["hashKey"], "KeyType": "HASH"},
-            *(
-                [{"AttributeName": inputs["rangeKey"], "KeyType": "RANGE"}]
-                if inputs.get("rangeKey")
-                else []
-            ),
+def contract_policies(s: Service) -> dict[str, list[dict[str, Any]]]:
+    """docs/privacy.md, section 5, "IAM: the exact actions and resources", per function."""
+
+    def table(logical: str) -> str:
+        return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{s.tables[logical]}"
+
+    table_key = allow("UseTableKeyViaDynamoDB", ["kms:Decrypt"], [TABLES_KEY], via("dynamodb"))
+    salt = [
+        allow("ReadSalt", ["secretsmanager:GetSecretValue"], [s.salt_arn]),
+        allow("UseSaltKeyViaSecretsManager", ["kms:Decrypt"], [SALT_KEY], via("secretsmanager")),
+    ]
+    mac = allow(
+        "DeriveOrgPseudonym",
+        ["kms:GenerateMac"],
+        [s.org_key_arn],
+        {"StringEquals": {"kms:MacAlgorithm": "HMAC_SHA_256"}},
+    )
+    purge = allow(
+        "PurgePendingEvents", ["dynamodb:Query", "dynamodb:DeleteItem"], [table("pending")]
+    )
+    return {
+        "fp_ingestion": [
+            allow("CheckAdmissionAndConsent", ["dynamodb:ConditionCheckItem"],
+                  [table("admission"), table("consent")], IN_TRANSACTION),
+            allow("StorePendingEvent", ["dynamodb:PutItem"], [table("pending"), table("dedup")],
+                  IN_TRANSACTION),
+            table_key, *salt, mac,
         ],
-        "AttributeDefinitions": [
-            {"AttributeName": a["name"], "AttributeType": a["type"]} for a in inputs["attributes"]
+        "consent": [
+            allow("ReadAdmission", ["dynamodb:GetItem"], [table("admission")]),
+            allow("WriteConsent", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                  [table("consent")]),
+            purge, table_key, *salt, mac,
         ],
-    }
-    if inputs.get("globalSecondaryIndexes"):
-        request["GlobalSecondaryIndexes"] = [
-            {
-                "IndexName": gsi["name"],
-                "KeySchema": [
-                    {"AttributeName": k["attributeName"], "KeyType": k["keyType"]}
-                    for k in gsi["keySchemas"]
-                ],
-                "Projection": {"ProjectionType": gsi["projectionType"]},
-            }
-            for gsi in inputs["globalSecondaryIndexes"]
-        ]
-    ddb.create_table(**request)
-    if inputs.get("ttl"):
-        ddb.update_time_to_live(
-            TableName=inputs["name"],
-            TimeToLiveSpecification={
-                "Enabled": inputs["ttl"]["enabled"],
-                "AttributeName": inputs["ttl"]["attributeName"],
-            },
-        )
-
-
-@dataclass
-class Account:
-    run: ProgramRun
-    ddb: Any
-    sm: Any
-    secret_arn: str  # moto's ARN of the declared secret
-    declared_secret_arn: str  # the ARN the program's policies and environment name
-
-    def env(self, code: str) -> dict[str, str]:
-        return {k: self._real(v) for k, v in declared_env(self.run, code).items()}
-
-    def policy(self, code: str) -> str:
-        return self._real(json.dumps(declared_policy(self.run, code)))
-
-    def session(self, code: str) -> boto3.Session:
-        return session_with_policy(f"proof-{code.replace('_', '-')}", self.policy(code))
-
-    def _real(self, text: str) -> str:
-        # moto gives the secret its own random ARN suffix; every other ARN is identical.
-        return text.replace(self.declared_secret_arn, self.secret_arn)
+        "admission": [
+            allow("ManageAdmission", ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem",
+                                      "dynamodb:DeleteItem"], [table("admission")]),
+            purge, table_key, *salt, mac,
+        ],
+        "release": [
+            allow("ReleasePendingEvents", ["dynamodb:Scan", "dynamodb:UpdateItem",
+                                           "dynamodb:BatchWriteItem"], [table("pending")]),
+            allow("PublishBatches", ["dynamodb:PutItem", "dynamodb:UpdateItem"],
+                  [table("published")], IN_TRANSACTION),
+            allow("ReadBatchRecords", ["dynamodb:GetItem"], [table("published")]),
+            table_key,
+            allow("ListSaltVersions", ["secretsmanager:DescribeSecret"], [s.salt_arn]),
+        ],
+        "calibration_query": [
+            allow("ReadPublished", ["dynamodb:Query"], [table("published")]),
+            table_key,
+        ],
+        "salt_rotator": [
+            allow("RotateSalt", ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
+                                 "secretsmanager:PutSecretValue",
+                                 "secretsmanager:UpdateSecretVersionStage"], [s.salt_arn]),
+            allow("UseSaltKeyViaSecretsManager", ["kms:Decrypt", "kms:GenerateDataKey"],
+                  [SALT_KEY], via("secretsmanager")),
+        ],
+    }  # fmt: skip
 
 
 @pytest.fixture
-def account(staging: ProgramRun) -> Iterator[Account]:
+def service(monkeypatch: pytest.MonkeyPatch) -> Iterator[Service]:
     with mock_aws():
-        ddb = boto3.client("dynamodb", region_name="us-east-1")
-        sm = boto3.client("secretsmanager", region_name="us-east-1")
-        for table in staging.of_type("aws:dynamodb/table:Table"):
-            create_table_from_declaration(ddb, table.inputs)
-        secret = staging.one("aws:secretsmanager/secret:Secret", "salt-rotation-secret")
-        # The program declares no value; the rotator's first rotation seeds one. Here the
-        # rotator's own builder makes it (its four steps are proven further down).
-        arn = sm.create_secret(
-            Name=secret.inputs["name"], SecretString=json.dumps(first_salt_document())
-        )["ARN"]
-        yield Account(staging, ddb, sm, arn, secret.outputs["arn"])
+        yield Service(now=utc(2026, 3, 15, 12)).install(monkeypatch.setattr)
 
 
-@pytest.fixture
-def as_function(monkeypatch: pytest.MonkeyPatch, account: Account):
-    """Run a handler as the program deploys it: its env, its role's session, a cold container."""
+def as_function(s: Service, function: str) -> boto3.Session:
+    """The function's clients now hold only its contract policy; returns that session."""
+    import json
 
-    def use(code: str) -> tuple[Any, boto3.Session]:
-        module = load_handler(code)
-        for name, value in account.env(code).items():
-            monkeypatch.setenv(name, value)
-        session = account.session(code)
-        monkeypatch.setattr(boto3, "DEFAULT_SESSION", session)
-        module.dependencies.cache_clear()
-        monkeypatch.setattr(module, "dependencies", module.dependencies)  # restored after
-        return module, session
-
-    yield use
-    for code in ROLES:
-        load_handler(code).dependencies.cache_clear()
+    policy = {"Version": "2012-10-17", "Statement": contract_policies(s)[function]}
+    session = session_with_policy(f"proof-{function.replace('_', '-')}", json.dumps(policy))
+    s.restrict(function, session)
+    return session
 
 
 def denied(call: Any) -> bool:
@@ -153,336 +133,228 @@ def denied(call: Any) -> bool:
     return False
 
 
-AGGREGATE_SOURCE = {
-    "orgIdHash": {"S": "ab" * 32},
-    "ruleId": {"S": "MD-003"},
-    "isFalsePositive": {"BOOL": True},
-    "saltRotationMonth": {"S": "2026-11"},
-    "saltId": {"S": "s1"},
-}
+def ready(s: Service, owners: tuple[str, ...] = (OWNER,)) -> Service:
+    s.rotate_salt()
+    for owner in owners:
+        s.join(owner)
+    return s
 
 
-def ingest_event(org: str, rule: str = "MD-003") -> dict[str, Any]:
-    return {"orgId": org, "ruleId": rule, "isFalsePositive": True, "eventId": f"{org}-{rule}"}
+# --- each function does its whole job with only its contract policy ----------------------
 
 
-def grant_consent(account: Account, org: str) -> None:
-    account.ddb.put_item(
-        TableName=account.env("fp_ingestion")["CONSENT_TABLE_NAME"],
-        Item={
-            "orgId": {"S": org},
-            "consentType": {"S": "explicit"},
-            "grantedAt": {"S": "2026-01-01T00:00:00Z"},
-        },
+def test_ingestion_does_its_whole_job(service: Service) -> None:
+    ready(service)
+    as_function(service, "fp_ingestion")
+    with enforced():
+        assert service.ingest(OWNER, eventId="e-1") == (202, {"status": "pending"})
+        assert service.ingest(OWNER, eventId="e-1") == (200, {"status": "duplicate"})
+        assert service.ingest_internal(service.event(orgId=OWNER))[0] == 202
+        assert service.ingest("77")[0] == 403  # refused by the condition check, not by IAM
+    assert len(service.items("pending")) == 2
+
+
+def test_consent_does_its_whole_job(service: Service) -> None:
+    ready(service)
+    service.ingest(OWNER)
+    service.now += timedelta(days=17)
+    service.rotate_salt()
+    service.ingest(OWNER)
+    as_function(service, "consent")
+    with enforced():
+        assert service.consent(OWNER, "PUT", {"consentType": "explicit"})[0] == 200
+        assert service.consent(OWNER, "GET")[1]["status"] == "active"
+        status, body = service.consent(OWNER, "DELETE")
+        assert (status, body["pendingEventsDeleted"]) == (200, 2)
+
+
+def test_admission_does_its_whole_job(service: Service) -> None:
+    ready(service)
+    service.ingest(OWNER)
+    as_function(service, "admission")
+    with enforced():
+        assert service.admin("PUT", "99")[0] == 200
+        assert service.admin("PUT", "99")[0] == 200  # re-admission: GetItem, PutItem audit
+        assert service.admin("GET", "99")[1]["status"] == "admitted"
+        status, body = service.admin("DELETE", OWNER)
+        assert (status, body["pendingEventsDeleted"]) == (200, 1)
+
+
+def test_release_does_its_whole_job(service: Service) -> None:
+    ready(service, ("1", "2", "3", "4"))
+    for owner in ("1", "2", "3"):
+        service.ingest(owner)
+        service.ingest(owner)
+        service.ingest(owner)  # one over the cap of 2: dropped
+    service.ingest("4", ruleId="XY-1234")
+    as_function(service, "release")
+    with enforced():
+        summary = service.release()
+    assert (summary["eventsReleased"], summary["excessEventsDropped"]) == (6, 3)
+    # a batch that loses organisations while being claimed clears its claims (UpdateItem)
+    service.ingest("1", ruleId="XY-1234")
+    service.ingest("2", ruleId="XY-1234")
+    service.consent("2", "DELETE")  # gone before the claim: the claim's condition fails
+    service.ingest("3", ruleId="XY-1234")
+    service.now += timedelta(days=17)
+    service.rotate_salt()
+    service.now += timedelta(days=31)
+    service.rotate_salt()  # March's salt leaves the secret: its events expire (BatchWriteItem)
+    with enforced():
+        assert service.release()["pendingEventsExpired"] == 3
+    assert service.items("pending") == []
+
+
+def test_query_does_its_whole_job(service: Service) -> None:
+    ready(service, ("1", "2", "3"))
+    for owner in ("1", "2", "3"):
+        service.ingest(owner)
+    service.release()
+    as_function(service, "calibration_query")
+    with enforced():
+        assert service.query()[1]["eventCount"] == 3
+
+
+def test_rotator_seeds_rotates_and_refuses_a_stale_value(service: Service) -> None:
+    rotator = service.modules["salt_rotator"]
+    as_function(service, "salt_rotator")
+    with enforced():
+        service.rotate_salt("11111111-2222-3333-4444-555555555555")  # seeds
+        service.now += timedelta(days=17)
+        service.rotate_salt("22222222-3333-4444-5555-666666666666")
+    # a value left pending in April is stale in May: its label is removed (IAM allows it)
+    from testing.aws import begin_rotation
+
+    token = "33333333-4444-5555-6666-777777777777"
+    begin_rotation(service.salt_arn, token)
+    event = {"SecretId": service.salt_arn, "ClientRequestToken": token}
+    with enforced(), first_current_allowed():
+        rotator.handler(event | {"Step": "createSecret"}, service.context)
+        service.now += timedelta(days=31)
+        with pytest.raises(rotator.StalePending):
+            rotator.handler(event | {"Step": "testSecret"}, service.context)
+    stages = service.sm.describe_secret(SecretId=service.salt_arn)["VersionIdsToStages"]
+    assert stages[token] == []
+
+
+# --- and is denied everything outside it --------------------------------------------------
+
+
+def outside(s: Service, session: boto3.Session) -> dict[str, Any]:
+    """Calls none of the functions needs unless listed for it (name -> call)."""
+    ddb, sm, kms = (
+        session.client(n, region_name=REGION) for n in ("dynamodb", "secretsmanager", "kms")
     )
-
-
-# --- the contract: names the program sets are the names the code reads --------------------
-
-
-@pytest.mark.parametrize("code", sorted(ROLES))
-def test_program_sets_exactly_the_environment_the_code_reads(program, code):
-    module = load_handler(code)
-    env = set(declared_env(program, code))
-    assert env - POWERTOOLS_ENV == set(module.ENV_VARS), code
-
-
-def test_ingestion_metrics_namespace_is_the_one_its_alarms_watch(program):
-    module = load_handler("fp_ingestion")
-    env = declared_env(program, "fp_ingestion")
-    assert env["POWERTOOLS_METRICS_NAMESPACE"] == module.METRICS_NAMESPACE
-    assert env["ENVIRONMENT"] == program.config["phase-mirror-infra:environment"]
-
-
-def test_query_reads_the_aggregates_ingestion_writes(program):
-    table = program.one("aws:dynamodb/table:Table", "calibration-store-calibration-aggregates")
-    env = declared_env(program, "calibration_query")
-    assert env["AGGREGATES_TABLE_NAME"] == table.inputs["name"]
-    assert declared_env(program, "fp_ingestion")["AGGREGATES_TABLE_NAME"] == table.inputs["name"]
-    # the key the handlers write and read is the key the program declares
-    load_handler("fp_ingestion")
-    from fp_aggregate import aggregate_update  # the ingestion package's own builder
-
-    update = aggregate_update(AGGREGATE_SOURCE, table.inputs["name"])
-    assert set(update["Key"]) == {table.inputs["hashKey"], table.inputs["rangeKey"]}
-    assert env["K_ANONYMITY"] == program.config.get("phase-mirror-infra:kAnonymity", "10")
-
-
-def first_salt_document() -> dict[str, str]:
-    """The document the rotator's createSecret writes when no AWSCURRENT exists yet."""
-    rotator = load_handler("salt_rotator")
-    return rotator.new_value(None, datetime.now(UTC), secrets.token_bytes)
-
-
-def test_the_first_salt_the_rotator_seeds_has_the_shape_ingestion_parses():
-    document = first_salt_document()
-    load_handler("fp_ingestion")
-    from salt_cache import parse_salt_document  # the ingestion package's own parser
-
-    salts = parse_salt_document(document)
-    assert len(base64.b64decode(document["salt"])) == 32
-    assert salts.current.month == document["rotationMonth"]
-    assert "previousSalt" not in document
-
-
-# --- fp-ingestion -------------------------------------------------------------------------
-
-
-def test_ingestion_does_its_whole_job_with_only_its_declared_policy(account, as_function):
-    grant_consent(account, "org-1")
-    module, _ = as_function("fp_ingestion")
-    with enforced():
-        status, body = response_body(module.handler(ingest_event("org-1"), LambdaContext()))
-    assert status == 200, body
-    env = account.env("fp_ingestion")
-    (item,) = account.ddb.scan(TableName=env["CALIBRATION_TABLE_NAME"])["Items"]
-    assert item["ruleId"] == {"S": "MD-003"} and "org-1" not in json.dumps(item)
-    (aggregate,) = account.ddb.scan(TableName=env["AGGREGATES_TABLE_NAME"])["Items"]
-    assert aggregate["orgs"] == {"SS": [item["orgIdHash"]["S"]]} and aggregate["events"] == {
-        "N": "1"
-    }
-    with enforced():  # the retry is refused by the event's condition, not by IAM
-        status, body = response_body(module.handler(ingest_event("org-1"), LambdaContext()))
-    assert (status, body) == (200, {"status": "duplicate"})
-
-
-def test_ingestion_is_denied_everything_outside_its_job(account, as_function):
-    _, session = as_function("fp_ingestion")
-    env = account.env("fp_ingestion")
-    ddb, sm = session.client("dynamodb"), session.client("secretsmanager")
-    item = {"orgId": {"S": "x"}, "id": {"S": "x"}}
-    with enforced():
-        assert denied(lambda: sm.put_secret_value(SecretId=account.secret_arn, SecretString="{}"))
-        assert denied(lambda: ddb.scan(TableName=env["CALIBRATION_TABLE_NAME"]))
-        assert denied(lambda: ddb.scan(TableName=env["CONSENT_TABLE_NAME"]))
-        assert denied(lambda: ddb.put_item(TableName=env["CONSENT_TABLE_NAME"], Item=item))
-        assert denied(lambda: ddb.get_item(TableName=env["CALIBRATION_TABLE_NAME"], Key=item))
-        assert denied(
-            lambda: ddb.delete_item(TableName=env["CALIBRATION_TABLE_NAME"], Key={"id": {"S": "x"}})
-        )
-        assert denied(
-            lambda: ddb.put_item(
-                TableName=f"phase-mirror-block-counter-{account.run.stack}",
-                Item={"bucketKey": {"S": "x"}},
-            )
-        )
-        # inside a transaction each item is authorised as its own action on its own table
-        event = {"id": {"S": "x"}, "ruleId": {"S": "MD-003"}}
-        put_event = {"Put": {"TableName": env["CALIBRATION_TABLE_NAME"], "Item": event}}
-        for other in (
-            {"Put": {"TableName": env["CONSENT_TABLE_NAME"], "Item": {"orgId": {"S": "x"}}}},
-            {"Put": {"TableName": env["AGGREGATES_TABLE_NAME"], "Item": AGGREGATE_KEY}},
-            {"Delete": {"TableName": env["AGGREGATES_TABLE_NAME"], "Key": AGGREGATE_KEY}},
-            {
-                "Update": {
-                    **AGGREGATE_UPDATE,
-                    "TableName": env["CALIBRATION_TABLE_NAME"],
-                    "Key": {"id": {"S": "y"}},
-                }
-            },
-        ):
-            assert denied(lambda o=other: ddb.transact_write_items(TransactItems=[put_event, o]))
-        assert denied(lambda: ddb.query(**rule_query(env["AGGREGATES_TABLE_NAME"])))
-    assert account.ddb.scan(TableName=env["CALIBRATION_TABLE_NAME"])["Items"] == []
-
-
-AGGREGATE_KEY = {"ruleId": {"S": "MD-003"}, "periodShard": {"S": "2026-11#s1#ab"}}
-AGGREGATE_UPDATE = {
-    "UpdateExpression": "ADD #e :one",
-    "ExpressionAttributeNames": {"#e": "events"},
-    "ExpressionAttributeValues": {":one": {"N": "1"}},
-}
-
-
-def rule_query(table: str, **extra: Any) -> dict[str, Any]:
+    other_key = s.kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"][
+        "Arn"
+    ]
+    t = s.tables
+    org = {"orgKey": {"S": "x"}}
+    pending = {"orgHash": {"S": "x"}, "eventKey": {"S": "x"}}
+    published = {"ruleId": {"S": "MD-003"}, "entry": {"S": "period#2026-03"}}
+    admission = {**org, "record": {"S": "admission"}}
     return {
-        "TableName": table,
-        "KeyConditionExpression": "ruleId = :r",
-        "ExpressionAttributeValues": {":r": {"S": "MD-003"}},
-        **extra,
-    }
+        "read consent": lambda: ddb.get_item(TableName=t["consent"], Key=org),
+        "write consent": lambda: ddb.put_item(TableName=t["consent"], Item=org),
+        "update consent": lambda: ddb.update_item(
+            TableName=t["consent"], Key=org, UpdateExpression="SET a = :a",
+            ExpressionAttributeValues={":a": {"S": "x"}}),
+        "read admission": lambda: ddb.get_item(TableName=t["admission"], Key=admission),
+        "write admission": lambda: ddb.put_item(TableName=t["admission"], Item=admission),
+        "scan admission": lambda: ddb.scan(TableName=t["admission"]),
+        "scan consent": lambda: ddb.scan(TableName=t["consent"]),
+        "scan pending": lambda: ddb.scan(TableName=t["pending"]),
+        "write pending": lambda: ddb.put_item(TableName=t["pending"], Item=pending),
+        "delete pending": lambda: ddb.delete_item(TableName=t["pending"], Key=pending),
+        "query pending": lambda: ddb.query(
+            TableName=t["pending"], KeyConditionExpression="orgHash = :o",
+            ExpressionAttributeValues={":o": {"S": "x"}}),
+        "read dedup": lambda: ddb.get_item(TableName=t["dedup"], Key={"eventKey": {"S": "x"}}),
+        "write published": lambda: ddb.put_item(TableName=t["published"], Item=published),
+        "read published": lambda: ddb.get_item(TableName=t["published"], Key=published),
+        "scan published": lambda: ddb.scan(TableName=t["published"]),
+        "read the salt": lambda: sm.get_secret_value(SecretId=s.salt_arn),
+        "write the salt": lambda: sm.put_secret_value(SecretId=s.salt_arn, SecretString="{}"),
+        "describe the salt": lambda: sm.describe_secret(SecretId=s.salt_arn),
+        "derive a pseudonym": lambda: kms.generate_mac(
+            KeyId=s.org_key_arn, Message=b"phase-mirror/org/1", MacAlgorithm="HMAC_SHA_256"),
+        "use another key": lambda: kms.generate_mac(
+            KeyId=other_key, Message=b"x", MacAlgorithm="HMAC_SHA_256"),
+    }  # fmt: skip
 
 
-def test_moto_authorises_a_transaction_item_by_item(account):
-    """The enforcement the proofs rely on: a policy allowing each item's action on its table
-    allows the transaction; one item outside the policy denies it, and nothing is written."""
-    env = account.env("fp_ingestion")
-    events, aggregates = env["CALIBRATION_TABLE_NAME"], env["AGGREGATES_TABLE_NAME"]
-    arn = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/"
+# What each function's job needs, of the calls above; every other one must be denied.
+NEEDED = {
+    "fp_ingestion": {"read the salt", "derive a pseudonym"},
+    "consent": {"read consent", "write consent", "update consent", "read admission",
+                "query pending", "delete pending", "read the salt", "derive a pseudonym"},
+    "admission": {"read admission", "write admission", "query pending", "delete pending",
+                  "read the salt", "derive a pseudonym"},
+    "release": {"scan pending", "read published", "describe the salt"},
+    "calibration_query": set(),
+    "salt_rotator": {"read the salt", "write the salt", "describe the salt"},
+}  # fmt: skip
+
+
+# Allowed by the action, refused in AWS by the statement's condition (only inside
+# TransactWriteItems), which moto ignores: the condition is asserted on the policy instead.
+IN_TRANSACTION_ONLY = {"fp_ingestion": {"write pending": "dynamodb:PutItem"},
+                       "release": {"write published": "dynamodb:PutItem"}}  # fmt: skip
+
+
+@pytest.mark.parametrize("function", sorted(NEEDED))
+def test_each_function_is_denied_everything_outside_its_job(
+    service: Service, function: str
+) -> None:
+    ready(service)
+    session = as_function(service, function)
+    calls = outside(service, session)
+    with enforced():
+        refused = {name for name, call in calls.items() if denied(call)}
+    conditioned = IN_TRANSACTION_ONLY.get(function, {})
+    assert refused == set(calls) - NEEDED[function] - set(conditioned)
+    for action in conditioned.values():
+        for statement in contract_policies(service)[function]:
+            if action in statement["Action"]:
+                assert statement["Condition"] == IN_TRANSACTION, statement["Sid"]
+
+
+def test_moto_authorises_transaction_items_and_batch_writes_per_table(service: Service) -> None:
+    """The enforcement the proofs rely on: each item of a transaction and each table of a batch
+    write is authorised on its own; one item outside the policy denies it all."""
+    import json
+
+    t = service.tables
+    arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/"
     policy = {
         "Version": "2012-10-17",
         "Statement": [
-            {"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": arn + events},
-            {"Effect": "Allow", "Action": "dynamodb:UpdateItem", "Resource": arn + aggregates},
+            allow("Put", ["dynamodb:PutItem"], [arn + t["dedup"]]),
+            allow("Batch", ["dynamodb:BatchWriteItem"], [arn + t["pending"]]),
         ],
     }
-    ddb = session_with_policy("proof-transactions", json.dumps(policy)).client("dynamodb")
-    put = {"Put": {"TableName": events, "Item": {"id": {"S": "e1"}}}}
-    update = {"Update": {**AGGREGATE_UPDATE, "TableName": aggregates, "Key": AGGREGATE_KEY}}
+    ddb = session_with_policy("proof-moto", json.dumps(policy)).client("dynamodb")
+    dedup = {"Put": {"TableName": t["dedup"], "Item": {"eventKey": {"S": "e1"}}}}
+    pending = {"orgHash": {"S": "o"}, "eventKey": {"S": "e1"}}
     with enforced():
-        assert denied(
-            lambda: ddb.transact_write_items(
-                TransactItems=[put, {"Put": {"TableName": aggregates, "Item": AGGREGATE_KEY}}]
-            )
-        )
-        assert denied(
-            lambda: ddb.transact_write_items(
-                TransactItems=[
-                    {
-                        "ConditionCheck": {
-                            "TableName": events,
-                            "Key": {"id": {"S": "e1"}},
-                            "ConditionExpression": "attribute_not_exists(id)",
-                        }
-                    },
-                    update,
-                ]
-            )
-        )
-    assert account.ddb.scan(TableName=events)["Items"] == []
+        other = {"Put": {"TableName": t["pending"], "Item": pending}}
+        assert denied(lambda: ddb.transact_write_items(TransactItems=[dedup, other]))
+        assert denied(lambda: ddb.batch_write_item(RequestItems={
+            t["pending"]: [{"PutRequest": {"Item": pending}}],
+            t["dedup"]: [{"PutRequest": {"Item": {"eventKey": {"S": "e2"}}}}],
+        }))  # fmt: skip
+    assert service.items("dedup") == service.items("pending") == []
     with enforced():
-        ddb.transact_write_items(TransactItems=[put, update])
-    assert len(account.ddb.scan(TableName=events)["Items"]) == 1
+        ddb.transact_write_items(TransactItems=[dedup])
+        ddb.batch_write_item(RequestItems={t["pending"]: [{"PutRequest": {"Item": pending}}]})
+    assert len(service.items("dedup")) == len(service.items("pending")) == 1
 
 
-# --- calibration-query --------------------------------------------------------------------
-
-
-def test_query_does_its_whole_job_with_only_its_declared_policy(account, as_function):
-    # GIVEN ten organisations' events stored by fp-ingestion, as its own role
-    ingestion, _ = as_function("fp_ingestion")
-    for org in range(10):
-        grant_consent(account, f"org-{org}")
-        event = {**ingest_event(f"org-{org}"), "isFalsePositive": org % 2 == 0}
-        with enforced():
-            assert ingestion.handler(event, LambdaContext())["statusCode"] == 200
-    # WHEN calibration-query answers, as its own role
-    module, _ = as_function("calibration_query")
-    with enforced():
-        status, body = response_body(module.handler({"ruleId": "MD-003"}, LambdaContext()))
-    assert status == 200 and body["eventCount"] == 10 and body["fpCount"] == 5, body
-
-
-def test_query_is_denied_writes_and_the_events(account, as_function):
-    _, session = as_function("calibration_query")
-    table = account.env("calibration_query")["AGGREGATES_TABLE_NAME"]
-    events = account.env("fp_ingestion")["CALIBRATION_TABLE_NAME"]
-    ddb = session.client("dynamodb")
-    with enforced():
-        assert denied(lambda: ddb.put_item(TableName=table, Item=AGGREGATE_KEY))
-        assert denied(
-            lambda: ddb.update_item(TableName=table, Key=AGGREGATE_KEY, **AGGREGATE_UPDATE)
-        )
-        assert denied(lambda: ddb.scan(TableName=table))
-        # the events themselves, by table or by rule index, are no longer the query's to read
-        assert denied(lambda: ddb.query(**rule_query(events, IndexName="rule-index")))
-        assert denied(lambda: ddb.scan(TableName=events))
-        assert denied(
-            lambda: session.client("secretsmanager").get_secret_value(SecretId=account.secret_arn)
-        )
-
-
-# --- salt-rotator ---------------------------------------------------------------------------
-
-
-def test_rotator_rotates_with_only_its_declared_policy(account, as_function):
-    module, _ = as_function("salt_rotator")
-    before = json.loads(
-        account.sm.get_secret_value(SecretId=account.secret_arn, VersionStage="AWSCURRENT")[
-            "SecretString"
-        ]
-    )
-    token = "11111111-2222-3333-4444-555555555555"
-    begin_rotation(account.secret_arn, token)
-    with enforced():
-        for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
-            module.handler(
-                {"SecretId": account.secret_arn, "ClientRequestToken": token, "Step": step},
-                LambdaContext(),
-            )
-    after = json.loads(
-        account.sm.get_secret_value(SecretId=account.secret_arn, VersionStage="AWSCURRENT")[
-            "SecretString"
-        ]
-    )
-    assert after["salt"] != before["salt"] and after["previousSalt"] == before["salt"]
-
-
-def test_rotator_cannot_touch_tables(account, as_function):
-    _, session = as_function("salt_rotator")
-    ddb = session.client("dynamodb")
-    with enforced():
-        for table in account.run.of_type("aws:dynamodb/table:Table"):
-            name = table.inputs["name"]
-            key = {table.inputs["hashKey"]: {"S": "x"}}
-            assert denied(lambda n=name, k=key: ddb.get_item(TableName=n, Key=k)), name
-            assert denied(lambda n=name, k=key: ddb.put_item(TableName=n, Item=k)), name
-
-
-# --- what moto cannot check: the KMS statements' conditions ------------------------------
-
-
-@pytest.mark.parametrize(
-    ("code", "service"),
-    [
-        ("fp_ingestion", "dynamodb"),
-        ("fp_ingestion", "secretsmanager"),
-        ("calibration_query", "dynamodb"),
-        ("salt_rotator", "secretsmanager"),
-    ],
-)
-def test_kms_use_is_only_through_the_service_that_owns_the_data(program, code, service):
-    statements = [
-        s for s in declared_policy(program, code)["Statement"] if s["Action"][0].startswith("kms:")
-    ]
-    vias = {s["Condition"]["StringEquals"]["kms:ViaService"] for s in statements}
-    assert f"{service}.us-east-1.amazonaws.com" in vias
-    assert all(s["Condition"]["StringEquals"]["kms:ViaService"] for s in statements)
-
-
-@pytest.mark.parametrize(
-    ("code", "actions"),
-    [
-        (
-            "fp_ingestion",
-            {
-                "dynamodb:GetItem",
-                "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
-                "secretsmanager:GetSecretValue",
-                "kms:Decrypt",
-            },
-        ),
-        ("calibration_query", {"dynamodb:Query", "kms:Decrypt"}),
-        (
-            "salt_rotator",
-            {
-                "secretsmanager:DescribeSecret",
-                "secretsmanager:GetSecretValue",
-                "secretsmanager:PutSecretValue",
-                "secretsmanager:UpdateSecretVersionStage",
-                "kms:Decrypt",
-                "kms:GenerateDataKey",
-            },
-        ),
-    ],
-)
-def test_each_role_holds_exactly_the_actions_its_code_calls(program, code, actions):
-    granted = {
-        a
-        for s in declared_policy(program, code)["Statement"]
-        for a in s["Action"]
-        if not a.startswith(("logs:", "xray:"))
-    }
-    assert granted == actions
-
-
-def test_event_and_aggregate_writes_are_granted_only_inside_a_transaction(program):
-    # moto ignores conditions: the document must say that the writes only go through
-    # TransactWriteItems (a lone PutItem would store an event its aggregate never counts).
-    statements = {s["Sid"]: s for s in declared_policy(program, "fp_ingestion")["Statement"]}
-    for sid, action in (("WriteCalibration", "PutItem"), ("UpdateAggregates", "UpdateItem")):
-        assert statements[sid]["Action"] == [f"dynamodb:{action}"]
-        assert statements[sid]["Condition"] == {
-            "ForAnyValue:StringEquals": {"dynamodb:EnclosingOperation": ["TransactWriteItems"]}
-        }
+def test_the_actions_here_are_the_contracts(service: Service) -> None:
+    doc = (ROOT / "docs" / "privacy.md").read_text()
+    iam = doc[doc.index("### IAM: the exact actions") : doc.index("**Key policies.**")]
+    documented = set(re.findall(r"`((?:dynamodb|secretsmanager|kms):\w+)`", iam))
+    documented |= {f"secretsmanager:{a}" for a in ("GetSecretValue", "PutSecretValue",
+                                                   "UpdateSecretVersionStage")}  # fmt: skip
+    granted = {a for ss in contract_policies(service).values() for s in ss for a in s["Action"]}
+    assert granted == documented

@@ -21,14 +21,18 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from components.alarm_catalog import SERVICE_NAMESPACE
+from testing.aws import salt_document
+from testing.lambdas import LambdaContext, load_handler
 from tests.lambdas import emf
-from tests.lambdas.harness import LambdaContext, load_handler, salt_document
 from tests.moto_iam import enforced, session_with_policy
 from tools.mock_program import ProgramRun
 
 FUNCTION = "aws:lambda/function:Function"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours)\)")
+
+
+VERSION = "00000000-0000-4000-8000-000000000001"  # a version id is a token of 32+ characters
 
 
 def checker(run: ProgramRun) -> Any:
@@ -121,7 +125,7 @@ def proof(staging: ProgramRun) -> Iterator[tuple[Any, str, str, boto3.Session]]:
         secret = salt_secret(staging)
         arn = sm.create_secret(
             Name=secret.inputs["name"],
-            SecretString=json.dumps(salt_document(bytes(32), "2026-03")),
+            SecretString=json.dumps(salt_document(bytes(32), "2026-03", VERSION)),
         )["ARN"]
         other = sm.create_secret(Name="someone-elses-secret", SecretString="{}")["ARN"]
         policy = json.dumps(declared_policy(staging)).replace(secret.outputs["arn"], arn)

@@ -1,64 +1,76 @@
-"""calibration-query: a rule's false-positive calibration, only when k organisations stand behind it.
+"""calibration-query: a rule's published false-positive calibration.
 
-Input ``{ruleId}`` as a direct invoke, or ``pathParameters.ruleId`` of an HTTP API (payload 2.0)
-request; the answer is an HTTP API response in both cases. It reads every page of the rule's
-aggregates (one Query call per page): per salt period and ``orgIdHash`` prefix, the counters and
-the set of organisation hashes that fp-ingestion updates in the same transaction as each event.
-The cost follows the number of periods and organisations, never the number of events.
-
-The same organisation has a different ``orgIdHash`` under every salt, so distinct organisations
-are counted per salt (``saltId``) and only periods that each reach k are answered. Summing periods
-to reach k would overstate k. A hash lives in exactly one shard of its period, so the sum of the
-shards' set sizes is the exact number of distinct organisations.
+``GET /fp/calibrate/{ruleId}`` (GitHub token) or ``GET /internal/fp/calibrate/{ruleId}``
+(allow-listed IAM principals). It reads only the published aggregates that the release job
+writes, one ``period#<salt month>`` item per month, so its cost is flat in the number of
+events; every change to them is a whole batch of at least k organisations, so there is nothing
+left to check here beyond whether the rule has been released at all.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, TypeAlias, cast
+from typing import Any, TypeAlias
 
 import boto3
 from aws_lambda_powertools.logging.logger import Logger
+from aws_lambda_powertools.metrics.metrics import Metrics
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.metric_properties import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
+# Siblings: this function's modules and lambdas/shared/, both at the package's root.
+from caller import (
+    AllowList,
+    GitHubCaller,
+    InvalidField,
+    Refused,
+    caller_of,
+    env_environment,
+    env_int,
+    error,
+    path_parameter,
+    respond,
+    unavailable,
+)
+
 ENV_VARS: tuple[str, ...] = (
-    "AGGREGATES_TABLE_NAME",
-    "K_ANONYMITY",
     "ENVIRONMENT",
+    "PUBLISHED_TABLE_NAME",
+    "K_ANONYMITY",
+    "INTERNAL_PRINCIPAL_ARNS",
 )
 
 RULE_ID = re.compile(r"[A-Z]{2,5}-[0-9]{3,4}")
-K_RANGE = range(2, 1001)  # the stack config's kAnonymity range
+CALLER_REFUSALS = "CallerRefusals"
+QUERY_STORE_FAILURES = "QueryStoreFailures"
 # boto3 ships no type stubs and the project adds no stub dependency.
 DynamoDBClient: TypeAlias = Any
 
 logger = Logger()
+metrics = Metrics(service="")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     environment: str
-    aggregates_table: str
+    published_table: str
+    internal_principals: AllowList
     k: int = 10
     page_size: int | None = None  # not configurable: tests use it to force several pages
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        environment = env.get("ENVIRONMENT", "")
-        if environment not in ("staging", "production"):
-            raise ValueError(f"ENVIRONMENT={environment!r}: must be staging or production")
-        raw_k = env.get("K_ANONYMITY", "10")
-        if not raw_k.isdigit() or int(raw_k) not in K_RANGE:
-            raise ValueError(f"K_ANONYMITY={raw_k!r}: must be an integer 2-1000")
         return cls(
-            environment=environment,
-            aggregates_table=env["AGGREGATES_TABLE_NAME"],
-            k=int(raw_k),
+            environment=env_environment(env),
+            published_table=env["PUBLISHED_TABLE_NAME"],
+            internal_principals=AllowList.parse(
+                env["INTERNAL_PRINCIPAL_ARNS"], "INTERNAL_PRINCIPAL_ARNS"
+            ),
+            k=env_int(env, "K_ANONYMITY", 10, 2, 1000),
         )
 
 
@@ -72,126 +84,112 @@ class Dependencies:
 def dependencies() -> Dependencies:
     """Built once per container, on the first invocation."""
     settings = Settings.from_env(os.environ)
-    logger.append_keys(environment=settings.environment)
     return Dependencies(settings=settings, dynamodb=boto3.client("dynamodb"))
 
 
 @dataclass
 class Period:
     month: str
-    orgs: int = 0
-    events: int = 0
-    false_positives: int = 0
+    events: int
+    false_positives: int
+    batches: int
 
 
-def rule_id_of(event: object) -> str:
-    if not isinstance(event, Mapping):
-        raise ValueError("the request must be a JSON object")
-    fields = cast(Mapping[str, Any], event)
-    if "requestContext" in fields:
-        fields = fields.get("pathParameters") or {}
-    rule_id = fields.get("ruleId")
-    if not isinstance(rule_id, str) or not RULE_ID.fullmatch(rule_id):
-        raise ValueError("ruleId must be like MD-003 (2-5 capitals, dash, 3-4 digits)")
-    return rule_id
-
-
-def rule_aggregates(deps: Dependencies, rule_id: str) -> Iterator[Mapping[str, Any]]:
-    """Every aggregate item of the rule, following LastEvaluatedKey through all pages."""
+def periods(deps: Dependencies, rule_id: str) -> Iterator[Period]:
+    """The rule's published months, following LastEvaluatedKey through all pages."""
     settings = deps.settings
     request: dict[str, Any] = {
-        "TableName": settings.aggregates_table,
-        "KeyConditionExpression": "#rule = :rule",
-        "ExpressionAttributeNames": {"#rule": "ruleId"},
-        "ExpressionAttributeValues": {":rule": {"S": rule_id}},
+        "TableName": settings.published_table,
+        "KeyConditionExpression": "ruleId = :rule AND begins_with(entry, :period)",
+        "ExpressionAttributeValues": {":rule": {"S": rule_id}, ":period": {"S": "period#"}},
     }
     if settings.page_size:
         request["Limit"] = settings.page_size
     while True:
         page = deps.dynamodb.query(**request)
-        yield from page.get("Items", [])
+        for item in page.get("Items", []):
+            yield Period(
+                month=item["entry"]["S"].removeprefix("period#"),
+                events=int(item.get("events", {}).get("N", "0")),
+                false_positives=int(item.get("falsePositives", {}).get("N", "0")),
+                batches=int(item.get("batches", {}).get("N", "0")),
+            )
         if "LastEvaluatedKey" not in page:
             return
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def periods_of(items: Iterator[Mapping[str, Any]]) -> list[Period]:
-    """The shards summed per salt period."""
-    periods: dict[str, Period] = {}
-    for item in items:
-        month = item.get("saltRotationMonth", {}).get("S")
-        salt_id = item.get("saltId", {}).get("S")
-        if not month or not salt_id:
-            continue  # cannot be attributed to a salt period: never counted
-        period = periods.setdefault(salt_id, Period(month=month))
-        period.orgs += len(item.get("orgs", {}).get("SS", ()))
-        period.events += int(item.get("events", {}).get("N", "0"))
-        period.false_positives += int(item.get("falsePositives", {}).get("N", "0"))
-    return sorted(periods.values(), key=lambda p: p.month)
 
 
 def _rate(fp: int, events: int) -> float:
     return round(fp / events, 4) if events else 0.0
 
 
-def calibration(rule_id: str, periods: list[Period], k: int) -> dict[str, Any]:
-    """The answer for the periods that each reach k distinct organisations, or a refusal."""
-    answered = [p for p in periods if p.orgs >= k]
-    if not answered:
+def calibration(rule_id: str, published: list[Period], k: int) -> dict[str, Any]:
+    """The published totals, or a refusal before the rule's first batch."""
+    if not published:
         return {
             "ruleId": rule_id,
-            "error": "insufficient_k_anonymity",
             "k": k,
-            "message": f"no salt period has at least {k} distinct organisations for this rule",
+            "error": "insufficient_k_anonymity",
+            "message": f"no batch of at least {k} organisations has been released for this rule",
         }
-    events = sum(p.events for p in answered)
-    false_positives = sum(p.false_positives for p in answered)
+    events = sum(p.events for p in published)
+    false_positives = sum(p.false_positives for p in published)
     return {
         "ruleId": rule_id,
+        "k": k,
         "eventCount": events,
         "fpCount": false_positives,
         "fpRate": _rate(false_positives, events),
+        "batches": sum(p.batches for p in published),
         "periods": [
             {
                 "saltRotationMonth": p.month,
                 "eventCount": p.events,
                 "fpCount": p.false_positives,
                 "fpRate": _rate(p.false_positives, p.events),
+                "batches": p.batches,
             }
-            for p in answered
+            for p in sorted(published, key=lambda p: p.month)
         ],
-        "k": k,
-    }
-
-
-def respond(status: int, body: Mapping[str, object]) -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {"content-type": "application/json"},
-        "body": json.dumps(body),
     }
 
 
 def query(event: object, deps: Dependencies) -> dict[str, Any]:
     try:
-        rule_id = rule_id_of(event)
-    except ValueError as exc:
-        return respond(400, {"error": "invalid_field", "field": "ruleId", "message": str(exc)})
+        caller = caller_of(event)
+        if not isinstance(caller, GitHubCaller) and not deps.settings.internal_principals.allows(
+            caller
+        ):
+            raise Refused("caller", "this principal may not call the internal route")
+        rule_id = path_parameter(event, "ruleId")
+        if not isinstance(rule_id, str) or not RULE_ID.fullmatch(rule_id):
+            raise InvalidField("ruleId", "must be like MD-003 (2-5 capitals, dash, 3-4 digits)")
+    except Refused as exc:
+        metrics.add_metric(name=CALLER_REFUSALS, unit=MetricUnit.Count, value=1)
+        logger.warning("caller refused", extra={"reason": exc.reason})
+        return error(403, "forbidden", "caller", exc.reason)
+    except InvalidField as exc:
+        return error(400, "invalid_field", exc.field, str(exc))
     try:
-        periods = periods_of(rule_aggregates(deps, rule_id))
+        published = list(periods(deps, rule_id))
     except (ClientError, BotoCoreError) as exc:
         code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+        metrics.add_metric(name=QUERY_STORE_FAILURES, unit=MetricUnit.Count, value=1)
         logger.error("calibration query failed", extra={"errorCode": code or type(exc).__name__})
-        return respond(503, {"error": "store_unavailable"})
-    answer = calibration(rule_id, periods, deps.settings.k)
+        return unavailable("store_unavailable", "the calibration cannot be read right now")
+    answer = calibration(rule_id, published, deps.settings.k)
     logger.info(
-        "calibration answered" if "error" not in answer else "calibration refused: below k",
-        extra={"ruleId": rule_id, "periods": len(periods), "k": deps.settings.k},
+        "calibration answered" if "error" not in answer else "calibration refused: not released",
+        extra={"ruleId": rule_id, "periods": len(published)},
     )
-    # A refusal is an ordinary answer (most rules start below k), not a client error.
+    # A refusal is an ordinary answer (most rules start unreleased), not a client error.
     return respond(200, answer)
 
 
 @logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
-    return query(event, dependencies())
+    deps = dependencies()
+    if metrics.default_dimensions.get("Environment") != deps.settings.environment:
+        metrics.set_default_dimensions(Environment=deps.settings.environment)
+    return query(event, deps)

@@ -1,24 +1,23 @@
-"""fp-ingestion: validate, check consent, anonymise and store one false-positive event.
+"""fp-ingestion: accept one false-positive event of the caller's own organisation as pending.
 
-Input ``{orgId, ruleId, isFalsePositive, timestamp?, context?, eventId?}``, as a direct invoke or
-as the JSON body of an HTTP API (payload 2.0) request; the answer is an HTTP API response in both
-cases. Per warm event it makes exactly two AWS calls: GetItem on the consent table and one
-TransactWriteItems that puts the event (conditionally, so a retry is stored once) and updates its
-rule's salt-period aggregate (fp_aggregate.py), so a retried event is never counted twice; the salt
-comes from Powertools' cache. It fails closed: a consent check or a salt that cannot be read
-writes nothing. The raw orgId and the salt never reach a log or a table.
+The organisation is the caller's (the GitHub token's ``repository_owner_id``; on the internal,
+IAM-authorised route the body's ``orgId``, for allow-listed principals only). A body naming
+another organisation is refused before anything is looked up, so the answer never depends on
+that organisation. An accepted event is written as pending, for the release job to publish in
+k-anonymous batches; nothing calibration-query reads changes here.
+
+Per warm event: one ``TransactWriteItems`` (admission and consent condition checks, the
+de-duplication record keyed by ``eventKey``, the pending event) and no Secrets Manager or KMS
+call (salt and org secret cached). Consent is checked inside the write, so a revocation is
+never raced. It fails closed and counts every failure; no raw id or salt reaches a log or item.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import os
-import secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, TypeAlias
@@ -30,32 +29,56 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.metric_properties imp
 from aws_lambda_powertools.utilities.parameters.secrets import SecretsProvider
 from botocore.exceptions import BotoCoreError, ClientError
 
-# Siblings in this function's package (the deployed zip's root is on sys.path).
-from fp_aggregate import transaction
-from fp_event import FpEvent, InvalidField, event_identity, parse_event, request_payload
-from salt_cache import Salt, SaltSource, SaltUnavailable
+# Siblings: this function's modules and lambdas/shared/, both at the package's root.
+from caller import (
+    AllowList,
+    GitHubCaller,
+    InvalidField,
+    Refused,
+    caller_of,
+    env_environment,
+    env_int,
+    error,
+    object_body,
+    respond,
+    unavailable,
+)
+from fp_event import FIELDS, FpEvent, parse_event
+from org_identity import OrgIdentity, OrgKeyUnavailable, Pseudonyms
+from salt_cache import SaltNotSeeded, SaltSet, SaltSource, SaltUnavailable
 
 ENV_VARS: tuple[str, ...] = (
+    "ENVIRONMENT",
+    "ADMISSION_TABLE_NAME",
     "CONSENT_TABLE_NAME",
-    "CALIBRATION_TABLE_NAME",
-    "AGGREGATES_TABLE_NAME",
+    "PENDING_TABLE_NAME",
+    "DEDUP_TABLE_NAME",
     "SALT_SECRET_ID",
     "SALT_CACHE_SECONDS",
-    "ENVIRONMENT",
+    "ORG_KEY_ID",
+    "INTERNAL_PRINCIPAL_ARNS",
 )
 
 METRICS_NAMESPACE = "PhaseMirror/FPCalibration"
 FP_EVENTS_INGESTED = "FPEventsIngested"
 FP_INGEST_LATENCY = "FPIngestLatency"
-CONSENT_CHECK_FAILURES = "ConsentCheckFailures"
-CONSENT_MISSING = "ConsentMissing"
-ANONYMIZATION_ERRORS = "AnonymizationErrors"
 VALIDATION_ERRORS = "ValidationErrors"
+CONSENT_MISSING = "ConsentMissing"
+DUPLICATE_EVENTS = "DuplicateEvents"
+CALLER_REFUSALS = "CallerRefusals"
+ADMISSION_REFUSALS = "AdmissionRefusals"
+IMPERSONATION_REFUSALS = "ImpersonationRefusals"
+CONSENT_CHECK_FAILURES = "ConsentCheckFailures"
+EVENT_STORE_FAILURES = "EventStoreFailures"
+ANONYMIZATION_ERRORS = "AnonymizationErrors"
+SALT_NOT_SEEDED = "SaltNotSeeded"
 SALT_AGE_DAYS = "SaltAgeDays"
 
-CONSENTED = ("explicit", "implicit")
-# Two concurrent events of one organisation and rule update the same aggregate item; DynamoDB
-# cancels one transaction (TransactionConflict) and the SDK does not retry it: we do, briefly.
+SALT_AGE_EVERY_SECONDS = 60
+DEDUP_DAYS = 40
+PENDING_DAYS = 70
+# Two concurrent copies of one event conflict (TransactionConflict), which the SDK does not
+# retry: we do, briefly, and the retry then finds the other's record (a duplicate).
 WRITE_ATTEMPTS = 3
 # boto3 ships no type stubs and the project adds no stub dependency.
 DynamoDBClient: TypeAlias = Any
@@ -66,31 +89,52 @@ logger = Logger()
 metrics = Metrics(service="")
 rule_metrics = EphemeralMetrics(service="")
 
+IMPERSONATION = error(
+    403, "forbidden", "orgId", "orgId must be the caller's own organisation (repository_owner_id)"
+)
+
+
+class Every:
+    """True at most once per ``seconds`` (of ``time.monotonic``): SaltAgeDays once a minute per
+    container is enough for an alarm on its hourly maximum, and costs events nothing."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.last: float | None = None
+
+    def due(self, now: float) -> bool:
+        if self.last is not None and now - self.last < self.seconds:
+            return False
+        self.last = now
+        return True
+
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     environment: str
+    admission_table: str
     consent_table: str
-    calibration_table: str
-    aggregates_table: str
+    pending_table: str
+    dedup_table: str
     salt_secret_id: str
+    org_key_id: str
+    internal_principals: AllowList
     salt_cache_seconds: int = 300
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        environment = env.get("ENVIRONMENT", "")
-        if environment not in ("staging", "production"):
-            raise ValueError(f"ENVIRONMENT={environment!r}: must be staging or production")
-        raw_age = env.get("SALT_CACHE_SECONDS", "300")
-        if not raw_age.isdigit() or not 0 <= int(raw_age) <= 3600:
-            raise ValueError(f"SALT_CACHE_SECONDS={raw_age!r}: must be an integer 0-3600")
         return cls(
-            environment=environment,
+            environment=env_environment(env),
+            admission_table=env["ADMISSION_TABLE_NAME"],
             consent_table=env["CONSENT_TABLE_NAME"],
-            calibration_table=env["CALIBRATION_TABLE_NAME"],
-            aggregates_table=env["AGGREGATES_TABLE_NAME"],
+            pending_table=env["PENDING_TABLE_NAME"],
+            dedup_table=env["DEDUP_TABLE_NAME"],
             salt_secret_id=env["SALT_SECRET_ID"],
-            salt_cache_seconds=int(raw_age),
+            org_key_id=env["ORG_KEY_ID"],
+            internal_principals=AllowList.parse(
+                env["INTERNAL_PRINCIPAL_ARNS"], "INTERNAL_PRINCIPAL_ARNS"
+            ),
+            salt_cache_seconds=env_int(env, "SALT_CACHE_SECONDS", 300, 0, 3600),
         )
 
 
@@ -101,8 +145,10 @@ class Dependencies:
     settings: Settings
     dynamodb: DynamoDBClient
     salts: SaltSource
+    orgs: OrgIdentity
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    jitter: Callable[[int], int] = secrets.randbelow
+    pause: Callable[[float], None] = time.sleep
+    salt_age: Every = field(default_factory=lambda: Every(SALT_AGE_EVERY_SECONDS))
 
 
 @cache
@@ -114,75 +160,88 @@ def dependencies() -> Dependencies:
         settings=settings,
         dynamodb=boto3.client("dynamodb"),
         salts=SaltSource(provider, settings.salt_secret_id, settings.salt_cache_seconds),
+        orgs=OrgIdentity(boto3.client("kms"), settings.org_key_id),
     )
 
 
-def consent_decision(item: Mapping[str, Any] | None, now: datetime) -> tuple[str | None, str]:
-    """(consent type, '') when the organisation consents, else (None, reason for dropping)."""
-    if not item:
-        return None, "no_consent"
-    consent_type = item.get("consentType", {}).get("S")
-    if consent_type not in CONSENTED:
-        return None, "no_consent"
-    if "revokedAt" in item and "NULL" not in item["revokedAt"]:
-        return None, "revoked"
-    if "expiresAt" in item:
-        try:
-            expired = float(item["expiresAt"]["N"]) <= now.timestamp()
-        except (KeyError, TypeError, ValueError):
-            expired = True  # an unreadable expiry is treated as expired: fail closed
-        if expired:
-            return None, "expired"
-    return consent_type, ""
+def transaction(
+    settings: Settings, org: Pseudonyms, fp: FpEvent, salts: SaltSet, owner_id: str, now: datetime
+) -> list[dict[str, Any]]:
+    """The one write: admission and consent checks, the de-duplication record, the event."""
+    org_key = {"S": org.org_key}
+    event_key = {"S": org.event_key(fp.event_id)}
+    received = int(now.timestamp())
+    return [
+        {
+            "ConditionCheck": {
+                "TableName": settings.admission_table,
+                "Key": {"orgKey": org_key, "record": {"S": "admission"}},
+                "ConditionExpression": "attribute_exists(orgKey)",
+            }
+        },
+        {
+            "ConditionCheck": {
+                "TableName": settings.consent_table,
+                "Key": {"orgKey": org_key},
+                "ConditionExpression": (
+                    "consentType = :explicit AND attribute_not_exists(revokedAt) AND "
+                    "(attribute_not_exists(expiresAt) OR expiresAt > :now)"
+                ),
+                "ExpressionAttributeValues": {
+                    ":explicit": {"S": "explicit"},
+                    ":now": {"N": str(received)},
+                },
+            }
+        },
+        {
+            "Put": {
+                "TableName": settings.dedup_table,
+                "Item": {
+                    "eventKey": event_key,
+                    "expiresAt": {"N": str(received + DEDUP_DAYS * 86400)},
+                },
+                "ConditionExpression": "attribute_not_exists(eventKey)",
+            }
+        },
+        {
+            "Put": {
+                "TableName": settings.pending_table,
+                "Item": {
+                    "orgHash": {"S": salts.current.org_hash(owner_id)},
+                    "eventKey": event_key,
+                    "ruleId": {"S": fp.rule_id},
+                    "isFalsePositive": {"BOOL": fp.is_false_positive},
+                    "saltVersion": {"S": salts.version},
+                    "saltMonth": {"S": salts.current.month},
+                    "receivedAt": {"N": str(received)},
+                    "expiresAt": {"N": str(received + PENDING_DAYS * 86400)},
+                },
+                "ConditionExpression": "attribute_not_exists(eventKey)",
+            }
+        },
+    ]
 
 
-def stored_timestamp(timestamp: datetime, now: datetime, jitter: Callable[[int], int]) -> str:
-    """A random second within the event's hour, never later than now (spec: timing attacks)."""
-    hour = timestamp.replace(minute=0, second=0, microsecond=0)
-    randomised = min(hour + timedelta(seconds=jitter(3600)), now.astimezone(UTC))
-    return randomised.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def build_item(fp: FpEvent, salt: Salt, consent: str, timestamp: str) -> dict[str, Any]:
-    def mac(message: str) -> str:
-        return hmac.new(salt.key, message.encode(), hashlib.sha256).hexdigest()
-
-    item: dict[str, Any] = {
-        "id": {"S": mac("event:" + event_identity(fp))},
-        "orgIdHash": {"S": mac(fp.org_id)},
-        "ruleId": {"S": fp.rule_id},
-        "timestamp": {"S": timestamp},
-        "isFalsePositive": {"BOOL": fp.is_false_positive},
-        "saltRotationMonth": {"S": salt.month},
-        "saltId": {"S": salt.salt_id},
-        "consent": {"S": consent},
-    }
-    if fp.context is not None:
-        item["context"] = {"S": fp.context}
-    return item
-
-
-def cancellation_codes(exc: ClientError) -> list[str]:
-    reasons = exc.response.get("CancellationReasons") or []
-    return [str(r.get("Code", "None")) for r in reasons]
-
-
-def store(deps: Dependencies, item: dict[str, Any]) -> str:
-    """'stored', 'duplicate' (the event's conditional put failed: nothing was written), or the
-    error code of a write that failed."""
-    settings = deps.settings
-    request = transaction(item, settings.calibration_table, settings.aggregates_table)
+def store(deps: Dependencies, request: list[dict[str, Any]]) -> str:
+    """'stored', 'not_admitted', 'no_consent', 'duplicate', or the code of a failed write."""
     code = ""
     for attempt in range(WRITE_ATTEMPTS):
         if attempt:
-            time.sleep(0.005 * attempt)  # the other transaction commits within milliseconds
+            deps.pause(0.005 * attempt)  # the other transaction commits within milliseconds
         try:
             deps.dynamodb.transact_write_items(TransactItems=request)
             return "stored"
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code") or "ClientError"
-            reasons = cancellation_codes(exc)
-            if reasons and reasons[0] == "ConditionalCheckFailed":
+            reasons = [
+                str(r.get("Code", "None")) for r in exc.response.get("CancellationReasons") or []
+            ]
+            failed = [r == "ConditionalCheckFailed" for r in reasons] + [False] * 4
+            if failed[0]:
+                return "not_admitted"
+            if failed[1]:
+                return "no_consent"
+            if failed[2] or failed[3]:
                 return "duplicate"
             if "TransactionConflict" not in reasons:
                 return code
@@ -191,87 +250,91 @@ def store(deps: Dependencies, item: dict[str, Any]) -> str:
     return code
 
 
-def respond(status: int, body: Mapping[str, object]) -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {"content-type": "application/json"},
-        "body": json.dumps(body),
-    }
-
-
 def _count(name: str) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
 
 
+def _owner(event: object, deps: Dependencies, now: datetime) -> tuple[str, FpEvent]:
+    """The organisation the event is for, and the event: raises Refused or InvalidField."""
+    caller = caller_of(event)
+    if not isinstance(caller, GitHubCaller) and not deps.settings.internal_principals.allows(
+        caller
+    ):
+        raise Refused("caller", "this principal may not call the internal route")
+    internal = not isinstance(caller, GitHubCaller)
+    fp = parse_event(object_body(event, FIELDS), now, org_required=internal)
+    if isinstance(caller, GitHubCaller):
+        if fp.org_id is not None and fp.org_id != caller.owner_id:
+            raise Refused("orgId", "not the caller's organisation")
+        return caller.owner_id, fp
+    assert fp.org_id is not None  # required on the internal route
+    return fp.org_id, fp
+
+
 def ingest(event: object, deps: Dependencies) -> dict[str, Any]:
-    settings = deps.settings
     now = deps.clock()
     try:
-        fp = parse_event(request_payload(event), now)
+        owner_id, fp = _owner(event, deps, now)
+    except Refused as exc:
+        if exc.field == "orgId":
+            # The same answer, and no lookup at all, whatever the named organisation's state.
+            _count(IMPERSONATION_REFUSALS)
+            logger.warning("impersonation refused")
+            return {**IMPERSONATION}
+        _count(CALLER_REFUSALS)
+        logger.warning("caller refused", extra={"reason": exc.reason})
+        return error(403, "forbidden", "caller", exc.reason)
     except InvalidField as exc:
         _count(VALIDATION_ERRORS)
         logger.info("event rejected", extra={"field": exc.field, "reason": exc.reason})
-        return respond(400, {"error": "invalid_field", "field": exc.field, "message": str(exc)})
+        return error(400, "invalid_field", exc.field, str(exc))
 
     try:
-        found = deps.dynamodb.get_item(
-            TableName=settings.consent_table,
-            Key={"orgId": {"S": fp.org_id}},
-            ConsistentRead=True,
-        )
-    except (ClientError, BotoCoreError) as exc:
-        _count(CONSENT_CHECK_FAILURES)
-        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
-        logger.error("consent check failed", extra={"errorCode": code or type(exc).__name__})
-        return respond(503, {"error": "consent_check_unavailable"})
-    consent, reason = consent_decision(found.get("Item"), now)
-    if consent is None:
-        _count(CONSENT_MISSING)
-        logger.info("event dropped", extra={"reason": reason, "ruleId": fp.rule_id})
-        return respond(200, {"status": "dropped", "reason": reason})
-
-    started = time.perf_counter()
-    month = fp.timestamp.strftime("%Y-%m")
-    try:
-        salts = deps.salts.salts_for(month)
+        salts = deps.salts.salts()
+    except SaltNotSeeded:
+        _count(SALT_NOT_SEEDED)
+        logger.error("salt not seeded yet")
+        return unavailable("salt_not_seeded", "the first salt has not been created yet")
     except SaltUnavailable as exc:
         _count(ANONYMIZATION_ERRORS)
         logger.error("salt unavailable", extra={"reason": str(exc)})
-        return respond(503, {"error": "anonymization_unavailable"})
-    salt = salts.for_month(month)
-    if salt is None:
-        _count(VALIDATION_ERRORS)
-        logger.info("event too old", extra={"eventMonth": month, "ruleId": fp.rule_id})
-        return respond(
-            422,
-            {
-                "error": "event_too_old",
-                "field": "timestamp",
-                "message": "events older than the previous salt's month cannot be anonymised",
-            },
-        )
-    item = build_item(fp, salt, consent, stored_timestamp(fp.timestamp, now, deps.jitter))
-    logger.info(
-        "anonymization complete",
-        extra={"durationMs": round((time.perf_counter() - started) * 1000, 3)},
-    )
+        return unavailable("anonymization_unavailable", "the salt cannot be read")
+    try:
+        org = deps.orgs.pseudonyms(owner_id)
+    except OrgKeyUnavailable as exc:
+        _count(CONSENT_CHECK_FAILURES)
+        logger.error("org key unavailable", extra={"errorCode": str(exc)})
+        return unavailable("org_key_unavailable", "the organisation cannot be checked")
 
-    outcome = store(deps, item)
+    outcome = store(deps, transaction(deps.settings, org, fp, salts, owner_id, now))
+    if outcome == "not_admitted":
+        _count(ADMISSION_REFUSALS)
+        logger.warning("organisation not admitted", extra={"orgKey": org.org_key})
+        return error(403, "forbidden", "caller", "this organisation is not admitted")
+    if outcome == "no_consent":
+        _count(CONSENT_MISSING)
+        logger.info("consent check failed", extra={"orgKey": org.org_key, "ruleId": fp.rule_id})
+        return respond(200, {"status": "dropped", "reason": "no_consent"})
     if outcome == "duplicate":
+        _count(DUPLICATE_EVENTS)
         logger.info("duplicate event", extra={"ruleId": fp.rule_id})
         return respond(200, {"status": "duplicate"})
     if outcome != "stored":
+        _count(EVENT_STORE_FAILURES)
         logger.error("store failed", extra={"errorCode": outcome})
-        return respond(503, {"error": "store_unavailable"})
+        return unavailable("store_unavailable", "the event could not be stored")
 
-    age_days = (now - salts.rotated_at).total_seconds() / 86400
-    metrics.add_metric(name=SALT_AGE_DAYS, unit=MetricUnit.NoUnit, value=round(age_days, 3))
-    rule_metrics.add_dimension(name="Environment", value=settings.environment)
+    if deps.salt_age.due(time.monotonic()):
+        age = (now - salts.rotated_at) / timedelta(days=1)
+        metrics.add_metric(name=SALT_AGE_DAYS, unit=MetricUnit.NoUnit, value=round(age, 3))
+    rule_metrics.add_dimension(name="Environment", value=deps.settings.environment)
     rule_metrics.add_dimension(name="RuleId", value=fp.rule_id)
     rule_metrics.add_metric(name=FP_EVENTS_INGESTED, unit=MetricUnit.Count, value=1)
     rule_metrics.flush_metrics()
-    logger.info("event stored", extra={"ruleId": fp.rule_id, "saltRotationMonth": salt.month})
-    return respond(200, {"status": "stored"})
+    # Accepted events are counted (FPEventsIngested), not logged one by one: a log line per
+    # event would double the function's own work and its log bill for nothing a metric lacks.
+    logger.debug("event pending", extra={"ruleId": fp.rule_id, "saltMonth": salts.current.month})
+    return respond(202, {"status": "pending"})
 
 
 @logger.inject_lambda_context(log_event=False)

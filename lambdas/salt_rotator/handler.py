@@ -3,15 +3,22 @@
 Secrets Manager calls it with ``{"SecretId", "ClientRequestToken", "Step"}`` for each of the four
 steps and retries any step that fails, so every step is idempotent for its token:
 
-- createSecret: stores ``{salt, rotationMonth, rotatedAt, previousSalt, previousRotationMonth}``
-  under AWSPENDING for the token, unless that version already has a value (a retry never makes a
-  second salt). With no AWSCURRENT at all it seeds the first salt, without ``previous*``.
+- createSecret: stores ``{salt, rotationMonth, rotatedAt, versionId, previousSalt,
+  previousRotationMonth}`` under AWSPENDING for the token, unless that version already holds a
+  usable value (a retry never makes a second salt). With no AWSCURRENT at all it seeds the
+  first salt, without ``previous*``: the secret is created empty, so no salt enters Pulumi state.
 - setSecret: nothing holds the salt outside the secret, so there is nothing to set.
-- testSecret: checks the pending value's shape.
-- finishSecret: moves AWSCURRENT to the token (Secrets Manager moves AWSPREVIOUS itself).
+- testSecret: checks the pending value's shape, month, ``versionId`` and ``previousSalt``.
+- finishSecret: moves AWSCURRENT to the token (Secrets Manager moves AWSPREVIOUS itself); when
+  no version holds AWSCURRENT yet it attaches it without ``RemoveFromVersionId``.
 
-It manages exactly one secret (``SALT_SECRET_ID``, its ARN) and refuses any other secret, a token
-that is not a staged version, and a secret whose rotation is disabled. It never logs a salt.
+Each step after createSecret first requires the value createSecret stored: a step out of order
+changes nothing and fails (``RotationStepRefused``). A pending value that is *stale* (another
+month, not built on the current salt, another version's) is never promoted: while AWSPENDING
+sits on it, Secrets Manager reports a rotation in progress and every retry reuses its token,
+whose value cannot change. So the step removes that version's AWSPENDING label, counts
+``StalePendingSaltRefused`` and fails; the next rotation starts with a new token. It manages
+exactly one secret (``SALT_SECRET_ID``, its ARN) and never logs a salt.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import json
 import os
 import re
 import secrets
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,18 +38,28 @@ from typing import Any, Literal, TypeAlias, cast, get_args
 
 import boto3
 from aws_lambda_powertools.logging.logger import Logger
+from aws_lambda_powertools.metrics.metrics import Metrics
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.metric_properties import MetricUnit
 from botocore.exceptions import ClientError
 
-ENV_VARS: tuple[str, ...] = ("SALT_SECRET_ID",)
+ENV_VARS: tuple[str, ...] = ("ENVIRONMENT", "SALT_SECRET_ID")
+
+SALT_ROTATED = "SaltRotated"
+STALE_PENDING_SALT_REFUSED = "StalePendingSaltRefused"
+ROTATION_STEP_REFUSED = "RotationStepRefused"
 
 SALT_BYTES = 32
 MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+VERSION_ID = re.compile(r"[A-Za-z0-9-]{32,64}")
 Step = Literal["createSecret", "setSecret", "testSecret", "finishSecret"]
 STEPS: tuple[str, ...] = get_args(Step)
 # boto3 ships no type stubs and the project adds no stub dependency.
 SecretsManagerClient: TypeAlias = Any
 
 logger = Logger()
+metrics = Metrics(service="")
+# A step that changes nothing publishes no metric; Powertools would warn about it each time.
+warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
 
 
 class RotationRefused(ValueError):
@@ -50,6 +68,10 @@ class RotationRefused(ValueError):
 
 class InvalidSaltValue(ValueError):
     """A secret value that is not a well-formed salt document (the message never holds a salt)."""
+
+
+class StalePending(RuntimeError):
+    """The pending value must never be promoted; its AWSPENDING label has been removed."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,14 +87,20 @@ class Dependencies:
 
     secret_id: str
     client: SecretsManagerClient
+    environment: str = "staging"
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
 @cache
 def dependencies() -> Dependencies:
     """Built once per container, on the first invocation."""
+    environment = os.environ.get("ENVIRONMENT", "")
+    if environment not in ("staging", "production"):
+        raise ValueError(f"ENVIRONMENT={environment[:20]!r}: must be staging or production")
     return Dependencies(
-        secret_id=os.environ["SALT_SECRET_ID"], client=boto3.client("secretsmanager")
+        secret_id=os.environ["SALT_SECRET_ID"],
+        client=boto3.client("secretsmanager"),
+        environment=environment,
     )
 
 
@@ -117,6 +145,9 @@ def validate_value(value: Mapping[str, object]) -> None:
     """The shape every salt document must have; raises ``InvalidSaltValue`` naming the key."""
     salt = decode_salt(value.get("salt"), "salt")
     month = check_month(value.get("rotationMonth"), "rotationMonth")
+    version = value.get("versionId")
+    if not isinstance(version, str) or not VERSION_ID.fullmatch(version):
+        raise InvalidSaltValue("versionId must be a Secrets Manager version id")
     rotated_at = value.get("rotatedAt")
     try:
         parsed = datetime.fromisoformat(cast(str, rotated_at))
@@ -135,13 +166,17 @@ def validate_value(value: Mapping[str, object]) -> None:
 
 
 def new_value(
-    current: Mapping[str, object] | None, now: datetime, token_bytes: Callable[[int], bytes]
+    current: Mapping[str, object] | None,
+    now: datetime,
+    token: str,
+    token_bytes: Callable[[int], bytes],
 ) -> dict[str, str]:
     """The next salt document: a fresh salt, and the current one kept for the month's overlap."""
     value = {
         "salt": base64.b64encode(token_bytes(SALT_BYTES)).decode(),
         "rotationMonth": now.astimezone(UTC).strftime("%Y-%m"),
         "rotatedAt": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "versionId": token,
     }
     if current is not None:
         value["previousSalt"] = cast(str, current["salt"])
@@ -170,16 +205,69 @@ def _read(deps: Dependencies, **version: str) -> dict[str, Any] | None:
     return value
 
 
+def stale_reason(
+    value: Mapping[str, object], token: str, current: Mapping[str, object] | None, now: datetime
+) -> str | None:
+    """Why a well-formed pending value must not become current, or None."""
+    if value.get("versionId") != token:
+        return "the pending value belongs to another version"
+    if value.get("rotationMonth") != now.astimezone(UTC).strftime("%Y-%m"):
+        return "the pending value was made in another month"
+    if current is None:
+        return (
+            "the pending value keeps a previous salt, but none exists"
+            if ("previousSalt" in value)
+            else None
+        )
+    if value.get("previousSalt") != current.get("salt"):
+        return "the pending value does not keep the current salt as its previous salt"
+    return None
+
+
+def _count(name: str) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+
+def pending_value(deps: Dependencies, token: str) -> dict[str, Any] | None:
+    """The token's pending value, checked; None before createSecret stored one.
+
+    A malformed or stale value loses its AWSPENDING label and raises ``StalePending``."""
+    try:
+        value = _read(deps, VersionId=token, VersionStage="AWSPENDING")
+        if value is None:
+            return None
+        validate_value(value)
+    except InvalidSaltValue as exc:
+        value, reason = {}, f"the pending value is malformed: {exc}"
+    else:
+        reason = stale_reason(value, token, _read(deps, VersionStage="AWSCURRENT"), deps.clock())
+    if reason is None:
+        return value
+    deps.client.update_secret_version_stage(
+        SecretId=deps.secret_id, VersionStage="AWSPENDING", RemoveFromVersionId=token
+    )
+    _count(STALE_PENDING_SALT_REFUSED)
+    logger.error("stale pending salt refused", extra={"token": token, "reason": reason})
+    raise StalePending(f"{reason}: AWSPENDING removed, the next rotation starts afresh")
+
+
+def required_pending(deps: Dependencies, token: str, step: str) -> dict[str, Any]:
+    value = pending_value(deps, token)
+    if value is None:
+        raise RotationRefused(f"{step}: the pending version has no value; createSecret has not run")
+    return value
+
+
 def create_secret(
     deps: Dependencies, token: str, token_bytes: Callable[[int], bytes] = secrets.token_bytes
 ) -> None:
-    if _read(deps, VersionId=token, VersionStage="AWSPENDING") is not None:
+    if pending_value(deps, token) is not None:
         logger.info("createSecret: pending value already exists", extra={"token": token})
         return
     current = _read(deps, VersionStage="AWSCURRENT")
     if current is not None:
         validate_value(current)
-    value = new_value(current, deps.clock(), token_bytes)
+    value = new_value(current, deps.clock(), token, token_bytes)
     validate_value(value)
     deps.client.put_secret_value(
         SecretId=deps.secret_id,
@@ -193,27 +281,18 @@ def create_secret(
     )
 
 
-def verify_secret(deps: Dependencies, token: str) -> None:
-    value = _read(deps, VersionId=token, VersionStage="AWSPENDING")
-    if value is None:
-        raise InvalidSaltValue("the pending version has no value; createSecret has not run")
-    validate_value(value)
-    logger.info("testSecret: pending value is well-formed", extra={"token": token})
-
-
 def finish_secret(deps: Dependencies, token: str, stages: Mapping[str, list[str]]) -> None:
+    value = required_pending(deps, token, "finishSecret")
     current = next((v for v, s in stages.items() if "AWSCURRENT" in s), None)
-    if current == token:
-        logger.info("finishSecret: token already AWSCURRENT", extra={"token": token})
-        return
     moved: dict[str, str] = {"MoveToVersionId": token}
     if current is not None:
         moved["RemoveFromVersionId"] = current
+    # With no AWSCURRENT yet (the seeding rotation) AWS attaches it without RemoveFromVersionId.
     deps.client.update_secret_version_stage(
         SecretId=deps.secret_id, VersionStage="AWSCURRENT", **moved
     )
-    value = _read(deps, VersionId=token) or {}
-    # Logs Insights query 3 of the spec filters on this exact text.
+    _count(SALT_ROTATED)
+    # The spec's Logs Insights query on rotation history filters on this exact text.
     logger.info(
         "Salt rotated successfully",
         extra={
@@ -244,13 +323,23 @@ def rotate(event: object, deps: Dependencies) -> None:
     if request.step == "createSecret":
         create_secret(deps, request.token)
     elif request.step == "setSecret":
+        required_pending(deps, request.token, "setSecret")
         logger.info("setSecret: the salt lives only in this secret; nothing to set")
     elif request.step == "testSecret":
-        verify_secret(deps, request.token)
+        required_pending(deps, request.token, "testSecret")
+        logger.info("testSecret: pending value is well-formed", extra={"token": request.token})
     else:
         finish_secret(deps, request.token, stages)
 
 
 @logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: object) -> None:
-    rotate(event, dependencies())
+    deps = dependencies()
+    if metrics.default_dimensions.get("Environment") != deps.environment:
+        metrics.set_default_dimensions(Environment=deps.environment)
+    try:
+        rotate(event, deps)
+    except RotationRefused:
+        _count(ROTATION_STEP_REFUSED)
+        raise

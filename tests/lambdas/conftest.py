@@ -1,20 +1,30 @@
-"""Fixtures of the Lambda tests (helpers in harness.py): handler modules, a moto account with the
-program's tables, a Lambda context, and the handlers' structured logs."""
+"""Fixtures of the Lambda tests: handler modules, a moto account holding the whole service
+(testing/service.py), a Lambda context, the handlers' structured logs, and the hypothesis
+profile (few examples, no deadline: the suite has a five-minute budget; set
+HYPOTHESIS_PROFILE=thorough for a long run)."""
 
 from __future__ import annotations
 
 import io
 import json
+import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
+from hypothesis import HealthCheck, settings
 from moto import mock_aws
 
-from tests.lambdas.harness import REGION, LambdaContext, create_program_tables, load_handler
+from testing.lambdas import LambdaContext, load_handler
+from testing.service import Service, utc
+
+NOW = utc(2026, 3, 15, 12, 0, 0)
+
+_SHARED = {"deadline": None, "suppress_health_check": list(HealthCheck), "derandomize": False}
+settings.register_profile("fast", max_examples=40, **_SHARED)
+settings.register_profile("thorough", max_examples=1000, **_SHARED)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
 
 
 @pytest.fixture(scope="session")
@@ -32,31 +42,29 @@ def calibration_query() -> ModuleType:
     return load_handler("calibration_query")
 
 
-@dataclass
-class Aws:
-    ddb: Any
-    sm: Any
-    consent_table: str
-    calibration_table: str
-    aggregates_table: str
+@pytest.fixture(autouse=True)
+def fresh_metrics(rotator: ModuleType) -> Iterator[None]:
+    # Powertools' Metrics keeps its metric set and default dimensions at class level, shared by
+    # every handler loaded in this process: start every test empty.
+    rotator.metrics.clear_metrics()
+    rotator.metrics.clear_default_dimensions()
+    yield
+    rotator.metrics.clear_metrics()
 
 
 @pytest.fixture
-def aws() -> Iterator[Aws]:
-    """A fresh moto account holding the program's consent, calibration and aggregates tables."""
+def service(monkeypatch: pytest.MonkeyPatch) -> Iterator[Service]:
+    """The service in a fresh moto account at NOW: k = 3, at most 2 events per organisation
+    and batch, salt not cached, salt not seeded yet."""
     with mock_aws():
-        ddb = boto3.client("dynamodb", region_name=REGION)
-        sm = boto3.client("secretsmanager", region_name=REGION)
-        names = create_program_tables(
-            ddb, ("consent", "calibration", "aggregates"), "phase-mirror-test"
-        )
-        yield Aws(
-            ddb=ddb,
-            sm=sm,
-            consent_table=names["consent"],
-            calibration_table=names["calibration"],
-            aggregates_table=names["aggregates"],
-        )
+        yield Service(now=NOW).install(monkeypatch.setattr)
+
+
+@pytest.fixture
+def seeded(service: Service) -> Service:
+    """The service with its first salt (seeded by the rotator in March)."""
+    service.rotate_salt()
+    return service
 
 
 @pytest.fixture
@@ -68,7 +76,7 @@ def context() -> LambdaContext:
 def logs(rotator: ModuleType) -> Iterator[Callable[[], list[dict[str, Any]]]]:
     """Every structured log line the handlers write during the test, parsed.
 
-    In the tests the three handlers' Powertools loggers share one service name, hence one
+    In the tests every handler's Powertools logger has the same service name, hence one
     logging handler: its stream is pointed at a buffer for the duration of the test."""
     handler = rotator.logger.registered_handler
     buffer = io.StringIO()

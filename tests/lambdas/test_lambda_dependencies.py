@@ -1,58 +1,139 @@
-"""Each handler's production wiring: ``dependencies()`` built from exactly its ENV_VARS."""
+"""Each handler's production wiring: ``dependencies()`` built from exactly its ENV_VARS, and
+numeric variables parsed so that no value, however odd, crashes with anything but a clear
+``ValueError`` naming the variable."""
 
 from __future__ import annotations
 
+import json
 from types import ModuleType
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from testing.lambdas import load_handler
 
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:/phase-mirror/test/hmac-salt-AbCdEf"
+KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+ROLES = json.dumps(["arn:aws:iam::123456789012:role/phase-mirror-smoke-test"])
+TABLES = {
+    "ADMISSION_TABLE_NAME": "phase-mirror-org-admission-test",
+    "CONSENT_TABLE_NAME": "phase-mirror-consent-store-test",
+    "PENDING_TABLE_NAME": "phase-mirror-pending-events-test",
+    "DEDUP_TABLE_NAME": "phase-mirror-event-dedup-test",
+    "PUBLISHED_TABLE_NAME": "phase-mirror-calibration-published-test",
+}
 ENVIRONMENTS = {
-    "salt_rotator": {"SALT_SECRET_ID": ARN},
+    "salt_rotator": {"ENVIRONMENT": "production", "SALT_SECRET_ID": ARN},
     "fp_ingestion": {
-        "CONSENT_TABLE_NAME": "phase-mirror-consent-store-test",
-        "CALIBRATION_TABLE_NAME": "phase-mirror-calibration-store-test",
-        "AGGREGATES_TABLE_NAME": "phase-mirror-calibration-aggregates-test",
+        "ENVIRONMENT": "production",
+        **{k: TABLES[k] for k in ("ADMISSION_TABLE_NAME", "CONSENT_TABLE_NAME",
+                                  "PENDING_TABLE_NAME", "DEDUP_TABLE_NAME")},
         "SALT_SECRET_ID": ARN,
         "SALT_CACHE_SECONDS": "60",
+        "ORG_KEY_ID": KEY,
+        "INTERNAL_PRINCIPAL_ARNS": ROLES,
+    },
+    "consent": {
         "ENVIRONMENT": "production",
+        **{k: TABLES[k] for k in ("ADMISSION_TABLE_NAME", "CONSENT_TABLE_NAME",
+                                  "PENDING_TABLE_NAME")},
+        "SALT_SECRET_ID": ARN,
+        "ORG_KEY_ID": KEY,
+    },
+    "admission": {
+        "ENVIRONMENT": "production",
+        "ADMISSION_TABLE_NAME": TABLES["ADMISSION_TABLE_NAME"],
+        "PENDING_TABLE_NAME": TABLES["PENDING_TABLE_NAME"],
+        "SALT_SECRET_ID": ARN,
+        "ORG_KEY_ID": KEY,
+        "ADMIN_PRINCIPAL_ARNS": "[]",
+    },
+    "release": {
+        "ENVIRONMENT": "production",
+        "PENDING_TABLE_NAME": TABLES["PENDING_TABLE_NAME"],
+        "PUBLISHED_TABLE_NAME": TABLES["PUBLISHED_TABLE_NAME"],
+        "SALT_SECRET_ID": ARN,
+        "K_ANONYMITY": "12",
+        "MAX_EVENTS_PER_ORG": "5",
     },
     "calibration_query": {
-        "AGGREGATES_TABLE_NAME": "phase-mirror-calibration-aggregates-test",
-        "K_ANONYMITY": "12",
         "ENVIRONMENT": "production",
+        "PUBLISHED_TABLE_NAME": TABLES["PUBLISHED_TABLE_NAME"],
+        "K_ANONYMITY": "12",
+        "INTERNAL_PRINCIPAL_ARNS": ROLES,
     },
-}
+}  # fmt: skip
+# Variables with a default; every other one is required.
+OPTIONAL = {"SALT_CACHE_SECONDS", "K_ANONYMITY", "MAX_EVENTS_PER_ORG"}
 
 
 @pytest.mark.parametrize("function", sorted(ENVIRONMENTS))
 def test_env_vars_are_the_variables_the_wiring_needs(
-    function: str,
-    rotator: ModuleType,
-    ingestion: ModuleType,
-    calibration_query: ModuleType,
-    monkeypatch: pytest.MonkeyPatch,
+    function: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    module = {"salt_rotator": rotator, "fp_ingestion": ingestion}.get(function, calibration_query)
+    module = load_handler(function)
     env = ENVIRONMENTS[function]
     assert set(module.ENV_VARS) == set(env), module.ENV_VARS
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     deps = module.dependencies.__wrapped__()  # uncached: a fresh container's first call
-    if function == "salt_rotator":
-        assert deps.secret_id == ARN
-    elif function == "fp_ingestion":
-        assert deps.settings == ingestion.Settings.from_env(env)
-        assert deps.settings.salt_cache_seconds == 60
+    if hasattr(deps, "settings"):
+        assert deps.settings == module.Settings.from_env(env)
+        assert deps.settings.environment == "production"
     else:
-        assert (deps.settings.k, deps.settings.aggregates_table) == (
-            12,
-            "phase-mirror-calibration-aggregates-test",
-        )
+        assert (deps.secret_id, deps.environment) == (ARN, "production")
     # every required variable is needed: without it the wiring fails at once
-    required = [name for name in env if name not in ("SALT_CACHE_SECONDS", "K_ANONYMITY")]
-    for name in required:
+    for name in set(env) - OPTIONAL:
         monkeypatch.delenv(name)
         with pytest.raises((KeyError, ValueError)):
             module.dependencies.__wrapped__()
         monkeypatch.setenv(name, env[name])
+
+
+NUMERIC = [
+    ("fp_ingestion", "SALT_CACHE_SECONDS", 0, 3600),
+    ("release", "K_ANONYMITY", 2, 1000),
+    ("release", "MAX_EVENTS_PER_ORG", 1, 1000),
+    ("calibration_query", "K_ANONYMITY", 2, 1000),
+]
+
+
+@pytest.mark.parametrize(("function", "name", "low", "high"), NUMERIC)
+@given(raw=st.one_of(st.text(max_size=12), st.sampled_from(["²", "\u0663", "+1", " 1", "1e3",
+                                                            "9" * 5000, "0x10", "1_0"])))  # fmt: skip
+def test_a_numeric_variable_parses_or_fails_naming_itself(
+    function: str, name: str, low: int, high: int, raw: str
+) -> None:
+    module = load_handler(function)
+    env = {**ENVIRONMENTS[function], name: raw}
+    try:
+        settings = module.Settings.from_env(env)
+    except ValueError as exc:
+        assert str(exc).startswith(f"{name}="), exc
+        assert not (raw.isascii() and raw.isdigit() and len(raw) < 9 and low <= int(raw) <= high)
+        return
+    value = {"SALT_CACHE_SECONDS": "salt_cache_seconds", "K_ANONYMITY": "k",
+             "MAX_EVENTS_PER_ORG": "cap"}[name]  # fmt: skip
+    assert getattr(settings, value) == int(raw) and low <= int(raw) <= high
+
+
+@pytest.mark.parametrize("function", ["fp_ingestion", "calibration_query", "admission"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "not json",
+        "{}",
+        '["arn:aws:iam::123456789012:role/*"]',
+        '["arn:aws:iam::123456789012:root"]',
+        '["arn:aws:sts::123456789012:assumed-role/x/y"]',
+        json.dumps([f"arn:aws:iam::123456789012:role/r{n}" for n in range(21)]),
+    ],
+)
+def test_an_allow_list_that_is_not_role_or_user_arns_fails_naming_itself(
+    function: str, raw: str
+) -> None:
+    module: ModuleType = load_handler(function)
+    name = "ADMIN_PRINCIPAL_ARNS" if function == "admission" else "INTERNAL_PRINCIPAL_ARNS"
+    with pytest.raises(ValueError, match=name):
+        module.Settings.from_env({**ENVIRONMENTS[function], name: raw})

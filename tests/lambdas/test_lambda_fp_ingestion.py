@@ -1,626 +1,352 @@
-"""fp-ingestion: validation, consent, anonymisation, idempotency, salt cache and metrics, on moto."""
+"""fp-ingestion on moto: who may submit, what is stored as pending, what is refused, what is
+counted, and how many AWS calls a warm event costs."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
-from types import ModuleType
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.parameters.secrets import SecretsProvider
 from botocore.exceptions import ClientError
 
+from testing.aws import current_document
+from testing.lambdas import event_template, github_event, iam_event, record_calls, response_body
+from testing.orgs import grant, org_key
+from testing.service import INTERNAL_SESSION, Service
 from tests.lambdas import emf
-from tests.lambdas.conftest import Aws
-from tests.lambdas.harness import (
-    LambdaContext,
-    Recording,
-    create_salt_secret,
-    event_fixture,
-    function_module,
-    http_event,
-    load_handler,
-    record_calls,
-    response_body,
-    salt_document,
-)
 
-NOW = datetime(2026, 3, 15, 12, 0, 0, tzinfo=UTC)
-MARCH = bytes([3]) * 32
-FEBRUARY = bytes([2]) * 32
-JANUARY = bytes([1]) * 32
-ORG = "acme-corp"
-SECRET_NAME = "/phase-mirror/test/fp-calibration/hmac-salt"
-SALT_CACHE = function_module("fp_ingestion", "salt_cache")
+OWNER = "4242"
 
 
-def mac(salt: bytes, message: str | bytes) -> str:
-    data = message.encode() if isinstance(message, str) else message
-    return hmac.new(salt, data, hashlib.sha256).hexdigest()
+def fixture_event(**changes: Any) -> dict[str, Any]:
+    """The recorded FP event (tests/lambdas/events/fp_event.json) with ``changes``."""
+    from pathlib import Path
 
-
-def event(**changes: Any) -> dict[str, Any]:
-    """The recorded FP event (tests/lambdas/events/fp_event.json) with ``changes``; None drops."""
-    payload = {**event_fixture("fp_event.json"), **changes}
-    return {k: v for k, v in payload.items() if v is not None}
-
-
-class Ingest:
-    """fp-ingestion wired to moto: March's salt current, February's previous, a fixed clock."""
-
-    def __init__(
-        self,
-        module: ModuleType,
-        aws: Aws,
-        context: LambdaContext,
-        capsys: pytest.CaptureFixture[str],
-        document: dict[str, str] | None,
-        cache_seconds: int = 300,
-    ) -> None:
-        self.module, self.aws, self.context, self.capsys = module, aws, context, capsys
-        self.now = NOW
-        self.monotonic = 1000.0
-        self.jitter: Callable[[int], int] = lambda n: 0
-        name = SECRET_NAME
-        self.secret_id = create_salt_secret(aws.sm, name=name, value=document) if document else name
-        self.settings = module.Settings(
-            environment="staging",
-            consent_table=aws.consent_table,
-            calibration_table=aws.calibration_table,
-            aggregates_table=aws.aggregates_table,
-            salt_secret_id=self.secret_id,
-            salt_cache_seconds=cache_seconds,
-        )
-        salts = module.SaltSource(
-            SecretsProvider(boto3_client=aws.sm),
-            self.secret_id,
-            cache_seconds,
-            monotonic=lambda: self.monotonic,
-        )
-        self.deps = module.Dependencies(
-            settings=self.settings,
-            dynamodb=aws.ddb,
-            salts=salts,
-            clock=lambda: self.now,
-            jitter=lambda n: self.jitter(n),
-        )
-        self.ddb_calls = record_calls(aws.ddb)
-        self.sm_calls = record_calls(aws.sm)
-
-    def send(self, request: Any) -> tuple[int, dict[str, Any]]:
-        return response_body(self.module.handler(request, self.context))
-
-    def consent(self, org: str = ORG, consent_type: str = "explicit", **extra: Any) -> None:
-        item: dict[str, Any] = {
-            "orgId": {"S": org},
-            "consentType": {"S": consent_type},
-            "grantedAt": {"S": "2026-01-01T00:00:00Z"},
-            **extra,
-        }
-        self.aws.ddb.put_item(TableName=self.aws.consent_table, Item=item)
-        self.ddb_calls.clear()
-
-    def items(self) -> list[dict[str, Any]]:
-        return self.aws.ddb.scan(TableName=self.aws.calibration_table)["Items"]
-
-    def aggregates(self) -> list[dict[str, Any]]:
-        return self.aws.ddb.scan(TableName=self.aws.aggregates_table)["Items"]
-
-    def points(self) -> list[emf.MetricPoint]:
-        return emf.metric_points(self.capsys.readouterr().out)
-
-
-@pytest.fixture(autouse=True)
-def fresh_metrics(ingestion: ModuleType) -> Iterator[None]:
-    # Powertools' Metrics keeps its metric set at class level: start every test empty.
-    ingestion.metrics.clear_metrics()
-    yield
-    ingestion.metrics.clear_metrics()
-
-
-def wire(
-    ingestion: ModuleType,
-    monkeypatch: pytest.MonkeyPatch,
-    ingest: Ingest,
-) -> Ingest:
-    monkeypatch.setattr(ingestion, "dependencies", lambda: ingest.deps)
-    return ingest
+    payload = json.loads((Path(__file__).parent / "events" / "fp_event.json").read_text())
+    return {k: v for k, v in {**payload, **changes}.items() if v is not None}
 
 
 @pytest.fixture
-def make_ingest(
-    ingestion: ModuleType,
-    aws: Aws,
-    context: LambdaContext,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> Callable[..., Ingest]:
-    """fp-ingestion wired to moto with the given salt document (None: no secret at all)."""
-
-    def make(document: dict[str, str] | None, cache_seconds: int = 300) -> Ingest:
-        ingest = Ingest(ingestion, aws, context, capsys, document, cache_seconds)
-        return wire(ingestion, monkeypatch, ingest)
-
-    return make
+def joined(seeded: Service) -> Service:
+    """OWNER admitted and consenting."""
+    seeded.join(OWNER)
+    return seeded
 
 
-@pytest.fixture
-def ingest(make_ingest: Callable[..., Ingest]) -> Ingest:
-    return make_ingest(salt_document(MARCH, "2026-03", previous=(FEBRUARY, "2026-02")))
+# --- the accepted event -------------------------------------------------------------------
 
 
-# --- the stored event -------------------------------------------------------------------------
+def test_accepted_event_is_pending_and_publishes_nothing(joined: Service) -> None:
+    status, body = joined.ingest(OWNER, fixture_event())
+    assert (status, body) == (202, {"status": "pending"})
+    salt = current_document(joined.sm, joined.salt_arn)
+    [item] = joined.items("pending")
+    import base64
 
-
-def test_consented_event_is_stored_anonymised(ingest: Ingest) -> None:
-    ingest.consent()
-    status, body = ingest.send(event())
-    assert (status, body) == (200, {"status": "stored"})
-    [item] = ingest.items()
-    assert item["orgIdHash"] == {"S": mac(MARCH, ORG)}
-    assert item["saltRotationMonth"] == {"S": "2026-03"}
-    assert item["saltId"] == {"S": mac(MARCH, b"phase-mirror-salt-id")[:16]}
-    assert item["ruleId"] == {"S": "MD-003"}
-    assert item["isFalsePositive"] == {"BOOL": True}
-    assert item["consent"] == {"S": "explicit"}
-    assert json.loads(item["context"]["S"]) == {"file": "docs/readme.md", "line": 12}
-    assert item["timestamp"] == {"S": "2026-03-15T11:00:00Z"}  # jitter 0: start of its hour
+    key = base64.b64decode(salt["salt"])
+    assert item["orgHash"] == {"S": hmac.new(key, OWNER.encode(), hashlib.sha256).hexdigest()}
+    assert item["saltVersion"] == {"S": salt["versionId"]}
+    assert item["saltMonth"] == {"S": "2026-03"}
+    assert item["ruleId"] == {"S": "MD-003"} and item["isFalsePositive"] == {"BOOL": True}
+    received = int(joined.now.timestamp())
+    assert item["receivedAt"] == {"N": str(received)}
+    assert item["expiresAt"] == {"N": str(received + 70 * 86400)}
     assert set(item) == {
-        "id",
-        "orgIdHash",
-        "ruleId",
-        "timestamp",
-        "isFalsePositive",
-        "context",
-        "saltRotationMonth",
-        "saltId",
-        "consent",
+        "orgHash", "eventKey", "ruleId", "isFalsePositive", "saltVersion", "saltMonth",
+        "receivedAt", "expiresAt",
+    }  # fmt: skip
+    # the de-duplication record holds its key and expiry, nothing of the organisation
+    [dedup] = joined.items("dedup")
+    assert dedup == {
+        "eventKey": item["eventKey"],
+        "expiresAt": {"N": str(received + 40 * 86400)},
     }
-    assert ORG not in json.dumps(item)
-
-
-def test_http_api_body_is_ingested_like_a_direct_invoke(ingest: Ingest) -> None:
-    ingest.consent()
-    status, _ = ingest.send(http_event(body=json.dumps(event())))
-    assert status == 200
-    encoded = http_event(body=base64.b64encode(json.dumps(event(eventId="e2")).encode()).decode())
-    encoded["isBase64Encoded"] = True
-    assert ingest.send(encoded)[0] == 200
-    assert len(ingest.items()) == 2
-
-
-def test_stored_timestamp_is_within_the_hour_and_never_after_now(ingest: Ingest) -> None:
-    ingest.consent()
-    ingest.jitter = lambda n: n - 1  # the latest second of the hour
-    ingest.send(event(timestamp="2026-03-15T12:00:00Z", eventId="now"))
-    ingest.send(event(timestamp="2026-03-15T09:10:00+00:00", eventId="earlier"))
-    stored = sorted(i["timestamp"]["S"] for i in ingest.items())
-    assert stored == ["2026-03-15T09:59:59Z", "2026-03-15T12:00:00Z"]
-
-
-def test_metrics_of_a_stored_event(ingest: Ingest) -> None:
-    ingest.consent()
-    ingest.send(event())
-    points = ingest.points()
-    assert emf.values(points, "FPEventsIngested", Environment="staging", RuleId="MD-003") == [1.0]
-    assert len(emf.values(points, "FPIngestLatency", Environment="staging")) == 1
-    # the salt in use was rotated on 2026-03-01T00:00Z: 14.5 days before NOW
-    assert emf.values(points, "SaltAgeDays", Environment="staging") == [14.5]
-    assert {p.namespace for p in points} == {"PhaseMirror/FPCalibration"}
-    assert all(set(p.dimensions) <= {"Environment", "RuleId"} for p in points), points
-    assert ingest.module.FP_EVENTS_INGESTED == "FPEventsIngested"
-
-
-# --- calls per event and the salt cache --------------------------------------------------------
-
-
-def test_warm_events_make_two_dynamodb_calls_and_no_secrets_manager_call(ingest: Ingest) -> None:
-    ingest.consent()
-    ingest.send(event(eventId="cold"))
-    assert ingest.sm_calls == ["GetSecretValue"]
-    ingest.ddb_calls.clear()
-    for n in range(3):
-        assert ingest.send(event(eventId=f"warm-{n}"))[0] == 200
-    assert ingest.ddb_calls == ["GetItem", "TransactWriteItems"] * 3
-    assert ingest.sm_calls == ["GetSecretValue"]
-
-
-def test_cache_age_comes_from_settings(make_ingest: Callable[..., Ingest]) -> None:
-    document = salt_document(MARCH, "2026-03", previous=(FEBRUARY, "2026-02"))
-    ingest = make_ingest(document, cache_seconds=0)
-    ingest.consent()
-    ingest.send(event(eventId="a"))
-    ingest.send(event(eventId="b"))
-    assert ingest.sm_calls == ["GetSecretValue"] * 2
-
-
-def test_event_of_a_newer_month_rereads_the_salt_at_once(
-    make_ingest: Callable[..., Ingest],
-) -> None:
-    # GIVEN a container that cached February's salt on the last day of February
-    document = salt_document(FEBRUARY, "2026-02", previous=(JANUARY, "2026-01"))
-    ingest = make_ingest(document)
-    ingest.now = datetime(2026, 2, 28, 23, 59, tzinfo=UTC)
-    ingest.consent()
-    ingest.send(event(timestamp="2026-02-28T23:50:00Z", eventId="feb"))
-    # WHEN the salt rotates and a March event arrives a minute later, well within max_age
-    ingest.aws.sm.put_secret_value(
-        SecretId=ingest.secret_id,
-        SecretString=json.dumps(salt_document(MARCH, "2026-03", previous=(FEBRUARY, "2026-02"))),
+    assert joined.items("published") == []
+    assert OWNER not in joined.stored_text().replace(
+        org_key(joined.kms, joined.org_key_arn, OWNER), ""
     )
-    ingest.now = datetime(2026, 3, 1, 0, 1, tzinfo=UTC)
-    ingest.sm_calls.clear()
-    ingest.send(event(timestamp="2026-03-01T00:00:30Z", eventId="mar"))
-    # THEN the salt was re-read once and the event hashed with March's salt
-    assert ingest.sm_calls == ["GetSecretValue"]  # the forced read; the cache said February
-    by_id = {i["saltRotationMonth"]["S"]: i for i in ingest.items()}
-    assert by_id["2026-03"]["orgIdHash"]["S"] == mac(MARCH, ORG)
-    assert by_id["2026-02"]["orgIdHash"]["S"] == mac(FEBRUARY, ORG)
-    # AND the next March event uses the refreshed cache
-    ingest.sm_calls.clear()
-    ingest.send(event(timestamp="2026-03-01T00:00:40Z", eventId="mar-2"))
-    assert ingest.sm_calls == []
 
 
-def test_late_rotation_forces_at_most_one_reread_per_interval(
-    make_ingest: Callable[..., Ingest],
+def test_the_context_is_validated_but_not_stored(joined: Service) -> None:
+    assert joined.ingest(OWNER, fixture_event())[0] == 202
+    assert "readme" not in joined.stored_text()
+
+
+def test_the_internal_route_submits_for_the_body_org_when_allow_listed(joined: Service) -> None:
+    assert joined.ingest_internal(fixture_event()) == (202, {"status": "pending"})
+    assert len(joined.items("pending")) == 1
+
+
+def test_the_internal_route_requires_an_org_and_an_allow_listed_principal(
+    joined: Service,
 ) -> None:
-    # GIVEN the rotation has not happened yet although March has begun
-    document = salt_document(FEBRUARY, "2026-02", previous=(JANUARY, "2026-01"))
-    ingest = make_ingest(document)
-    ingest.now = datetime(2026, 3, 1, 0, 10, tzinfo=UTC)
-    ingest.consent()
-    for n in range(3):
-        ingest.send(event(timestamp="2026-03-01T00:05:00Z", eventId=f"m{n}"))
-    # THEN one forced re-read (plus the first load), and the events use the newest salt there is
-    assert ingest.sm_calls == ["GetSecretValue"] * 2
-    assert {i["saltRotationMonth"]["S"] for i in ingest.items()} == {"2026-02"}
-    ingest.monotonic += SALT_CACHE.FORCED_REFRESH_INTERVAL_SECONDS + 1
-    ingest.send(event(timestamp="2026-03-01T00:05:00Z", eventId="later"))
-    assert ingest.sm_calls == ["GetSecretValue"] * 3
+    before = joined.snapshot()
+    status, body = joined.ingest_internal(fixture_event(orgId=None))
+    assert (status, body["field"]) == (400, "orgId")
+    stranger = "arn:aws:sts::123456789012:assumed-role/AdministratorAccess/mallory"
+    status, body = joined.ingest_internal(fixture_event(), user_arn=stranger)
+    assert (status, body["field"]) == (403, "caller")
+    # the allow-listed role of another account is someone else
+    other = INTERNAL_SESSION.replace("123456789012", "210987654321")
+    assert joined.ingest_internal(fixture_event(), user_arn=other)[0] == 403
+    assert joined.snapshot() == before
 
 
-def test_event_of_the_previous_month_is_hashed_with_the_previous_salt(ingest: Ingest) -> None:
-    ingest.consent()
-    assert ingest.send(event(timestamp="2026-02-27T08:00:00Z"))[0] == 200
-    [item] = ingest.items()
-    assert item["orgIdHash"] == {"S": mac(FEBRUARY, ORG)}
-    assert item["saltRotationMonth"] == {"S": "2026-02"}
-    assert item["saltId"] == {"S": mac(FEBRUARY, b"phase-mirror-salt-id")[:16]}
-
-
-def test_event_older_than_the_previous_salt_is_refused(ingest: Ingest) -> None:
-    ingest.consent()
-    status, body = ingest.send(event(timestamp="2026-01-31T23:59:59Z"))
-    assert status == 422 and body["error"] == "event_too_old" and body["field"] == "timestamp"
-    assert ingest.items() == []
-    assert emf.values(ingest.points(), "ValidationErrors", Environment="staging") == [1.0]
-
-
-# --- consent -------------------------------------------------------------------------------------
+# --- who is calling -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("consent", "reason"),
+    "claims",
     [
-        (None, "no_consent"),
-        ({"consent_type": "none"}, "no_consent"),
-        ({"consent_type": "maybe"}, "no_consent"),
-        ({"revokedAt": {"S": "2026-03-01T00:00:00Z"}}, "revoked"),
-        ({"expiresAt": {"N": str(int(NOW.timestamp()) - 1)}}, "expired"),
-        ({"expiresAt": {"S": "soon"}}, "expired"),
+        {"iss": "https://accounts.google.com"},
+        {"repository_owner_id": "0042"},  # not canonical: one owner, one spelling
+        {"repository_owner_id": "\uff14\uff12"},  # fullwidth digits
+        {"repository_owner_id": "4²"},
+        {"repository_owner_id": ""},
+        {"repository_owner_id": 4242},
     ],
 )
-def test_event_without_valid_consent_is_dropped(
-    ingest: Ingest, consent: dict[str, Any] | None, reason: str
+def test_a_token_without_a_github_owner_is_refused(joined: Service, claims: dict[str, Any]) -> None:
+    before = joined.snapshot()
+    event = github_event(OWNER, body=fixture_event(orgId=None), claims=claims)
+    status, body = response_body(joined.call("fp_ingestion", event))
+    assert (status, body["error"], body["field"]) == (403, "forbidden", "caller")
+    assert joined.snapshot() == before
+
+
+def test_a_direct_invoke_has_no_caller(joined: Service) -> None:
+    assert response_body(joined.call("fp_ingestion", fixture_event()))[0] == 403
+    event = github_event(OWNER, body=fixture_event())
+    del event["requestContext"]["authorizer"]
+    assert response_body(joined.call("fp_ingestion", event))[0] == 403
+    assert joined.items("pending") == []
+
+
+def test_impersonation_is_refused_the_same_way_whatever_the_target(
+    joined: Service, logs: Callable[[], list[dict[str, Any]]]
 ) -> None:
-    if consent is not None:
-        ingest.consent(**consent)
-    status, body = ingest.send(event())
-    assert (status, body) == (200, {"status": "dropped", "reason": reason})
-    assert ingest.ddb_calls == ["GetItem"] and ingest.sm_calls == []
-    assert ingest.items() == []
-    assert emf.values(ingest.points(), "ConsentMissing", Environment="staging") == [1.0]
-
-
-def test_unexpired_implicit_consent_is_accepted(ingest: Ingest) -> None:
-    ingest.consent(consent_type="implicit", expiresAt={"N": str(int(NOW.timestamp()) + 3600)})
-    assert ingest.send(event())[0] == 200
-    assert ingest.items()[0]["consent"] == {"S": "implicit"}
-
-
-def test_consent_table_unavailable_fails_closed(ingest: Ingest) -> None:
-    ingest.aws.ddb.delete_table(TableName=ingest.aws.consent_table)
-    status, body = ingest.send(event())
-    assert (status, body) == (503, {"error": "consent_check_unavailable"})
-    assert ingest.items() == []
-    points = ingest.points()
-    assert emf.values(points, "ConsentCheckFailures", Environment="staging") == [1.0]
-    assert "FPEventsIngested" not in emf.names(points)
-
-
-def test_calibration_table_unavailable_is_a_503_and_counts_nothing(ingest: Ingest) -> None:
-    ingest.consent()
-    ingest.aws.ddb.delete_table(TableName=ingest.aws.calibration_table)
-    assert ingest.send(event()) == (503, {"error": "store_unavailable"})
-    assert "FPEventsIngested" not in emf.names(ingest.points())
-
-
-# --- the salt cannot be loaded -------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "document",
-    [
-        None,  # no such secret
-        {"salt": base64.b64encode(bytes(16)).decode(), "rotationMonth": "2026-03"},
-        {"salt": "!!", "rotationMonth": "2026-03", "rotatedAt": "2026-03-01T00:00:00Z"},
-        {"salt": base64.b64encode(MARCH).decode(), "rotationMonth": "March", "rotatedAt": "x"},
-    ],
-)
-def test_salt_that_cannot_be_loaded_fails_closed(
-    make_ingest: Callable[..., Ingest], document: dict[str, str] | None
-) -> None:
-    ingest = make_ingest(document)
-    ingest.consent()
-    status, body = ingest.send(event())
-    assert (status, body) == (503, {"error": "anonymization_unavailable"})
-    assert ingest.items() == []
-    assert emf.values(ingest.points(), "AnonymizationErrors", Environment="staging") == [1.0]
-
-
-# --- retries ---------------------------------------------------------------------------------------
-
-
-def test_retried_request_is_stored_once(ingest: Ingest) -> None:
-    ingest.consent()
-    assert ingest.send(event())[1] == {"status": "stored"}
-    ingest.jitter = lambda n: 17  # a retry draws another random second: still the same event
-    assert ingest.send(event())[1] == {"status": "duplicate"}
-    assert ingest.send(event(eventId=None))[1] == {"status": "stored"}
-    assert ingest.send(event(eventId=None))[1] == {"status": "duplicate"}
-    assert len(ingest.items()) == 2
-    points = ingest.points()
-    assert emf.values(points, "FPEventsIngested", Environment="staging", RuleId="MD-003") == [
-        1.0,
-        1.0,
+    # GIVEN one target that consents, one admitted without consent, one unknown
+    joined.join("1001")
+    joined.admin("PUT", "1002")
+    before = joined.snapshot()
+    calls = [record_calls(c) for c in (joined.ddb, joined.sm, joined.kms)]
+    # WHEN OWNER submits in each one's name
+    answers = [
+        joined.call("fp_ingestion", github_event(OWNER, body=fixture_event(orgId=target)))
+        for target in ("1001", "1002", "1003")
     ]
+    # THEN the three answers are identical, nothing was looked up and nothing written
+    assert answers[0] == answers[1] == answers[2]
+    assert response_body(answers[0]) == (
+        403,
+        {
+            "error": "forbidden",
+            "field": "orgId",
+            "message": "orgId must be the caller's own organisation (repository_owner_id)",
+        },
+    )
+    assert calls == [[], [], []]
+    assert joined.snapshot() == before
+    assert not any(t in json.dumps(logs()) for t in ("1001", "1002", "1003"))
 
 
-def test_retried_event_never_counts_twice_in_its_aggregate(ingest: Ingest) -> None:
-    # GIVEN two organisations' events, one of them sent three times
-    ingest.consent()
-    ingest.consent(org="globex")
-    for _ in range(3):
-        ingest.send(event())
-    ingest.send(event(orgId="globex", isFalsePositive=False))
-    # THEN each organisation's aggregate shard counted its event once
-    shards = {a["periodShard"]["S"]: a for a in ingest.aggregates()}
-    salt_id = mac(MARCH, b"phase-mirror-salt-id")[:16]
-    acme = mac(MARCH, ORG)
-    assert shards[f"2026-03#{salt_id}#{acme[:2]}"]["orgs"] == {"SS": [acme]}
-    totals = {
-        "events": sum(int(a["events"]["N"]) for a in shards.values()),
-        "falsePositives": sum(int(a["falsePositives"]["N"]) for a in shards.values()),
-        "orgs": sum(len(a["orgs"]["SS"]) for a in shards.values()),
-    }
-    assert totals == {"events": 2, "falsePositives": 1, "orgs": 2}
-    assert {a["ruleId"]["S"] for a in shards.values()} == {"MD-003"}
-    assert {a["saltRotationMonth"]["S"] for a in shards.values()} == {"2026-03"}
+def test_naming_itself_in_the_body_is_allowed(joined: Service) -> None:
+    assert joined.ingest(OWNER, fixture_event(orgId=OWNER))[0] == 202
 
 
-def test_event_and_aggregate_are_one_transaction(ingest: Ingest) -> None:
-    # GIVEN the aggregates table is gone: the event's write must fail with it
-    ingest.consent()
-    ingest.aws.ddb.delete_table(TableName=ingest.aws.aggregates_table)
-    assert ingest.send(event()) == (503, {"error": "store_unavailable"})
-    assert ingest.items() == []
+def test_an_owner_not_admitted_is_refused_and_nothing_written(seeded: Service) -> None:
+    # consent without admission (e.g. admission withdrawn later) is not enough
+    grant(seeded.ddb, seeded.tables["consent"], org_key(seeded.kms, seeded.org_key_arn, OWNER))
+    before = seeded.snapshot()
+    status, body = seeded.ingest(OWNER, fixture_event())
+    assert (status, body["field"], body["message"]) == (
+        403,
+        "caller",
+        "this organisation is not admitted",
+    )
+    assert seeded.snapshot() == before
 
 
-def test_transaction_conflict_is_retried(ingest: Ingest, monkeypatch: pytest.MonkeyPatch) -> None:
-    # GIVEN a concurrent event of the same organisation holds the aggregate item once
-    ingest.consent()
-    real = ingest.aws.ddb.transact_write_items
-    attempts: list[int] = []
+@pytest.mark.parametrize(
+    "consent",
+    [
+        None,
+        {"revokedAt": {"S": "2026-03-01T00:00:00Z"}},
+        {"expiresAt": {"N": "1773576000"}},  # NOW exactly: expired
+        {"consentType": {"S": "implicit"}},
+    ],
+)
+def test_without_active_explicit_consent_the_event_is_dropped(
+    seeded: Service, consent: dict[str, Any] | None
+) -> None:
+    seeded.admin("PUT", OWNER)
+    if consent is not None:
+        key = org_key(seeded.kms, seeded.org_key_arn, OWNER)
+        grant(seeded.ddb, seeded.tables["consent"], key, **consent)
+    before = seeded.snapshot()
+    assert seeded.ingest(OWNER, fixture_event()) == (
+        200,
+        {"status": "dropped", "reason": "no_consent"},
+    )
+    assert seeded.snapshot() == before
 
-    def conflicted_once(**request: Any) -> Any:
-        attempts.append(1)
-        if len(attempts) == 1:
+
+def test_consent_expiring_later_is_active(seeded: Service) -> None:
+    seeded.admin("PUT", OWNER)
+    later = str(int(seeded.now.timestamp()) + 60)
+    key = org_key(seeded.kms, seeded.org_key_arn, OWNER)
+    grant(seeded.ddb, seeded.tables["consent"], key, expiresAt={"N": later})
+    assert seeded.ingest(OWNER, fixture_event())[0] == 202
+
+
+# --- each event once ------------------------------------------------------------------------
+
+
+def test_a_retry_is_counted_once_within_a_batch_and_after_a_release(joined: Service) -> None:
+    for owner in ("1", "2"):
+        joined.join(owner)
+        joined.ingest(owner)
+    assert joined.ingest(OWNER, fixture_event())[0] == 202
+    assert joined.ingest(OWNER, fixture_event()) == (200, {"status": "duplicate"})
+    assert joined.release()["eventsReleased"] == 3
+    # the retry after the release finds the de-duplication record, not the pending event
+    assert joined.ingest(OWNER, fixture_event()) == (200, {"status": "duplicate"})
+    assert joined.items("pending") == []
+
+
+def test_a_retry_after_the_salt_switch_is_counted_once(joined: Service) -> None:
+    assert joined.ingest(OWNER, fixture_event())[0] == 202
+    joined.now += timedelta(days=17)  # 1 April
+    joined.rotate_salt()
+    assert joined.ingest(OWNER, fixture_event()) == (200, {"status": "duplicate"})
+    assert len(joined.items("pending")) == 1
+
+
+def test_two_concurrent_copies_store_one_event(joined: Service) -> None:
+    # GIVEN copy B of the event commits while copy A's transaction is in flight, so DynamoDB
+    # cancels A with TransactionConflict (moto serialises, so the interleaving is staged)
+    real = joined.ddb.transact_write_items
+    attempts: list[str] = []
+
+    def racing(**request: Any) -> Any:
+        if not attempts:
+            attempts.append("conflict")
+            assert joined.ingest(OWNER, fixture_event()) == (202, {"status": "pending"})  # B
             raise ClientError(
                 {
                     "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
-                    "CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}],
+                    "CancellationReasons": [{"Code": "None"}] * 2
+                    + [{"Code": "TransactionConflict"}] * 2,
                 },
                 "TransactWriteItems",
             )
+        attempts.append("write")
         return real(**request)
 
-    monkeypatch.setattr(ingest.aws.ddb, "transact_write_items", conflicted_once)
-    assert ingest.send(event()) == (200, {"status": "stored"})
-    assert len(attempts) == 2 and len(ingest.items()) == 1
+    joined.rewire("fp_ingestion", dynamodb=_Proxy(joined.ddb, transact_write_items=racing))
+    # WHEN copy A finishes THEN it is a duplicate of B, after one retry
+    assert joined.ingest(OWNER, fixture_event()) == (200, {"status": "duplicate"})
+    assert attempts == ["conflict", "write", "write"]  # A cancelled, B's write, A's retry
+    assert len(joined.items("pending")) == len(joined.items("dedup")) == 1
 
 
-def test_same_event_id_from_two_organisations_is_two_events(ingest: Ingest) -> None:
-    ingest.consent()
-    ingest.consent(org="globex")
-    ingest.send(event())
-    ingest.send(event(orgId="globex"))
-    assert len(ingest.items()) == 2
+class _Proxy:
+    """A client whose named methods are replaced."""
+
+    def __init__(self, client: Any, **methods: Callable[..., Any]) -> None:
+        self._client, self._methods = client, methods
+
+    def __getattr__(self, name: str) -> Any:
+        return self._methods.get(name) or getattr(self._client, name)
 
 
-# --- validation ------------------------------------------------------------------------------------
+# --- failing dependencies -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("change", "field"),
-    [
-        ({"orgId": None}, "orgId"),
-        ({"orgId": 42}, "orgId"),
-        ({"orgId": ""}, "orgId"),
-        ({"orgId": "a" * 129}, "orgId"),
-        ({"orgId": "acme corp"}, "orgId"),
-        ({"orgId": "acme\n"}, "orgId"),
-        ({"ruleId": None}, "ruleId"),
-        ({"ruleId": "md-003"}, "ruleId"),
-        ({"ruleId": "MD-3"}, "ruleId"),
-        ({"ruleId": "MDXXXX-003"}, "ruleId"),
-        ({"ruleId": "MD-003\n"}, "ruleId"),
-        ({"ruleId": "MD-٠٠٣"}, "ruleId"),  # Arabic-Indic digits
-        ({"ruleId": ["MD-003"]}, "ruleId"),
-        ({"isFalsePositive": None}, "isFalsePositive"),
-        ({"isFalsePositive": "true"}, "isFalsePositive"),
-        ({"isFalsePositive": 1}, "isFalsePositive"),
-        ({"timestamp": "yesterday"}, "timestamp"),
-        ({"timestamp": "2026-03-15T11:00:00"}, "timestamp"),
-        ({"timestamp": "2026-03-15"}, "timestamp"),
-        ({"timestamp": "2026-03-15T12:05:01Z"}, "timestamp"),
-        ({"timestamp": 1773572400}, "timestamp"),
-        ({"timestamp": "2026-03-15T11:00:00.000000000000000000000Z"}, "timestamp"),
-        ({"context": ["a"]}, "context"),
-        ({"context": "text"}, "context"),
-        ({"context": {"blob": "x" * 2100}}, "context"),
-        ({"context": {"ratio": float("nan")}}, "context"),
-        ({"eventId": ""}, "eventId"),
-        ({"eventId": "has space"}, "eventId"),
-        ({"eventId": "e" * 129}, "eventId"),
-        ({"eventId": 7}, "eventId"),
-        ({"orgName": "acme"}, "orgName"),
-    ],
-)
-def test_bad_field_is_refused_naming_it_and_nothing_is_written(
-    ingest: Ingest, change: dict[str, Any], field: str
-) -> None:
-    ingest.consent()
-    status, body = ingest.send(event(**change))
-    assert status == 400, body
-    assert body["error"] == "invalid_field" and body["field"] == field, body
-    assert ORG not in json.dumps(body)
-    assert ingest.ddb_calls == [] and ingest.sm_calls == []
-    assert ingest.items() == []
-    assert emf.values(ingest.points(), "ValidationErrors", Environment="staging") == [1.0]
+def _metric(joined: Service, capsys: pytest.CaptureFixture[str], name: str) -> list[float]:
+    return emf.values(emf.metric_points(capsys.readouterr().out), name, Environment="staging")
 
 
-@pytest.mark.parametrize(
-    ("request_event", "field"),
-    [
-        (http_event(body=None), "body"),
-        (http_event(body="not json"), "body"),
-        (http_event(body="[1, 2]"), "body"),
-        (http_event(body='{"orgId": "acme-corp", "ruleId": "MD-003", "x": NaN}'), "body"),
-        (http_event(body=json.dumps({**event(), "context": {"x": "y" * 17000}})), "body"),
-        ({**http_event(body="%%%"), "isBase64Encoded": True}, "body"),
-        (http_event(body=json.dumps({**event(), "ruleId": "bad"})), "ruleId"),
-        (["not", "an", "object"], "body"),
-    ],
-)
-def test_bad_http_request_is_refused(ingest: Ingest, request_event: Any, field: str) -> None:
-    status, body = ingest.send(request_event)
-    assert (status, body["field"]) == (400, field), body
-    assert ingest.items() == []
-
-
-# --- privacy of logs -------------------------------------------------------------------------------
-
-
-def test_no_log_line_holds_the_org_id_or_a_salt(
-    ingest: Ingest, logs: Callable[[], list[dict[str, Any]]]
-) -> None:
-    ingest.consent()
-    ingest.send(event())  # stored
-    ingest.send(event())  # duplicate
-    ingest.send(event(orgId="unknown-org"))  # dropped
-    ingest.send(event(ruleId="bad"))  # invalid
-    ingest.send(event(timestamp="2025-12-01T00:00:00Z"))  # too old
-    ingest.aws.ddb.delete_table(TableName=ingest.aws.consent_table)
-    ingest.send(event())  # consent check failed
-    text = json.dumps(logs())
-    assert len(logs()) >= 6
-    for secret in (ORG, "unknown-org"):
-        assert secret not in text
-    for salt in (MARCH, FEBRUARY):
-        assert base64.b64encode(salt).decode() not in text and salt.hex() not in text
-
-
-def test_event_is_never_logged_even_if_powertools_is_told_to(
-    ingest: Ingest,
-    logs: Callable[[], list[dict[str, Any]]],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # GIVEN the handler imported where POWERTOOLS_LOGGER_LOG_EVENT=true (read at import)
-    monkeypatch.setenv("POWERTOOLS_LOGGER_LOG_EVENT", "true")
-    module = load_handler("fp_ingestion", copy="log_event")
-    monkeypatch.setattr(module, "dependencies", lambda: ingest.deps)
-    ingest.consent()
-    assert response_body(module.handler(event(), ingest.context))[0] == 200
-    assert logs() and ORG not in json.dumps(logs())
-
-
-# --- settings from the environment -----------------------------------------------------------------
-
-
-GOOD_ENV = {
-    "CONSENT_TABLE_NAME": "consent",
-    "CALIBRATION_TABLE_NAME": "calibration",
-    "AGGREGATES_TABLE_NAME": "aggregates",
-    "SALT_SECRET_ID": "arn:aws:secretsmanager:us-east-1:123456789012:secret:salt-AbCdEf",
-    "SALT_CACHE_SECONDS": "120",
-    "ENVIRONMENT": "production",
-}
-
-
-def test_settings_read_exactly_env_vars(ingestion: ModuleType) -> None:
-    env = Recording(dict(GOOD_ENV))
-    settings = ingestion.Settings.from_env(env)
-    assert env.read == set(ingestion.ENV_VARS)
-    assert (settings.salt_cache_seconds, settings.environment) == (120, "production")
-    assert (
-        ingestion.Settings.from_env(
-            {k: v for k, v in GOOD_ENV.items() if k != "SALT_CACHE_SECONDS"}
-        ).salt_cache_seconds
-        == 300
+def test_no_salt_yet_is_a_503_counted(service: Service, capsys) -> None:
+    service.join(OWNER)
+    capsys.readouterr()
+    assert service.ingest(OWNER, fixture_event()) == (
+        503,
+        {"error": "salt_not_seeded", "message": "the first salt has not been created yet"},
     )
+    assert _metric(service, capsys, "SaltNotSeeded") == [1.0]
+    assert service.items("pending") == service.items("dedup") == []
 
 
-@pytest.mark.parametrize(
-    ("key", "value"),
-    [
-        ("ENVIRONMENT", "dev"),
-        ("ENVIRONMENT", ""),
-        ("SALT_CACHE_SECONDS", "-1"),
-        ("SALT_CACHE_SECONDS", "3601"),
-        ("SALT_CACHE_SECONDS", "5m"),
-    ],
-)
-def test_bad_settings_are_named(ingestion: ModuleType, key: str, value: str) -> None:
-    with pytest.raises(ValueError, match=key):
-        ingestion.Settings.from_env({**GOOD_ENV, key: value})
+def test_a_malformed_salt_is_a_503_counted(joined: Service, capsys) -> None:
+    joined.sm.put_secret_value(SecretId=joined.salt_arn, SecretString=json.dumps({"salt": "x"}))
+    capsys.readouterr()
+    assert joined.ingest(OWNER, fixture_event())[1]["error"] == "anonymization_unavailable"
+    assert _metric(joined, capsys, "AnonymizationErrors") == [1.0]
 
 
-def test_missing_required_setting_fails(ingestion: ModuleType) -> None:
-    with pytest.raises(KeyError, match="SALT_SECRET_ID"):
-        ingestion.Settings.from_env({k: v for k, v in GOOD_ENV.items() if k != "SALT_SECRET_ID"})
+def test_kms_failing_is_a_503_counted_as_a_consent_check_failure(
+    joined: Service, capsys, monkeypatch
+) -> None:
+    def denied(**_: Any) -> Any:
+        raise ClientError({"Error": {"Code": "KMSInvalidStateException"}}, "GenerateMac")
+
+    orgs = joined.deps["fp_ingestion"].orgs
+    monkeypatch.setattr(orgs, "_kms", _Proxy(joined.kms, generate_mac=denied))
+    orgs._cache.clear()
+    capsys.readouterr()
+    assert joined.ingest(OWNER, fixture_event())[1]["error"] == "org_key_unavailable"
+    assert _metric(joined, capsys, "ConsentCheckFailures") == [1.0]
 
 
-def test_salt_selection_by_month() -> None:
-    salts = SALT_CACHE.parse_salt_document(
-        salt_document(MARCH, "2026-03", previous=(JANUARY, "2026-01"))
+def test_a_failed_write_is_a_503_counted_as_a_store_failure(joined: Service, capsys) -> None:
+    joined.ddb.delete_table(TableName=joined.tables["pending"])
+    capsys.readouterr()
+    status, body = joined.ingest(OWNER, fixture_event())
+    assert (status, body["error"]) == (503, "store_unavailable")
+    assert _metric(joined, capsys, "EventStoreFailures") == [1.0]
+    assert joined.items("dedup") == []  # the transaction wrote nothing
+
+
+# --- cost per warm event ------------------------------------------------------------------
+
+
+def test_a_warm_event_is_one_dynamodb_call_and_no_kms_or_secrets_call(seeded: Service) -> None:
+    deps = seeded.deps["fp_ingestion"]
+    seeded.rewire(
+        "fp_ingestion", salts=type(deps.salts)(deps.salts._provider, seeded.salt_arn, 300)
     )
-    # February's events were hashed with the salt rotated in January (no rotation in February)
-    assert [
-        salts.for_month(m).month if salts.for_month(m) else None
-        for m in ("2026-04", "2026-03", "2026-02", "2026-01", "2025-12")
-    ] == ["2026-03", "2026-03", "2026-01", "2026-01", None]
-    first = SALT_CACHE.parse_salt_document(salt_document(MARCH, "2026-03"))
-    assert first.for_month("2026-02") is None
+    seeded.join(OWNER)
+    ddb, sm, kms = (record_calls(c) for c in (seeded.ddb, seeded.sm, seeded.kms))
+    assert seeded.ingest(OWNER)[0] == 202  # the cold event reads the salt and the org key
+    assert (sm, kms) == (["GetSecretValue"], ["GenerateMac"])
+    ddb.clear(), sm.clear(), kms.clear()
+    for _ in range(3):
+        assert seeded.ingest(OWNER)[0] == 202
+    assert ddb == ["TransactWriteItems"] * 3
+    assert sm == kms == []
 
 
-def test_response_is_an_http_api_response(ingest: Ingest) -> None:
-    ingest.consent()
-    response = ingest.module.handler(event(), ingest.context)
-    assert response["statusCode"] == 200
-    assert response["headers"] == {"content-type": "application/json"}
+# --- metrics --------------------------------------------------------------------------------
+
+
+def test_metrics_of_an_accepted_event(joined: Service, capsys) -> None:
+    capsys.readouterr()
+    joined.ingest(OWNER, fixture_event())
+    points = emf.metric_points(capsys.readouterr().out)
+    assert emf.values(points, "FPEventsIngested", Environment="staging", RuleId="MD-003") == [1.0]
+    assert len(emf.values(points, "FPIngestLatency", Environment="staging")) == 1
+    # the salt was seeded at NOW by the rotator
+    assert emf.values(points, "SaltAgeDays", Environment="staging") == [0.0]
+    assert {p.namespace for p in points} == {"PhaseMirror/FPCalibration"}
+
+
+def test_the_recorded_http_api_events_parse(joined: Service) -> None:
+    jwt, iam = event_template("http_api_jwt.json"), event_template("http_api_iam.json")
+    assert jwt["requestContext"]["authorizer"]["jwt"]["claims"]["repository_owner_id"] == "4242"
+    assert iam["requestContext"]["authorizer"]["iam"]["userArn"] == INTERNAL_SESSION
+    assert iam_event(INTERNAL_SESSION)["requestContext"]["http"]["method"] == "POST"

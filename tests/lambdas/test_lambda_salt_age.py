@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from contextlib import redirect_stdout
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
+from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from components.alarm_catalog import SERVICE_NAMESPACE
+from testing.aws import create_salt_secret, salt_document
+from testing.lambdas import REGION, LambdaContext, load_handler
 from tests.lambdas import emf
-from tests.lambdas.conftest import Aws
-from tests.lambdas.harness import LambdaContext, create_salt_secret, load_handler, salt_document
 
+VERSION = "00000000-0000-4000-8000-000000000001"  # a version id is a token of 32+ characters
 SECRET_NAME = "/phase-mirror/test/fp-calibration/hmac-salt"
 MARCH = datetime(2026, 3, 1, tzinfo=UTC)
 CURRENT = {"v1": ["AWSCURRENT"]}
@@ -22,6 +27,13 @@ CURRENT = {"v1": ["AWSCURRENT"]}
 @pytest.fixture(scope="module")
 def salt_age() -> ModuleType:
     return load_handler("salt_age")
+
+
+@pytest.fixture
+def sm() -> Iterator[Any]:
+    """Secrets Manager of a fresh moto account."""
+    with mock_aws():
+        yield boto3.client("secretsmanager", region_name=REGION)
 
 
 def measured(module: ModuleType, deps: object) -> tuple[float, list[emf.MetricPoint]]:
@@ -63,14 +75,14 @@ def test_a_salt_that_cannot_be_measured_raises_instead_of_reporting_an_age(
         salt_age.salt_age_days(metadata, MARCH)
 
 
-def test_publishes_salt_age_under_the_service_namespace_by_environment(salt_age, aws: Aws):
+def test_publishes_salt_age_under_the_service_namespace_by_environment(salt_age, sm: Any):
     # GIVEN a salt secret created now, measured 40 days later (no rotation in between)
-    arn = create_salt_secret(aws.sm, name=SECRET_NAME, value=salt_document(bytes(32), "2026-03"))
-    created = aws.sm.describe_secret(SecretId=arn)["CreatedDate"]
+    arn = create_salt_secret(sm, SECRET_NAME, salt_document(bytes(32), "2026-03", VERSION))
+    created = sm.describe_secret(SecretId=arn)["CreatedDate"]
     deps = salt_age.Dependencies(
         secret_id=arn,
         environment="production",
-        client=aws.sm,
+        client=sm,
         clock=lambda: created + timedelta(days=40),
     )
     # WHEN it measures
@@ -82,32 +94,30 @@ def test_publishes_salt_age_under_the_service_namespace_by_environment(salt_age,
     ]
 
 
-def test_reads_only_metadata_never_the_salt(salt_age, aws: Aws):
-    arn = create_salt_secret(aws.sm, name=SECRET_NAME, value=salt_document(bytes(32), "2026-03"))
+def test_reads_only_metadata_never_the_salt(salt_age, sm: Any):
+    arn = create_salt_secret(sm, SECRET_NAME, salt_document(bytes(32), "2026-03", VERSION))
     calls: list[str] = []
-    aws.sm.meta.events.register("before-call.*.*", lambda event_name, **_: calls.append(event_name))
-    deps = salt_age.Dependencies(secret_id=arn, environment="staging", client=aws.sm)
+    sm.meta.events.register("before-call.*.*", lambda event_name, **_: calls.append(event_name))
+    deps = salt_age.Dependencies(secret_id=arn, environment="staging", client=sm)
     measured(salt_age, deps)
     assert calls == ["before-call.secrets-manager.DescribeSecret"]
 
 
 @pytest.mark.parametrize("state", ["deleted", "no version"])
-def test_a_broken_secret_publishes_nothing_so_the_alarm_sees_missing_data(
-    salt_age, aws: Aws, state
-):
-    value = salt_document(bytes(32), "2026-03") if state == "deleted" else None
-    arn = create_salt_secret(aws.sm, name=SECRET_NAME, value=value)
+def test_a_broken_secret_publishes_nothing_so_the_alarm_sees_missing_data(salt_age, sm: Any, state):
+    value = salt_document(bytes(32), "2026-03", VERSION) if state == "deleted" else None
+    arn = create_salt_secret(sm, SECRET_NAME, *([value] if value else []))
     if state == "deleted":
-        aws.sm.delete_secret(SecretId=arn, RecoveryWindowInDays=30)
-    deps = salt_age.Dependencies(secret_id=arn, environment="staging", client=aws.sm)
+        sm.delete_secret(SecretId=arn, RecoveryWindowInDays=30)
+    deps = salt_age.Dependencies(secret_id=arn, environment="staging", client=sm)
     out = io.StringIO()
     with redirect_stdout(out), pytest.raises(salt_age.SaltUnmeasurable):
         salt_age.measure(deps)
     assert emf.metric_points(out.getvalue()) == []
 
 
-def test_handler_builds_its_wiring_from_exactly_its_env_vars(salt_age, aws: Aws, monkeypatch):
-    arn = create_salt_secret(aws.sm, name=SECRET_NAME, value=salt_document(bytes(32), "2026-03"))
+def test_handler_builds_its_wiring_from_exactly_its_env_vars(salt_age, sm: Any, monkeypatch):
+    arn = create_salt_secret(sm, SECRET_NAME, salt_document(bytes(32), "2026-03", VERSION))
     assert set(salt_age.ENV_VARS) == {"SALT_SECRET_ID", "ENVIRONMENT"}
     monkeypatch.setenv("SALT_SECRET_ID", arn)
     monkeypatch.setenv("ENVIRONMENT", "staging")

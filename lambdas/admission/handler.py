@@ -1,0 +1,288 @@
+"""fp-admission: operators admit and withdraw organisations, and every change is audited.
+
+``PUT|GET|DELETE /admin/admissions/{ownerId}`` on an ``AWS_IAM`` route. HTTP APIs have no
+resource policies, so the allow-list (``ADMIN_PRINCIPAL_ARNS``) is enforced here. The admission
+table holds, per ``orgKey`` (never the raw id), the ``admission`` record ingestion and consent
+check, and one ``audit#<time>#<request>`` item per change, written in the same transaction as
+the change. A withdrawal also deletes the organisation's pending events, so a sock puppet
+found out is not released in the next batch.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any, TypeAlias
+
+import boto3
+from aws_lambda_powertools.logging.logger import Logger
+from aws_lambda_powertools.metrics.metrics import Metrics
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.metric_properties import MetricUnit
+from aws_lambda_powertools.utilities.parameters.secrets import SecretsProvider
+from botocore.exceptions import BotoCoreError, ClientError
+
+# Siblings: this function's modules and lambdas/shared/, both at the package's root.
+from caller import (
+    OWNER_ID,
+    AllowList,
+    IamCaller,
+    InvalidField,
+    Refused,
+    caller_of,
+    env_environment,
+    error,
+    method_of,
+    no_body,
+    path_parameter,
+    respond,
+    unavailable,
+)
+from org_identity import OrgIdentity, OrgKeyUnavailable
+from pending_purge import purge_pending
+from salt_cache import SaltNotSeeded, SaltSource, SaltUnavailable
+
+ENV_VARS: tuple[str, ...] = (
+    "ENVIRONMENT",
+    "ADMISSION_TABLE_NAME",
+    "PENDING_TABLE_NAME",
+    "SALT_SECRET_ID",
+    "ORG_KEY_ID",
+    "ADMIN_PRINCIPAL_ARNS",
+)
+
+ADMISSION_CHANGES = "AdmissionChanges"
+ADMIN_REFUSALS = "AdminRefusals"
+ADMISSION_STORE_FAILURES = "AdmissionStoreFailures"
+ADMISSION_VALIDATION_ERRORS = "AdmissionValidationErrors"
+PENDING_EVENTS_REVOKED = "PendingEventsRevoked"
+AUDIT_ENTRIES = 50
+REQUEST_ID = re.compile(r"[A-Za-z0-9=+/_-]{1,64}")
+
+DynamoDBClient: TypeAlias = Any
+
+logger = Logger()
+metrics = Metrics(service="")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    environment: str
+    admission_table: str
+    pending_table: str
+    salt_secret_id: str
+    org_key_id: str
+    admins: AllowList
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        return cls(
+            environment=env_environment(env),
+            admission_table=env["ADMISSION_TABLE_NAME"],
+            pending_table=env["PENDING_TABLE_NAME"],
+            salt_secret_id=env["SALT_SECRET_ID"],
+            org_key_id=env["ORG_KEY_ID"],
+            admins=AllowList.parse(env["ADMIN_PRINCIPAL_ARNS"], "ADMIN_PRINCIPAL_ARNS"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dependencies:
+    settings: Settings
+    dynamodb: DynamoDBClient
+    salts: SaltSource
+    orgs: OrgIdentity
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+@cache
+def dependencies() -> Dependencies:
+    """Built once per container, on the first invocation."""
+    settings = Settings.from_env(os.environ)
+    provider = SecretsProvider(boto3_client=boto3.client("secretsmanager"))
+    return Dependencies(
+        settings=settings,
+        dynamodb=boto3.client("dynamodb"),
+        salts=SaltSource(provider, settings.salt_secret_id, 0),
+        orgs=OrgIdentity(boto3.client("kms"), settings.org_key_id),
+    )
+
+
+def _count(name: str, value: int = 1) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def iso(moment: datetime, *, precise: bool = False) -> str:
+    text = moment.astimezone(UTC).isoformat(timespec="milliseconds" if precise else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One admin request: who, on which organisation, when, under which request id."""
+
+    actor: str
+    org_key: str
+    at: datetime
+    request_id: str
+
+    def audit(self, action: str, **extra: dict[str, str]) -> dict[str, Any]:
+        record = f"audit#{iso(self.at, precise=True)}#{self.request_id}"
+        return {
+            "TableName": "",
+            "Item": {
+                "orgKey": {"S": self.org_key},
+                "record": {"S": record},
+                "action": {"S": action},
+                "actor": {"S": self.actor},
+                "at": {"S": iso(self.at)},
+                **extra,
+            },
+        }
+
+
+def _request_id(event: object) -> str:
+    context = event.get("requestContext") if isinstance(event, Mapping) else None
+    value = context.get("requestId") if isinstance(context, Mapping) else None
+    if isinstance(value, str) and REQUEST_ID.fullmatch(value):
+        return value
+    return os.urandom(8).hex()
+
+
+def admit(deps: Dependencies, change: Change) -> dict[str, Any]:
+    table = deps.settings.admission_table
+    key = {"orgKey": {"S": change.org_key}, "record": {"S": "admission"}}
+    audit = change.audit("admit") | {"TableName": table}
+    found = deps.dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+    if found:  # re-admitting keeps the first admission; the request is still audited
+        deps.dynamodb.put_item(**audit)
+        admitted_at = found["admittedAt"]["S"]
+    else:
+        admitted_at = iso(change.at)
+        admission = {**key, "admittedAt": {"S": admitted_at}, "admittedBy": {"S": change.actor}}
+        deps.dynamodb.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": admission,
+                        "ConditionExpression": "attribute_not_exists(orgKey)",
+                    }
+                },
+                {"Put": audit},
+            ]
+        )
+    _count(ADMISSION_CHANGES)
+    logger.info(
+        "admission changed",
+        extra={"orgKey": change.org_key, "action": "admit", "actor": change.actor},
+    )
+    return {"status": "admitted", "orgKey": change.org_key, "admittedAt": admitted_at}
+
+
+def withdraw(deps: Dependencies, change: Change, owner_id: str) -> dict[str, Any]:
+    table = deps.settings.admission_table
+    key = {"orgKey": {"S": change.org_key}, "record": {"S": "admission"}}
+    audit = change.audit("withdraw") | {"TableName": table}
+    # First stop every new event (ingestion checks admission in its own write), then purge.
+    deps.dynamodb.transact_write_items(
+        TransactItems=[{"Delete": {"TableName": table, "Key": key}}, {"Put": audit}]
+    )
+    try:
+        salts = deps.salts.salts(fresh=True)
+    except SaltNotSeeded:
+        deleted = 0
+    else:
+        deleted = purge_pending(deps.dynamodb, deps.settings.pending_table, owner_id, salts)
+    counted = change.audit("withdraw", pendingEventsDeleted={"N": str(deleted)})
+    deps.dynamodb.put_item(**(counted | {"TableName": table}))
+    _count(ADMISSION_CHANGES)
+    _count(PENDING_EVENTS_REVOKED, deleted)
+    logger.info(
+        "admission changed",
+        extra={"orgKey": change.org_key, "action": "withdraw", "actor": change.actor,
+               "pendingEventsDeleted": deleted},
+    )  # fmt: skip
+    return {"status": "withdrawn", "orgKey": change.org_key, "pendingEventsDeleted": deleted}
+
+
+def show(deps: Dependencies, org_key: str) -> dict[str, Any]:
+    table = deps.settings.admission_table
+    key = {"orgKey": {"S": org_key}, "record": {"S": "admission"}}
+    found = deps.dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+    history = deps.dynamodb.query(
+        TableName=table,
+        KeyConditionExpression="orgKey = :org AND begins_with(#record, :audit)",
+        ExpressionAttributeNames={"#record": "record"},
+        ExpressionAttributeValues={":org": {"S": org_key}, ":audit": {"S": "audit#"}},
+        ScanIndexForward=False,
+        Limit=AUDIT_ENTRIES,
+    ).get("Items", [])
+    answer: dict[str, Any] = {
+        "status": "admitted" if found else "not_admitted",
+        "orgKey": org_key,
+        "audit": [
+            {"action": i["action"]["S"], "actor": i["actor"]["S"], "at": i["at"]["S"]}
+            for i in history
+        ],
+    }
+    if found:
+        answer |= {"admittedAt": found["admittedAt"]["S"], "admittedBy": found["admittedBy"]["S"]}
+    return answer
+
+
+def administer(event: object, deps: Dependencies) -> dict[str, Any]:
+    method = method_of(event)
+    try:
+        caller = caller_of(event)
+        if not isinstance(caller, IamCaller) or not deps.settings.admins.allows(caller):
+            raise Refused("caller", "this principal may not administer admissions")
+        owner_id = path_parameter(event, "ownerId")
+        if not isinstance(owner_id, str) or not OWNER_ID.fullmatch(owner_id):
+            raise InvalidField("ownerId", "must be a GitHub repository_owner_id (digits)")
+        if method not in ("PUT", "GET", "DELETE"):
+            raise InvalidField("method", "must be PUT, GET or DELETE")
+        no_body(event, empty_object=True)
+    except Refused as exc:
+        _count(ADMIN_REFUSALS)
+        logger.warning("admin caller refused", extra={"reason": exc.reason})
+        return error(403, "forbidden", exc.field, exc.reason)
+    except InvalidField as exc:
+        _count(ADMISSION_VALIDATION_ERRORS)
+        logger.info("admin request rejected", extra={"field": exc.field, "reason": exc.reason})
+        return error(400, "invalid_field", exc.field, str(exc))
+
+    try:
+        org_key = deps.orgs.pseudonyms(owner_id).org_key
+        if method == "GET":
+            return respond(200, show(deps, org_key))
+        change = Change(caller.arn, org_key, deps.clock(), _request_id(event))
+        if method == "PUT":
+            return respond(200, admit(deps, change))
+        return respond(200, withdraw(deps, change, owner_id))
+    except OrgKeyUnavailable as exc:
+        return _failed("org_key_unavailable", str(exc))
+    except SaltUnavailable as exc:
+        return _failed("anonymization_unavailable", str(exc))
+    except ClientError as exc:
+        return _failed("store_unavailable", exc.response.get("Error", {}).get("Code") or "")
+    except BotoCoreError as exc:
+        return _failed("store_unavailable", type(exc).__name__)
+
+
+def _failed(code: str, reason: str) -> dict[str, Any]:
+    _count(ADMISSION_STORE_FAILURES)
+    logger.error("admin request failed", extra={"error": code, "reason": reason})
+    return unavailable(code, "the admission cannot be read or changed right now; retry later")
+
+
+@logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+    deps = dependencies()
+    if metrics.default_dimensions.get("Environment") != deps.settings.environment:
+        metrics.set_default_dimensions(Environment=deps.settings.environment)
+    return administer(event, deps)

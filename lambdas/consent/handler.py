@@ -1,0 +1,254 @@
+"""fp-consent: an organisation grants (once admitted), reads and revokes its own consent.
+
+``PUT /fp/consent`` grants (``{"consentType": "explicit", "expiresAt"?}``), ``GET`` reads,
+``DELETE`` revokes: it sets ``revokedAt`` (ingestion refuses from then on, inside its own write)
+and deletes the organisation's pending events under the current and the previous salt. The
+organisation is always the caller's (the GitHub token's ``repository_owner_id``); the consent
+item is keyed by its ``orgKey``, never by the raw id. Bad input is a 400 with nothing written.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any, TypeAlias
+
+import boto3
+from aws_lambda_powertools.logging.logger import Logger
+from aws_lambda_powertools.metrics.metrics import Metrics
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.metric_properties import MetricUnit
+from aws_lambda_powertools.utilities.parameters.secrets import SecretsProvider
+from botocore.exceptions import BotoCoreError, ClientError
+
+# Siblings: this function's modules and lambdas/shared/, both at the package's root.
+from caller import (
+    GitHubCaller,
+    InvalidField,
+    Refused,
+    caller_of,
+    env_environment,
+    error,
+    method_of,
+    no_body,
+    object_body,
+    respond,
+    unavailable,
+)
+from consent_request import GRANT_FIELDS, grant_expiry
+from org_identity import OrgIdentity, OrgKeyUnavailable
+from pending_purge import purge_pending
+from salt_cache import SaltNotSeeded, SaltSource, SaltUnavailable
+
+ENV_VARS: tuple[str, ...] = (
+    "ENVIRONMENT",
+    "ADMISSION_TABLE_NAME",
+    "CONSENT_TABLE_NAME",
+    "PENDING_TABLE_NAME",
+    "SALT_SECRET_ID",
+    "ORG_KEY_ID",
+)
+
+CONSENT_GRANTED = "ConsentGranted"
+CONSENT_REVOKED = "ConsentRevoked"
+PENDING_EVENTS_REVOKED = "PendingEventsRevoked"
+CONSENT_VALIDATION_ERRORS = "ConsentValidationErrors"
+CALLER_REFUSALS = "CallerRefusals"
+ADMISSION_REFUSALS = "AdmissionRefusals"
+CONSENT_STORE_FAILURES = "ConsentStoreFailures"
+ANONYMIZATION_ERRORS = "AnonymizationErrors"
+
+DynamoDBClient: TypeAlias = Any
+
+logger = Logger()
+metrics = Metrics(service="")
+
+
+class StoreFailed(RuntimeError):
+    """A dependency failed; the message is an error code, never an id."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    environment: str
+    admission_table: str
+    consent_table: str
+    pending_table: str
+    salt_secret_id: str
+    org_key_id: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        return cls(
+            environment=env_environment(env),
+            admission_table=env["ADMISSION_TABLE_NAME"],
+            consent_table=env["CONSENT_TABLE_NAME"],
+            pending_table=env["PENDING_TABLE_NAME"],
+            salt_secret_id=env["SALT_SECRET_ID"],
+            org_key_id=env["ORG_KEY_ID"],
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dependencies:
+    settings: Settings
+    dynamodb: DynamoDBClient
+    salts: SaltSource
+    orgs: OrgIdentity
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+@cache
+def dependencies() -> Dependencies:
+    """Built once per container, on the first invocation."""
+    settings = Settings.from_env(os.environ)
+    provider = SecretsProvider(boto3_client=boto3.client("secretsmanager"))
+    return Dependencies(
+        settings=settings,
+        dynamodb=boto3.client("dynamodb"),
+        # Revocation reads the salt fresh each time: a cached document might miss a new salt.
+        salts=SaltSource(provider, settings.salt_secret_id, 0),
+        orgs=OrgIdentity(boto3.client("kms"), settings.org_key_id),
+    )
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _count(name: str, value: int = 1) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def describe(item: Mapping[str, Any] | None, now: datetime) -> dict[str, Any]:
+    """The consent record as the owner sees it."""
+    if not item:
+        return {"status": "none"}
+    answer: dict[str, Any] = {
+        "consentType": item.get("consentType", {}).get("S"),
+        "grantedAt": item.get("grantedAt", {}).get("S"),
+        "expiresAt": int(item["expiresAt"]["N"]) if "expiresAt" in item else None,
+    }
+    if "revokedAt" in item:
+        answer |= {"status": "revoked", "revokedAt": item["revokedAt"]["S"]}
+    elif answer["expiresAt"] is not None and answer["expiresAt"] <= now.timestamp():
+        answer["status"] = "expired"
+    else:
+        answer["status"] = "active"
+    return answer
+
+
+def grant(deps: Dependencies, org_key: str, expires: int | None, now: datetime) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "orgKey": {"S": org_key},
+        "consentType": {"S": "explicit"},
+        "grantedAt": {"S": iso(now)},
+    }
+    if expires is not None:
+        item["expiresAt"] = {"N": str(expires)}
+    deps.dynamodb.put_item(TableName=deps.settings.consent_table, Item=item)
+    _count(CONSENT_GRANTED)
+    logger.info("consent granted", extra={"orgKey": org_key})
+    return {"status": "granted", "consentType": "explicit", "grantedAt": iso(now),
+            "expiresAt": expires}  # fmt: skip
+
+
+def revoke(deps: Dependencies, owner_id: str, org_key: str, now: datetime) -> dict[str, Any]:
+    settings = deps.settings
+    revoked_at = None
+    try:
+        updated = deps.dynamodb.update_item(
+            TableName=settings.consent_table,
+            Key={"orgKey": {"S": org_key}},
+            UpdateExpression="SET revokedAt = if_not_exists(revokedAt, :now)",
+            ConditionExpression="attribute_exists(orgKey)",
+            ExpressionAttributeValues={":now": {"S": iso(now)}},
+            ReturnValues="ALL_NEW",
+        )
+        revoked_at = updated["Attributes"]["revokedAt"]["S"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+    try:
+        salts = deps.salts.salts(fresh=True)
+    except SaltNotSeeded:
+        deleted = 0  # no salt has ever existed, so no event can be pending
+    else:
+        deleted = purge_pending(deps.dynamodb, settings.pending_table, owner_id, salts)
+    _count(CONSENT_REVOKED)
+    _count(PENDING_EVENTS_REVOKED, deleted)
+    logger.info("consent revoked", extra={"orgKey": org_key, "pendingEventsDeleted": deleted})
+    return {"status": "revoked", "revokedAt": revoked_at, "pendingEventsDeleted": deleted}
+
+
+def consent(event: object, deps: Dependencies) -> dict[str, Any]:
+    now = deps.clock()
+    method = method_of(event)
+    expires: int | None = None
+    try:
+        caller = caller_of(event)
+        if not isinstance(caller, GitHubCaller):
+            raise Refused("caller", "consent is given by the organisation's own token")
+        if method == "PUT":
+            expires = grant_expiry(object_body(event, GRANT_FIELDS, 1024), now)
+        elif method in ("GET", "DELETE"):
+            no_body(event)
+        else:
+            raise InvalidField("method", "must be PUT, GET or DELETE")
+    except Refused as exc:
+        _count(CALLER_REFUSALS)
+        logger.warning("caller refused", extra={"reason": exc.reason})
+        return error(403, "forbidden", exc.field, exc.reason)
+    except InvalidField as exc:
+        _count(CONSENT_VALIDATION_ERRORS)
+        logger.info("consent request rejected", extra={"field": exc.field, "reason": exc.reason})
+        return error(400, "invalid_field", exc.field, str(exc))
+
+    settings = deps.settings
+    try:
+        org_key = deps.orgs.pseudonyms(caller.owner_id).org_key
+        if method == "PUT":
+            # Only an admitted organisation may start taking part; reading and revoking its own
+            # consent stay open to it whatever an operator decided since.
+            admitted = deps.dynamodb.get_item(
+                TableName=settings.admission_table,
+                Key={"orgKey": {"S": org_key}, "record": {"S": "admission"}},
+                ConsistentRead=True,
+            )
+            if "Item" not in admitted:
+                _count(ADMISSION_REFUSALS)
+                logger.warning("organisation not admitted", extra={"orgKey": org_key})
+                return error(403, "forbidden", "caller", "this organisation is not admitted")
+            return respond(200, grant(deps, org_key, expires, now))
+        if method == "DELETE":
+            return respond(200, revoke(deps, caller.owner_id, org_key, now))
+        found = deps.dynamodb.get_item(
+            TableName=settings.consent_table, Key={"orgKey": {"S": org_key}}, ConsistentRead=True
+        )
+        return respond(200, describe(found.get("Item"), now))
+    except OrgKeyUnavailable as exc:
+        return _failed("org_key_unavailable", str(exc))
+    except SaltUnavailable as exc:
+        _count(ANONYMIZATION_ERRORS)
+        return _failed("anonymization_unavailable", str(exc))
+    except ClientError as exc:
+        return _failed("store_unavailable", exc.response.get("Error", {}).get("Code") or "")
+    except BotoCoreError as exc:
+        return _failed("store_unavailable", type(exc).__name__)
+
+
+def _failed(code: str, reason: str) -> dict[str, Any]:
+    _count(CONSENT_STORE_FAILURES)
+    logger.error("consent request failed", extra={"error": code, "reason": reason})
+    return unavailable(code, "consent cannot be changed right now; retry later")
+
+
+@logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+    deps = dependencies()
+    if metrics.default_dimensions.get("Environment") != deps.settings.environment:
+        metrics.set_default_dimensions(Environment=deps.settings.environment)
+    return consent(event, deps)
