@@ -8,17 +8,23 @@ from components.alarms import Alarms, AlarmsArgs
 from components.audit_trail import AuditTrail, AuditTrailArgs
 from components.backup import Backup, BackupArgs
 from components.base import component_options
-from components.calibration_api import CalibrationApi, CalibrationApiArgs
+from components.calibration_service import (
+    PSEUDONYM_FUNCTIONS,
+    CalibrationService,
+    CalibrationServiceArgs,
+)
 from components.calibration_store import TABLES, CalibrationStore, CalibrationStoreArgs
-from components.config import load_stack_config
+from components.config import check_principal_accounts, load_stack_config
 from components.data_tier import DataTier, DataTierArgs
 from components.network import Network, NetworkArgs
 from components.observability import Observability, ObservabilityArgs
 from components.salt_rotation import SaltRotation, SaltRotationArgs
+from components.service_alarms import calibration_service_alarms
 
 cfg = load_stack_config()
 naming = cfg.naming
 account_id = aws.get_caller_identity().account_id
+check_principal_accounts(cfg.service, account_id)
 
 observability = Observability(
     "observability",
@@ -35,7 +41,11 @@ observability = Observability(
 store = CalibrationStore(
     "calibration-store",
     CalibrationStoreArgs(
-        naming=naming, region=cfg.region, deletion_protection=cfg.deletion_protection
+        naming=naming,
+        account_id=account_id,
+        region=cfg.region,
+        deletion_protection=cfg.deletion_protection,
+        org_key_users=PSEUDONYM_FUNCTIONS,
     ),
     opts=component_options(cfg, "CalibrationStore"),
 )
@@ -47,33 +57,28 @@ salt = SaltRotation(
         account_id=account_id,
         region=cfg.region,
         environment=cfg.environment,
-        store=store,
         deletion_protection=cfg.deletion_protection,
         log_key_arn=observability.log_key.arn,
         log_retention_days=cfg.log_retention_days,
-        ingestion_concurrency=cfg.service.ingestion_concurrency,
-        salt_cache_seconds=cfg.service.salt_cache_seconds,
+        salt_reader_roles=PSEUDONYM_FUNCTIONS,
     ),
     opts=component_options(cfg, "SaltRotation"),
 )
 
-api = CalibrationApi(
-    "calibration-api",
-    CalibrationApiArgs(
+service = CalibrationService(
+    "calibration-service",
+    CalibrationServiceArgs(
         naming=naming,
+        account_id=account_id,
         environment=cfg.environment,
         store=store,
-        ingestion=salt.ingestion,
+        salt=salt,
+        settings=cfg.service,
         k_anonymity=cfg.k_anonymity,
-        query_concurrency=cfg.service.query_concurrency,
-        rate_limit=cfg.service.api_rate_limit,
-        burst_limit=cfg.service.api_burst_limit,
-        env_key_arn=salt.env_key.arn,
         log_key_arn=observability.log_key.arn,
         log_retention_days=cfg.log_retention_days,
-        layers=[salt.powertools.arn],
     ),
-    opts=component_options(cfg, "CalibrationApi"),
+    opts=component_options(cfg, "CalibrationService", previous="CalibrationApi"),
 )
 
 network = Network(
@@ -148,10 +153,11 @@ Alarms(
             ingestion_function=naming.physical("fp-ingestion"),
             query_function=naming.physical("calibration-query"),
             rotator_function=naming.physical("salt-rotator"),
-            calibration_table=naming.physical(TABLES["calibration"].role),
+            # The table every accepted event is written to.
+            calibration_table=naming.physical(TABLES["pending"].role),
         ),
         log_groups={
-            "ingestion": salt.ingestion.log_group.name,
+            "ingestion": service.ingestion.log_group.name,
             "rotator": salt.rotator.log_group.name,
         },
         data_tier=DataTierTargets(
@@ -163,19 +169,31 @@ Alarms(
             # The data tier installs no Container Insights agent yet: no node metrics to watch.
             container_insights=False,
         ),
+        extra_alarms=calibration_service_alarms(
+            cfg.environment, cfg.service.release_interval_minutes
+        ),
     ),
     opts=component_options(cfg, "Alarms"),
 )
 
 pulumi.export("calibrationKeyArn", store.key.arn)
+pulumi.export("orgKeyArn", store.org_key.arn)
 for logical, table in store.tables.items():
     pulumi.export(f"{logical}TableName", table.name)
     pulumi.export(f"{logical}TableArn", table.arn)
 pulumi.export("saltSecretArn", salt.secret.arn)
-pulumi.export("ingestionFunctionName", salt.ingestion.function.name)
 pulumi.export("rotatorFunctionName", salt.rotator.function.name)
-pulumi.export("queryFunctionName", api.query.function.name)
-pulumi.export("apiEndpoint", api.api.api_endpoint)
+for role, export in (
+    ("fp-ingestion", "ingestion"),
+    ("fp-consent", "consent"),
+    ("fp-admission", "admission"),
+    ("fp-release", "release"),
+    ("calibration-query", "query"),
+):
+    pulumi.export(f"{export}FunctionName", service.functions[role].function.name)
+pulumi.export("releaseScheduleName", service.schedule.name)
+pulumi.export("apiEndpoint", service.http.api.api_endpoint)
+pulumi.export("githubOidcAudience", cfg.service.github_oidc_audience)
 pulumi.export("vpcId", network.vpc.id)
 for tier in ("public", "app", "data"):
     pulumi.export(f"{tier}SubnetIds", network.subnet_ids(tier))

@@ -10,7 +10,7 @@ rotation failures reach ``critical`` through an EventBridge rule.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,8 +56,9 @@ QUERIES = (
         "consent-failures-by-org",
         "Consent failures by organization",
         "ingestion",
-        "fields @timestamp, orgId, error\n| filter @message like /consent.*failed/\n"
-        "| stats count() by orgId\n| sort count desc\n| limit 20",
+        # Logs carry the organisation's keyed hash (orgKey), never its id.
+        "fields @timestamp, orgKey, error\n| filter @message like /consent.*failed/\n"
+        "| stats count() by orgKey\n| sort count desc\n| limit 20",
     ),
     SavedQuery(
         "anonymization-performance",
@@ -86,6 +87,8 @@ class AlarmsArgs:
     - service: the calibration service's function and table names (``ServiceTargets``).
     - log_groups: the log group names the saved queries read, keys ``ingestion``, ``rotator``.
     - data_tier: the data tier's resources (default ``None``: no data-tier alarms).
+    - extra_alarms: further specs a component declares (default none), e.g.
+      components/service_alarms.py.
     """
 
     naming: Naming
@@ -95,6 +98,7 @@ class AlarmsArgs:
     service: ServiceTargets
     log_groups: Mapping[str, pulumi.Input[str]]
     data_tier: DataTierTargets | None = None
+    extra_alarms: Sequence[AlarmSpec] = ()
 
 
 def dashboard_name(stack: str) -> str:
@@ -246,6 +250,7 @@ class Alarms(pulumi.ComponentResource):
         specs = service_alarms(metrics)
         if args.data_tier is not None:
             specs += data_tier_alarms(args.data_tier)
+        specs += args.extra_alarms
         self.alarms = {}
         for spec in specs:
             topic = args.topics[spec.severity]

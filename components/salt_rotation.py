@@ -1,27 +1,30 @@
-"""SaltRotation: the HMAC salt, its key, its monthly rotation, and the function that uses it.
+"""SaltRotation: the HMAC salt, its key, and its monthly rotation.
 
-The salt anonymises organisation ids (spec 000, Day 25-26). Everything that touches the salt
-lives here, so the key policy can name exactly the roles that use it:
-- a customer-managed key only Secrets Manager may use, on behalf of two roles;
-- the secret ``/{prefix}/{stack}/fp-calibration/hmac-salt``, first value 32 random bytes from
-  pulumi-random; after that the salt-rotator owns the value (see ``initial_version``);
+The salt anonymises organisation ids in pending events (docs/privacy.md, "Keyed hashes"). The
+salt's whole life lives here, so its key policy can name exactly the roles that use it:
+- a customer-managed key only Secrets Manager may use, on behalf of the roles named in
+  ``salt_reader_roles`` and the salt-rotator;
+- the secret ``/{prefix}/{stack}/fp-calibration/hmac-salt``, created WITHOUT a value: the
+  rotation schedule starts with an immediate rotation whose ``createSecret`` step seeds the first
+  salt, so no salt ever passes through the engine or its state (until then every reader answers
+  ``503 salt_not_seeded``);
 - Secrets Manager's own rotation on ``cron(0 0 1 * ? *)`` calling the salt-rotator (one copy at
-  a time), so AWSPREVIOUS keeps last month's salt and ``rotate-secret`` is the emergency path;
-- the fp-ingestion function, which reads the salt, checks consent and writes events.
+  a time), so AWSPREVIOUS keeps last month's salt and ``rotate-secret`` is the emergency path.
+
+It also owns the functions' environment key and the Powertools layer, which every function of
+the service shares: the rotator needs both, and the calibration service needs the salt first.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_random as random
 
-from components.base import managed_key, stateful
-from components.calibration_store import CalibrationStore
+from components.base import KEY_ADMIN_ACTIONS, managed_key, stateful
 from components.config import Naming
 from components.function import (
     Function,
@@ -30,30 +33,12 @@ from components.function import (
     allow,
     key_via_service,
     lambda_function,
+    powertools_environment,
     powertools_layer,
 )
 
 ROTATION_SCHEDULE = "cron(0 0 1 * ? *)"  # 00:00 UTC on the 1st of every month
-METRICS_NAMESPACE = "PhaseMirror/FPCalibration"
-SALT_BYTES = 32
 
-# Administration without use: nobody can decrypt the salt outside Secrets Manager.
-KEY_ADMIN_ACTIONS = [
-    "kms:Create*",
-    "kms:Describe*",
-    "kms:Enable*",
-    "kms:List*",
-    "kms:Put*",
-    "kms:Update*",
-    "kms:Revoke*",
-    "kms:Disable*",
-    "kms:Get*",
-    "kms:Delete*",
-    "kms:TagResource",
-    "kms:UntagResource",
-    "kms:ScheduleKeyDeletion",
-    "kms:CancelKeyDeletion",
-]
 KEY_USE_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
 ROTATOR_SECRET_ACTIONS = [
     "secretsmanager:DescribeSecret",
@@ -62,6 +47,8 @@ ROTATOR_SECRET_ACTIONS = [
     "secretsmanager:UpdateSecretVersionStage",
 ]
 READER_SECRET_ACTIONS = ["secretsmanager:GetSecretValue"]
+# The version stages only: metadata, no value, so no use of the salt's key.
+DESCRIBE_SECRET_ACTIONS = ["secretsmanager:DescribeSecret"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,23 +57,20 @@ class SaltRotationArgs:
 
     - naming, account_id, region, environment: where it lives; roles and the secret are named
       by ``naming``; ``environment`` is the metrics' Environment dimension.
-    - store: the CalibrationStore whose consent and calibration tables ingestion uses.
-    - deletion_protection: ``protect`` + retain-on-delete on the key, secret and its version.
-    - log_key_arn, log_retention_days: the functions' log groups.
-    - ingestion_concurrency: reserved concurrency of fp-ingestion (the DDoS bound).
-    - salt_cache_seconds: how long a warm ingestion container trusts its cached salt.
+    - deletion_protection: ``protect`` + retain-on-delete on the keys and the secret.
+    - log_key_arn, log_retention_days: the rotator's log group.
+    - salt_reader_roles: the functions (``naming`` roles such as ``fp-ingestion``) that read the
+      salt; the key policy names their roles, and each also needs ``read_statements()``.
     """
 
     naming: Naming
     account_id: str
     region: str
     environment: str
-    store: CalibrationStore
     deletion_protection: bool
     log_key_arn: pulumi.Input[str]
     log_retention_days: int
-    ingestion_concurrency: int
-    salt_cache_seconds: int
+    salt_reader_roles: Sequence[str]
 
 
 def salt_key_policy(account_id: str, region: str, user_role_arns: list[str]) -> str:
@@ -127,8 +111,8 @@ class SaltRotation(pulumi.ComponentResource):
     key: aws.kms.Key
     secret: aws.secretsmanager.Secret
     rotator: Function
-    ingestion: Function
     env_key: aws.kms.Key
+    powertools: aws.lambda_.LayerVersion
 
     def __init__(
         self, name: str, args: SaltRotationArgs, opts: pulumi.ResourceOptions | None = None
@@ -137,9 +121,9 @@ class SaltRotation(pulumi.ComponentResource):
         naming, protect = args.naming, args.deletion_protection
         self._region = args.region
         rotator_name = naming.physical("salt-rotator")
-        ingestion_name = naming.physical("fp-ingestion")
         role_arns = [
-            f"arn:aws:iam::{args.account_id}:role/{role}" for role in (ingestion_name, rotator_name)
+            f"arn:aws:iam::{args.account_id}:role/{role}"
+            for role in (*map(naming.physical, args.salt_reader_roles), rotator_name)
         ]
 
         self.key = managed_key(
@@ -157,6 +141,7 @@ class SaltRotation(pulumi.ComponentResource):
             description=f"Lambda environment encryption ({naming.physical('functions')})",
             alias=naming.alias("functions"),
         )
+        # No value here: the rotation below seeds the first salt, so it never enters state.
         self.secret = aws.secretsmanager.Secret(
             f"{name}-secret",
             name=naming.path("fp-calibration", "hmac-salt"),
@@ -165,13 +150,11 @@ class SaltRotation(pulumi.ComponentResource):
             recovery_window_in_days=30,
             opts=stateful(self, protect),
         )
-        self.initial_version = self._initial_version(name, protect)
 
-        # Both components' functions share this layer (CalibrationApi takes its ARN).
+        # Every function of the service uses this layer (CalibrationService takes its ARN).
         self.powertools = powertools_layer(
             self, f"{name}-powertools", naming.physical("powertools")
         )
-        layers = [self.powertools.arn]
         self.rotator = lambda_function(
             self,
             f"{name}-rotator",
@@ -181,7 +164,8 @@ class SaltRotation(pulumi.ComponentResource):
                 description="Secrets Manager rotation of the HMAC salt (four steps)",
                 statements=self.rotator_statements(),
                 environment={
-                    "POWERTOOLS_SERVICE_NAME": "salt-rotator",
+                    **powertools_environment("salt-rotator"),
+                    "ENVIRONMENT": args.environment,
                     "SALT_SECRET_ID": self.secret.arn,
                 },
                 # bench: peak RSS 50 MB after init (boto3 alone 43 MB); 12 runs a year, so
@@ -193,42 +177,7 @@ class SaltRotation(pulumi.ComponentResource):
                 env_key_arn=self.env_key.arn,
                 log_key_arn=args.log_key_arn,
                 log_retention_days=args.log_retention_days,
-                layers=layers,
-            ),
-        )
-        store = args.store
-        self.ingestion = lambda_function(
-            self,
-            f"{name}-ingestion",
-            FunctionArgs(
-                name=ingestion_name,
-                code="fp_ingestion",
-                description="Validates, consent-checks, anonymises and stores FP events",
-                statements=[
-                    *store.consent_read_statements(),
-                    *store.calibration_write_statements(),
-                    *self.read_statements(),
-                ],
-                environment={
-                    "ENVIRONMENT": args.environment,
-                    "POWERTOOLS_SERVICE_NAME": "fp-ingestion",
-                    "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-                    "CONSENT_TABLE_NAME": store.tables["consent"].name,
-                    "CALIBRATION_TABLE_NAME": store.tables["calibration"].name,
-                    "AGGREGATES_TABLE_NAME": store.tables["aggregates"].name,
-                    "SALT_SECRET_ID": self.secret.arn,
-                    "SALT_CACHE_SECONDS": str(args.salt_cache_seconds),
-                },
-                # bench (`python -m bench`): 2.3 ms CPU per warm event at p50, 3.5 ms at p99,
-                # peak RSS 52 MB; 256 MB is the smallest size keeping the modelled warm p99
-                # under 50 ms (41 ms; 128 MB: 65 ms) for $0.34 per million events.
-                memory_mb=256,
-                timeout_s=10,
-                reserved_concurrency=args.ingestion_concurrency,
-                env_key_arn=self.env_key.arn,
-                log_key_arn=args.log_key_arn,
-                log_retention_days=args.log_retention_days,
-                layers=layers,
+                layers=[self.powertools.arn],
             ),
         )
 
@@ -248,54 +197,29 @@ class SaltRotation(pulumi.ComponentResource):
             rotation_rules=aws.secretsmanager.SecretRotationRotationRulesArgs(
                 schedule_expression=ROTATION_SCHEDULE
             ),
-            # The first salt serves until the 1st of next month.
-            rotate_immediately=False,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission, self.initial_version]),
+            # Rotating on creation has the rotator seed the first salt (createSecret with no
+            # AWSCURRENT); it then serves until the 1st of next month.
+            rotate_immediately=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
         )
         self.register_outputs(
             {
                 "secretArn": self.secret.arn,
                 "keyArn": self.key.arn,
                 "rotatorName": self.rotator.function.name,
-                "ingestionName": self.ingestion.function.name,
             }
         )
 
-    def _initial_version(self, name: str, protect: bool) -> aws.secretsmanager.SecretVersion:
-        """The first salt, written once; the rotator owns every later value.
-
-        ``ignore_changes`` on the value and its stages: after rotations move AWSCURRENT away,
-        neither ``pulumi up`` nor ``pulumi refresh && pulumi up`` writes the initial salt back
-        (terraform-provider-aws#37302). The random bytes are a Pulumi secret end to end.
-        """
-        salt = random.RandomBytes(
-            f"{name}-initial-salt", length=SALT_BYTES, opts=pulumi.ResourceOptions(parent=self)
-        )
-        now = datetime.now(UTC)
-        return aws.secretsmanager.SecretVersion(
-            f"{name}-initial-version",
-            secret_id=self.secret.id,
-            secret_string=pulumi.Output.secret(
-                pulumi.Output.json_dumps(
-                    {
-                        "salt": salt.base64,
-                        "rotationMonth": now.strftime("%Y-%m"),
-                        "rotatedAt": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    }
-                )
-            ),
-            opts=pulumi.ResourceOptions.merge(
-                stateful(self, protect),
-                pulumi.ResourceOptions(ignore_changes=["secretString", "versionStages"]),
-            ),
-        )
-
     def read_statements(self) -> list[Statement]:
-        """Read the current salt (cached by the caller)."""
+        """Read the current and previous salt (cached by the caller)."""
         return [
             allow("ReadSalt", READER_SECRET_ACTIONS, [self.secret.arn]),
             self._key_statement(["kms:Decrypt"]),
         ]
+
+    def describe_statements(self) -> list[Statement]:
+        """List the salt's versions and stages, never a value (the release job's view)."""
+        return [allow("ListSaltVersions", DESCRIBE_SECRET_ACTIONS, [self.secret.arn])]
 
     def rotator_statements(self) -> list[Statement]:
         """The four rotation steps on this one secret (as the AWS rotation templates need)."""

@@ -1,4 +1,5 @@
-"""SaltRotation: the salt's key, secret, first value, monthly rotation and the rotator function."""
+"""SaltRotation: the salt's key, secret (seeded by its first rotation), monthly rotation and the
+rotator function."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ def fn(run, role):
     return run.one(FUNCTION, f"salt-rotation-{role}-function")
 
 
-def test_salt_key_rotates_and_only_secrets_manager_may_use_it_for_two_roles(program):
+def test_salt_key_rotates_and_only_secrets_manager_may_use_it_for_the_salt_roles(program):
     key = program.one("aws:kms/key:Key", "salt-rotation-key")
     assert key.inputs["enableKeyRotation"] is True
     alias = program.one("aws:kms/alias:Alias", "salt-rotation-key-alias")
@@ -29,15 +30,12 @@ def test_salt_key_rotates_and_only_secrets_manager_may_use_it_for_two_roles(prog
         use["Condition"]["StringEquals"]["kms:ViaService"]
         == "secretsmanager.us-east-1.amazonaws.com"
     )
+    # Exactly the functions that read the salt, and the rotator: never fp-release (which only
+    # lists versions) or calibration-query.
     assert use["Condition"]["ArnEquals"]["aws:PrincipalArn"] == [
-        f"arn:aws:iam::123456789012:role/phase-mirror-fp-ingestion-{program.stack}",
-        f"arn:aws:iam::123456789012:role/phase-mirror-salt-rotator-{program.stack}",
+        f"arn:aws:iam::123456789012:role/phase-mirror-{role}-{program.stack}"
+        for role in ("fp-ingestion", "fp-consent", "fp-admission", "salt-rotator")
     ]
-    # The roles the policy names are exactly the two functions that touch the salt.
-    roles = {
-        r.inputs["name"] for r in program.of_type("aws:iam/role:Role") if "salt-rotation" in r.urn
-    }
-    assert {a.rsplit("/", 1)[1] for a in use["Condition"]["ArnEquals"]["aws:PrincipalArn"]} == roles
 
 
 def test_secret_is_named_by_the_rule_and_encrypted_with_the_salt_key(program):
@@ -47,38 +45,36 @@ def test_secret_is_named_by_the_rule_and_encrypted_with_the_salt_key(program):
     assert secret.inputs["kmsKeyId"] == key.outputs["arn"]
 
 
-def test_first_value_is_32_random_bytes_kept_secret(program):
-    salt = program.one("random:index/randomBytes:RandomBytes", "salt-rotation-initial-salt")
-    assert salt.inputs["length"] == 32
-    version = program.one(VERSION, "salt-rotation-initial-version")
-    value = version.inputs["secretString"]
-    # The engine receives it as a secret: never plain text in state, outputs or logs.
-    assert (
-        isinstance(value, dict)
-        and value.get("4dabf18193072939515e22adb298388d") == "1b47061264138c4ac30d75fd1eb44270"
-    )
-    assert set(json.loads(value["value"])) == {"salt", "rotationMonth", "rotatedAt"}
+def test_no_salt_value_passes_through_the_program_or_its_state(program):
+    # GIVEN the program, before and after any number of rotations
+    # THEN it declares no secret version and no random bytes: the rotator writes every value,
+    # the first one included, so nothing the program runs could write a salt back
+    secret = program.one(SECRET, "salt-rotation-secret")
+    writers = [r.urn for r in program.of_type(VERSION) if r.inputs["secretId"] == secret.id]
+    assert writers == []
+    assert not [r for r in program if r.type.startswith("random:") and "salt" in r.name]
+    assert "secretString" not in secret.inputs and "secretBinary" not in secret.inputs
 
 
-def test_after_rotations_the_program_never_writes_the_salt_again(program):
-    # GIVEN three rotations have moved AWSCURRENT away from the first version
-    # WHEN pulumi up (or refresh && up) runs again, the version's value and stages differ
-    # THEN the declared version ignores both, so nothing writes the initial salt back
-    version = program.one(VERSION, "salt-rotation-initial-version")
-    assert {"secretString", "versionStages"} <= set(version.ignore_changes)
-    # and no other resource in the program writes a value into the salt's secret
-    salt_secret = version.inputs["secretId"]
-    writers = [r.urn for r in program.of_type(VERSION) if r.inputs["secretId"] == salt_secret]
-    assert writers == [version.urn]
-
-
-def test_rotation_is_secrets_managers_own_monthly_schedule(program):
+def test_rotation_is_secrets_managers_own_monthly_schedule_starting_at_once(program):
     rotation = program.one(
         "aws:secretsmanager/secretRotation:SecretRotation", "salt-rotation-rotation"
     )
     assert rotation.inputs["rotationRules"] == {"scheduleExpression": "cron(0 0 1 * ? *)"}
     assert rotation.inputs["rotationLambdaArn"] == fn(program, "rotator").outputs["arn"]
-    assert rotation.inputs["rotateImmediately"] is False
+    # The immediate first rotation seeds the salt (createSecret with no AWSCURRENT yet).
+    assert rotation.inputs["rotateImmediately"] is True
+
+
+def test_rotator_reads_the_secret_and_reports_metrics_for_this_environment(program):
+    env = fn(program, "rotator").inputs["environment"]["variables"]
+    secret = program.one(SECRET, "salt-rotation-secret")
+    assert env == {
+        "ENVIRONMENT": program.config["phase-mirror-infra:environment"],
+        "SALT_SECRET_ID": secret.outputs["arn"],
+        "POWERTOOLS_SERVICE_NAME": "salt-rotator",
+        "POWERTOOLS_METRICS_NAMESPACE": "PhaseMirror/FPCalibration",
+    }
 
 
 def test_only_secrets_manager_for_this_secret_may_invoke_the_rotator(program):
@@ -99,8 +95,8 @@ def test_secret_key_and_version_are_protected_only_in_production(request, stack_
     run = request.getfixturevalue(stack_fixture)
     for type_, name in [
         (SECRET, "salt-rotation-secret"),
-        (VERSION, "salt-rotation-initial-version"),
         ("aws:kms/key:Key", "salt-rotation-key"),
+        ("aws:kms/key:Key", "salt-rotation-env-key"),
     ]:
         resource = run.one(type_, name)
         expected = stack_fixture == "production"
