@@ -206,6 +206,18 @@ def dashboard_widgets(
     ]
 
 
+def extra_widgets(specs: Sequence[AlarmSpec], region: str) -> list[dict[str, Any]]:
+    """One graph of the metrics the extra alarms watch, so each alarm has its graph too."""
+    metrics = [spec.signal.widget_entry() for spec in specs if isinstance(spec.signal, Metric)]
+    if not metrics:
+        return []
+    return [
+        _metric_widget(
+            "Further alarmed metrics", metrics, view="timeSeries", start="-PT24H", region=region
+        )
+    ]
+
+
 def alarm_inputs(spec: AlarmSpec) -> dict[str, Any]:
     """The metric half of a ``MetricAlarm``: one metric, or metric math over several."""
     signal = spec.signal
@@ -294,7 +306,12 @@ class Alarms(pulumi.ComponentResource):
             dashboard_name=dashboard_name(args.stack),
             dashboard_body=pulumi.Output.from_input(args.log_groups["rotator"]).apply(
                 lambda group: json.dumps(
-                    {"widgets": dashboard_widgets(metrics, by_role, args.region, group)}
+                    {
+                        "widgets": [
+                            *dashboard_widgets(metrics, by_role, args.region, group),
+                            *extra_widgets(args.extra_alarms, args.region),
+                        ]
+                    }
                 )
             ),
             opts=child,

@@ -115,7 +115,8 @@ def test_service_alarm_full_definition(program, role):
 
 
 def test_throttling_alarm_sums_throttled_requests_of_every_operation_on_the_real_table(program):
-    table = f"phase-mirror-calibration-store-{program.stack}"
+    # the table every accepted event is written to
+    table = f"phase-mirror-pending-events-{program.stack}"
     names = {t.inputs["name"] for t in program.of_type("aws:dynamodb/table:Table")}
     assert table in names
     resource = alarm(program, "calibration-store-throttling")
@@ -296,8 +297,8 @@ def log_group_of(run: ProgramRun, role: str) -> str:
         (
             "consent-failures-by-org",
             "fp-ingestion",
-            "fields @timestamp, orgId, error\n| filter @message like /consent.*failed/\n"
-            "| stats count() by orgId\n| sort count desc\n| limit 20",
+            "fields @timestamp, orgKey, error\n| filter @message like /consent.*failed/\n"
+            "| stats count() by orgKey\n| sort count desc\n| limit 20",
         ),
         (
             "anonymization-performance",
@@ -341,7 +342,9 @@ def widget_metrics(widget: dict[str, Any]) -> list[tuple[str, str, dict[str, str
 
 
 def test_dashboard_has_spec_000s_seven_widgets(program):
-    widgets = dashboard(program)["widgets"]
+    # then one graph of the metrics the calibration service's further alarms watch
+    *widgets, further = dashboard(program)["widgets"]
+    assert further["properties"]["title"] == "Further alarmed metrics"
     assert [w["properties"]["title"] for w in widgets] == [
         "FP Ingestion Volume",
         "Consent Check Results",
