@@ -248,6 +248,7 @@ class CalibrationService(pulumi.ComponentResource):
             name,
             HttpApiArgs(
                 api_name=args.naming.physical("api"),
+                authorizer_name=args.naming.physical("github-oidc"),
                 audience=settings.github_oidc_audience,
                 rate_limit=settings.api_rate_limit,
                 burst_limit=settings.api_burst_limit,

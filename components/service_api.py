@@ -103,12 +103,14 @@ class HttpApiArgs:
     """What the API needs: names, the token audience, throttling, its log group's settings.
 
     - api_name: the physical API name (also names the access log group).
+    - authorizer_name: the physical name of the GitHub OIDC authorizer.
     - audience: the one ``aud`` the JWT authorizer accepts (stack config ``githubOidcAudience``).
     - rate_limit, burst_limit: stage throttling (requests per second / burst).
     - previous: name of the component that registered the API before (aliases), or ``None``.
     """
 
     api_name: str
+    authorizer_name: str
     audience: str
     rate_limit: int
     burst_limit: int
@@ -158,7 +160,7 @@ def http_api(
     authorizer = aws.apigatewayv2.Authorizer(
         f"{key}-github-oidc",
         api_id=api.id,
-        name="github-actions-oidc",
+        name=args.authorizer_name,
         authorizer_type="JWT",
         identity_sources=[IDENTITY_SOURCE],
         jwt_configuration=aws.apigatewayv2.AuthorizerJwtConfigurationArgs(

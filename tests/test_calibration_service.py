@@ -373,3 +373,21 @@ def test_every_resource_that_moved_in_keeps_its_former_urn(request, stack):
         assert old not in registered, f"{old} is still registered under its old URN"
         assert old in answering, f"nothing answers to {old}: pulumi up would delete it"
         assert answering[old].name == name, (old, answering[old].urn)
+
+
+def test_outputs_name_the_service_and_hold_no_secret(program):
+    for role, export in (
+        ("fp-ingestion", "ingestion"),
+        ("fp-consent", "consent"),
+        ("fp-admission", "admission"),
+        ("fp-release", "release"),
+        ("calibration-query", "query"),
+    ):
+        assert program.outputs[f"{export}FunctionName"] == f"phase-mirror-{role}-{program.stack}"
+    assert program.outputs["releaseScheduleName"] == f"phase-mirror-fp-release-{program.stack}"
+    assert program.outputs["githubOidcAudience"] == f"phase-mirror-fp-calibration-{program.stack}"
+    assert program.outputs["apiEndpoint"].startswith("https://")
+    # Names, ARNs and the endpoint only: no output is a secret or carries a salt.
+    for name, value in program.outputs.items():
+        assert isinstance(value, (str, list)), name
+        assert "salt" not in name.lower() or value.startswith("arn:aws:secretsmanager:"), name
