@@ -126,7 +126,7 @@ def configured() -> ProgramRun:
             f"{P}kAnonymity": "25",
             f"{P}maxEventsPerOrgPerBatch": "3",
             f"{P}saltCacheSeconds": "120",
-            f"{P}releaseIntervalMinutes": "90",
+            f"{P}releaseIntervalMinutes": "1440",
             f"{P}githubOidcAudience": "sts.example/fp",
             f"{P}adminPrincipalArns": [f"arn:aws:iam::{ACCOUNT_ID}:role/ops/operator"],
             f"{P}internalPrincipalArns": [
@@ -152,7 +152,10 @@ def test_config_reaches_the_functions_as_their_code_parses_it(configured):
     schedule = configured.one(
         "aws:scheduler/schedule:Schedule", "calibration-service-release-schedule"
     )
-    assert schedule.inputs["scheduleExpression"] == "rate(90 minutes)"
+    assert schedule.inputs["scheduleExpression"] == "rate(1440 minutes)"
+    # the release job's alarms look at one interval per period (a day here)
+    runs = configured.one("aws:cloudwatch/metricAlarm:MetricAlarm", "alarms-release-runs-missing")
+    assert (runs.inputs["period"], runs.inputs["evaluationPeriods"]) == (86400, 3)
     authorizer = configured.one(
         "aws:apigatewayv2/authorizer:Authorizer", "calibration-service-github-oidc"
     )
@@ -390,4 +393,4 @@ def test_outputs_name_the_service_and_hold_no_secret(program):
     # Names, ARNs and the endpoint only: no output is a secret or carries a salt.
     for name, value in program.outputs.items():
         assert isinstance(value, (str, list)), name
-        assert "salt" not in name.lower() or value.startswith("arn:aws:secretsmanager:"), name
+        assert "salt" not in name.lower() or str(value).startswith("arn:aws:secretsmanager:"), name

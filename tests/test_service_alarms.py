@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from tools.mock_program import ProgramRun, run_program
+from components.alarm_catalog import Metric
+from components.service_alarms import calibration_service_alarms
+from tools.mock_program import ProgramRun
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 NS = "PhaseMirror/FPCalibration"
@@ -76,19 +78,17 @@ def test_service_alarm_full_definition(program, role):
     check(program, role, int(program.config.get("phase-mirror-infra:releaseIntervalMinutes", 60)))
 
 
-@pytest.fixture(scope="module")
-def daily() -> ProgramRun:
-    """Staging with the longest release interval the config allows (a day)."""
-    return run_program("staging", overrides={"phase-mirror-infra:releaseIntervalMinutes": "1440"})
-
-
-@pytest.mark.parametrize(
-    "role", ["release-runs-missing", "release-failures-critical", "pending-events-too-old-warning"]
-)
-def test_release_alarms_follow_the_release_interval(daily, role):
-    # A run lands in every period: three days without one is what "missing" means for a
-    # daily job, and three days still fit CloudWatch's seven-day look-back.
-    check(daily, role, 1440)
+@pytest.mark.parametrize("minutes", [5, 60, 1440])
+def test_every_alarm_fits_cloudwatchs_seven_day_look_back_at_any_allowed_interval(minutes):
+    # A CloudWatch alarm evaluates at most 7 days (period x evaluation periods); the release
+    # job's alarms scale with the interval, up to three days for a daily job.
+    periods = {}
+    for spec in calibration_service_alarms("staging", minutes):
+        assert isinstance(spec.signal, Metric), spec.role
+        periods[spec.role] = spec.signal.period
+        assert spec.signal.period * spec.evaluation_periods <= WEEK, spec.role
+        assert spec.signal.period % 60 == 0, spec.role
+    assert periods["release-runs-missing"] == minutes * 60
 
 
 def test_every_failure_metric_of_the_contract_has_exactly_one_alarm(staging):
