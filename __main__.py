@@ -7,8 +7,13 @@ from components.alarms import Alarms, AlarmsArgs
 from components.audit_trail import AuditTrail, AuditTrailArgs
 from components.backup import Backup, BackupArgs
 from components.base import component_options
-from components.calibration_api import CalibrationApi, CalibrationApiArgs
+from components.calibration_service import (
+    PSEUDONYM_FUNCTIONS,
+    CalibrationService,
+    CalibrationServiceArgs,
+)
 from components.calibration_store import TABLES, CalibrationStore, CalibrationStoreArgs
+from components.config import check_principal_accounts
 from components.data_tier import DataTier, DataTierArgs
 from components.function import registered_function_names
 from components.key_alarms import KeyAlarms, KeyAlarmsArgs
@@ -17,6 +22,7 @@ from components.network import Network, NetworkArgs
 from components.observability import Observability, ObservabilityArgs
 from components.salt_age import SaltAgeCheck, SaltAgeCheckArgs
 from components.salt_rotation import SaltRotation, SaltRotationArgs
+from components.service_alarms import calibration_service_alarms
 from components.startup import start
 
 # Config, operator values and AWS's create-time rules, all checked before any resource exists.
@@ -26,6 +32,8 @@ naming = cfg.naming
 deployers = Deployers(
     deploy_role_arn=cfg.deploy_role_arn, operator_role_arn_pattern=cfg.operator_role_arn_pattern
 )
+# Allow-listed callers must be principals of this stack's own account.
+check_principal_accounts(cfg.service, account_id)
 
 observability = Observability(
     "observability",
@@ -47,7 +55,9 @@ store = CalibrationStore(
         account_id=account_id,
         region=cfg.region,
         deletion_protection=cfg.deletion_protection,
-        table_user_roles=("fp-ingestion", "calibration-query"),
+        # Every function that reads or writes items: the table key's policy names their roles.
+        table_user_roles=(*PSEUDONYM_FUNCTIONS, "fp-release", "calibration-query"),
+        org_key_users=PSEUDONYM_FUNCTIONS,
         deployers=deployers,
     ),
     opts=component_options(cfg, "CalibrationStore"),
@@ -60,12 +70,10 @@ salt = SaltRotation(
         account_id=account_id,
         region=cfg.region,
         environment=cfg.environment,
-        store=store,
         deletion_protection=cfg.deletion_protection,
         log_key_arn=observability.log_key.arn,
         log_retention_days=cfg.log_retention_days,
-        ingestion_concurrency=cfg.service.ingestion_concurrency,
-        salt_cache_seconds=cfg.service.salt_cache_seconds,
+        salt_reader_roles=PSEUDONYM_FUNCTIONS,
         deployers=deployers,
     ),
     opts=component_options(cfg, "SaltRotation"),
@@ -85,23 +93,20 @@ salt_age = SaltAgeCheck(
     opts=component_options(cfg, "SaltAgeCheck"),
 )
 
-api = CalibrationApi(
-    "calibration-api",
-    CalibrationApiArgs(
+service = CalibrationService(
+    "calibration-service",
+    CalibrationServiceArgs(
         naming=naming,
+        account_id=account_id,
         environment=cfg.environment,
         store=store,
-        ingestion=salt.ingestion,
+        salt=salt,
+        settings=cfg.service,
         k_anonymity=cfg.k_anonymity,
-        query_concurrency=cfg.service.query_concurrency,
-        rate_limit=cfg.service.api_rate_limit,
-        burst_limit=cfg.service.api_burst_limit,
-        env_key_arn=salt.env_key.arn,
         log_key_arn=observability.log_key.arn,
         log_retention_days=cfg.log_retention_days,
-        layers=[salt.powertools.arn],
     ),
-    opts=component_options(cfg, "CalibrationApi"),
+    opts=component_options(cfg, "CalibrationService", previous="CalibrationApi"),
 )
 
 network = Network(
@@ -193,13 +198,14 @@ Alarms(
             environment=cfg.environment,
             functions=registered_function_names(),
             tables=tuple(naming.physical(spec.role) for spec in TABLES.values()),
-            calibration_table=naming.physical(TABLES["calibration"].role),
-            api_id=api.api.id,
+            # The table every accepted event is written to.
+            calibration_table=naming.physical(TABLES["pending"].role),
+            api_id=service.http.api.id,
         ),
         salt_secret_arn=salt.secret.arn,
         salt_secret_name=salt.secret.name,
         log_groups={
-            "ingestion": salt.ingestion.log_group.name,
+            "ingestion": service.ingestion.log_group.name,
             "rotator": salt.rotator.log_group.name,
         },
         data_tier=DataTierTargets(
@@ -211,20 +217,32 @@ Alarms(
             # The data tier installs no Container Insights agent yet: no node metrics to watch.
             container_insights=False,
         ),
+        extra_alarms=calibration_service_alarms(
+            cfg.environment, cfg.service.release_interval_minutes
+        ),
     ),
     opts=component_options(cfg, "Alarms"),
 )
 
 pulumi.export("calibrationKeyArn", store.key.arn)
+pulumi.export("orgKeyArn", store.org_key.arn)
 for logical, table in store.tables.items():
     pulumi.export(f"{logical}TableName", table.name)
     pulumi.export(f"{logical}TableArn", table.arn)
 pulumi.export("saltSecretArn", salt.secret.arn)
-pulumi.export("ingestionFunctionName", salt.ingestion.function.name)
 pulumi.export("rotatorFunctionName", salt.rotator.function.name)
-pulumi.export("queryFunctionName", api.query.function.name)
+for role, export in (
+    ("fp-ingestion", "ingestion"),
+    ("fp-consent", "consent"),
+    ("fp-admission", "admission"),
+    ("fp-release", "release"),
+    ("calibration-query", "query"),
+):
+    pulumi.export(f"{export}FunctionName", service.functions[role].function.name)
 pulumi.export("saltAgeCheckFunctionName", salt_age.checker.function.name)
-pulumi.export("apiEndpoint", api.api.api_endpoint)
+pulumi.export("releaseScheduleName", service.schedule.name)
+pulumi.export("apiEndpoint", service.http.api.api_endpoint)
+pulumi.export("githubOidcAudience", cfg.service.github_oidc_audience)
 pulumi.export("vpcId", network.vpc.id)
 for tier in ("public", "app", "data"):
     pulumi.export(f"{tier}SubnetIds", network.subnet_ids(tier))

@@ -13,7 +13,7 @@ from these definitions.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,8 +75,9 @@ QUERIES = (
         "consent-failures-by-org",
         "Consent failures by organization",
         "ingestion",
-        "fields @timestamp, orgId, error\n| filter @message like /consent.*failed/\n"
-        "| stats count() by orgId\n| sort count desc\n| limit 20",
+        # Logs carry the organisation's keyed hash (orgKey), never its id.
+        "fields @timestamp, orgKey, error\n| filter @message like /consent.*failed/\n"
+        "| stats count() by orgKey\n| sort count desc\n| limit 20",
     ),
     SavedQuery(
         "anonymization-performance",
@@ -106,6 +107,8 @@ class AlarmsArgs:
     - salt_secret_arn, salt_secret_name: the salt secret whose failed rotations page.
     - log_groups: the log group names the saved queries read, keys ``ingestion``, ``rotator``.
     - data_tier: the data tier's resources (default ``None``: no data-tier alarms).
+    - extra_alarms: further specs a component declares (default none), e.g.
+      components/service_alarms.py.
     """
 
     naming: Naming
@@ -117,6 +120,7 @@ class AlarmsArgs:
     salt_secret_name: pulumi.Input[str]
     log_groups: Mapping[str, pulumi.Input[str]]
     data_tier: DataTierTargets | None = None
+    extra_alarms: Sequence[AlarmSpec] = ()
 
 
 def alarm_specs(args: AlarmsArgs) -> list[AlarmSpec]:
@@ -128,6 +132,7 @@ def alarm_specs(args: AlarmsArgs) -> list[AlarmSpec]:
     specs += api_alarms(t.api_id)
     if args.data_tier is not None:
         specs += data_tier_alarms(args.data_tier)
+    specs += args.extra_alarms
     roles = [spec.role for spec in specs]
     if len(set(roles)) != len(roles):
         raise ValueError(
@@ -241,6 +246,18 @@ def dashboard_widgets(
     ]
 
 
+def extra_widgets(specs: Sequence[AlarmSpec], region: str) -> list[dict[str, Any]]:
+    """One graph of the metrics the extra alarms watch, so each alarm has its graph too."""
+    metrics = [spec.signal.widget_entry() for spec in specs if isinstance(spec.signal, Metric)]
+    if not metrics:
+        return []
+    return [
+        _metric_widget(
+            "Further alarmed metrics", metrics, view="timeSeries", start="-PT24H", region=region
+        )
+    ]
+
+
 def alarm_inputs(spec: AlarmSpec) -> dict[str, Any]:
     """The metric half of a ``MetricAlarm``: one metric, or metric math over several."""
     signal = spec.signal
@@ -331,7 +348,12 @@ class Alarms(pulumi.ComponentResource):
             dashboard_name=dashboard_name(args.stack),
             dashboard_body=pulumi.Output.from_input(args.log_groups["rotator"]).apply(
                 lambda group: json.dumps(
-                    {"widgets": dashboard_widgets(metrics, by_role, args.region, group)}
+                    {
+                        "widgets": [
+                            *dashboard_widgets(metrics, by_role, args.region, group),
+                            *extra_widgets(args.extra_alarms, args.region),
+                        ]
+                    }
                 )
             ),
             opts=child,

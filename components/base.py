@@ -12,12 +12,13 @@ from components.config import StackConfig
 
 PROJECT_TAG = "PhaseMirror"
 
-
-def tagged_provider(cfg: StackConfig, component: str) -> aws.Provider:
+def tagged_provider(cfg: StackConfig, component: str, previous: str | None = None) -> aws.Provider:
     """One AWS provider per component whose default tags mark every resource it creates.
 
     Tags are applied here once (provider ``default_tags``), never repeated on resources.
+    ``previous``: the component's former name, whose provider this one continues.
     """
+    aliases = [pulumi.Alias(name=f"aws-{previous.lower()}")] if previous else None
     return aws.Provider(
         f"aws-{component.lower()}",
         region=cfg.region,
@@ -29,12 +30,18 @@ def tagged_provider(cfg: StackConfig, component: str) -> aws.Provider:
                 "ManagedBy": "Pulumi",
             }
         ),
+        opts=pulumi.ResourceOptions(aliases=aliases),
     )
 
 
-def component_options(cfg: StackConfig, component: str) -> pulumi.ResourceOptions:
-    """Options for a top-level component: its children inherit the tagged provider."""
-    return pulumi.ResourceOptions(providers={"aws": tagged_provider(cfg, component)})
+def component_options(
+    cfg: StackConfig, component: str, *, previous: str | None = None
+) -> pulumi.ResourceOptions:
+    """Options for a top-level component: its children inherit the tagged provider.
+
+    ``previous`` names the component type it replaces (its provider keeps its identity).
+    """
+    return pulumi.ResourceOptions(providers={"aws": tagged_provider(cfg, component, previous)})
 
 
 def stateful(parent: pulumi.Resource, protect: bool) -> pulumi.ResourceOptions:

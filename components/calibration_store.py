@@ -1,16 +1,20 @@
-"""CalibrationStore: the DynamoDB tables of the FP calibration service and their KMS key.
+"""CalibrationStore: the DynamoDB tables of the FP calibration service, their KMS key, and the
+org key that turns an organisation id into the pseudonyms the tables are keyed by.
 
-Tables (spec 000, Day 22-24; checklist 001 section 1.2):
-- consent: one item per organisation (``orgId``), TTL on ``expiresAt``.
-- calibration: anonymised FP events (``id``), GSI ``rule-index`` on ``ruleId``.
+Tables (docs/privacy.md, "Tables"; the fp-events and block-counter tables as before):
+- consent: one item per organisation (``orgKey``), TTL on ``expiresAt``.
+- admission: the operators' allow-list of ``orgKey`` and its audit trail (``record``).
+- pending: accepted events waiting for a k-anonymous batch (``orgHash``, ``eventKey``).
+- dedup: one item per ``eventKey`` already accepted, so a retry counts once.
+- published: per rule (``ruleId``) the released periods and batches (``entry``); all that
+  calibration-query reads.
 - fp-events: FP events (``id``), GSI ``rule-index`` on ``ruleId`` + ``timestamp``.
 - block-counter: rate-limit buckets (``bucketKey``), TTL on ``expiresAt``.
-- aggregates: per rule (``ruleId``) and salt period shard (``periodShard``), the period's event
-  and false-positive counters and the set of ``orgIdHash`` values, maintained by fp-ingestion in
-  the same transaction as the event, so calibration-query reads O(periods), not O(events).
 
 All are on-demand, PITR on, encrypted with the component's customer-managed key, with
-Contributor Insights on each table and GSI.
+Contributor Insights on each table and GSI. The org key is an HMAC key: its secret never leaves
+KMS, so nothing of it enters Pulumi state; it never rotates (KMS rotates no HMAC key, and a new
+key would orphan every consent and admission record), and production protects and retains it.
 """
 
 from __future__ import annotations
@@ -56,10 +60,20 @@ class TableSpec:
 
 RULE_INDEX = "rule-index"
 
+# The calibration service's tables (docs/privacy.md, "Tables"): organisations appear only as keyed
+# hashes (``orgKey``, ``orgHash``, ``eventKey``), never by id.
 TABLES: dict[str, TableSpec] = {
-    "consent": TableSpec(role="consent-store", hash_key="orgId", ttl_attribute="expiresAt"),
-    "calibration": TableSpec(
-        role="calibration-store", hash_key="id", indexes=(Index(RULE_INDEX, "ruleId"),)
+    "consent": TableSpec(role="consent-store", hash_key="orgKey", ttl_attribute="expiresAt"),
+    "admission": TableSpec(role="org-admission", hash_key="orgKey", range_key="record"),
+    "pending": TableSpec(
+        role="pending-events", hash_key="orgHash", range_key="eventKey", ttl_attribute="expiresAt"
+    ),
+    "dedup": TableSpec(role="event-dedup", hash_key="eventKey", ttl_attribute="expiresAt"),
+    "published": TableSpec(
+        role="calibration-published",
+        hash_key="ruleId",
+        range_key="entry",
+        ttl_attribute="expiresAt",
     ),
     "fpEvents": TableSpec(
         role="fp-events", hash_key="id", indexes=(Index(RULE_INDEX, "ruleId", "timestamp"),)
@@ -67,17 +81,51 @@ TABLES: dict[str, TableSpec] = {
     "blockCounter": TableSpec(
         role="block-counter", hash_key="bucketKey", ttl_attribute="expiresAt"
     ),
-    "aggregates": TableSpec(
-        role="calibration-aggregates", hash_key="ruleId", range_key="periodShard"
-    ),
 }
 
-# DynamoDB authorises each item of a TransactWriteItems call as its own action (PutItem,
-# UpdateItem) on its table; this condition keeps those grants usable only inside a transaction,
-# so the event and its aggregate are never written one without the other.
+# DynamoDB authorises each item of a TransactWriteItems call as its own action (ConditionCheckItem,
+# PutItem, UpdateItem) on its table ("Using IAM with DynamoDB transactions"); this condition keeps
+# such grants usable only inside a transaction, where the checks and writes stand or fall together.
 IN_TRANSACTION = {
     "ForAnyValue:StringEquals": {"dynamodb:EnclosingOperation": ["TransactWriteItems"]}
 }
+
+# One list per job, so a role's policy reads as the jobs it does.
+CHECK_ACTIONS = ["dynamodb:ConditionCheckItem"]
+STORE_PENDING_ACTIONS = ["dynamodb:PutItem"]
+READ_ADMISSION_ACTIONS = ["dynamodb:GetItem"]
+WRITE_CONSENT_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+PURGE_PENDING_ACTIONS = ["dynamodb:Query", "dynamodb:DeleteItem"]
+MANAGE_ADMISSION_ACTIONS = [
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:DeleteItem",
+]
+RELEASE_PENDING_ACTIONS = ["dynamodb:Scan", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"]
+PUBLISH_ACTIONS = ["dynamodb:PutItem", "dynamodb:UpdateItem"]
+READ_BATCH_ACTIONS = ["dynamodb:GetItem"]
+READ_PUBLISHED_ACTIONS = ["dynamodb:Query"]
+GENERATE_MAC_ACTIONS = ["kms:GenerateMac"]
+MAC_ALGORITHM = "HMAC_SHA_256"
+
+
+def org_key_policy(account_id: str, deployers: Deployers, user_role_arns: Sequence[str]) -> str:
+    """The account administers the org key and never uses it; only the roles named here derive
+    organisation pseudonyms with it, with the one algorithm the code uses ("Condition keys for
+    AWS KMS", kms:MacAlgorithm:
+    https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html)."""
+    return key_policy(
+        account_id,
+        deployers,
+        by_name(
+            "PseudonymRolesGenerateMac",
+            account_id,
+            user_role_arns,
+            GENERATE_MAC_ACTIONS,
+            {"StringEquals": {"kms:MacAlgorithm": MAC_ALGORITHM}},
+        ),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,10 +135,12 @@ class CalibrationStoreArgs:
     - naming: the stack's physical-name rule; tables are ``{prefix}-{role}-{stack}``.
     - account_id, region: the tables' home (KMS use is limited to DynamoDB in it).
     - deletion_protection: AWS deletion protection on the tables, and Pulumi ``protect``
-      with retain-on-delete on the tables and the key.
+      with retain-on-delete on the tables and both keys.
     - table_user_roles: the roles (``naming`` roles such as ``fp-ingestion``) of the functions
       that read or write items: the key policy names them; each also needs the matching
-      ``*_statements``. Default none.
+      ``*_statements``.
+    - org_key_users: the functions whose roles may derive pseudonyms with the org key; each also
+      needs ``org_pseudonym_statements()``.
     - deployers: the identities that run ``pulumi up`` (default: none configured).
     """
 
@@ -98,7 +148,8 @@ class CalibrationStoreArgs:
     account_id: str
     region: str
     deletion_protection: bool
-    table_user_roles: Sequence[str] = ()
+    table_user_roles: Sequence[str]
+    org_key_users: Sequence[str]
     deployers: Deployers = field(default_factory=Deployers)
 
 
@@ -138,10 +189,11 @@ def table_key_policy(
 
 
 class CalibrationStore(pulumi.ComponentResource):
-    """The consent, calibration, fp-events, block-counter and aggregates tables, one CMK."""
+    """The service's tables with their CMK, and the org key."""
 
     tables: dict[str, aws.dynamodb.Table]
     key: aws.kms.Key
+    org_key: aws.kms.Key
 
     def __init__(
         self, name: str, args: CalibrationStoreArgs, opts: pulumi.ResourceOptions | None = None
@@ -163,14 +215,38 @@ class CalibrationStore(pulumi.ComponentResource):
                 [args.naming.physical(role) for role in args.table_user_roles],
             ),
         )
+        self.org_key = self._org_key(name, args)
         self.tables = {logical: self._table(name, spec, args) for logical, spec in TABLES.items()}
         self.register_outputs(
             {
                 "keyArn": self.key.arn,
+                "orgKeyArn": self.org_key.arn,
                 **{f"{k}TableName": t.name for k, t in self.tables.items()},
                 **{f"{k}TableArn": t.arn for k, t in self.tables.items()},
             }
         )
+
+    def _org_key(self, name: str, args: CalibrationStoreArgs) -> aws.kms.Key:
+        roles = [role_arn(args.account_id, args.naming.physical(r)) for r in args.org_key_users]
+        key = aws.kms.Key(
+            f"{name}-org-key",
+            description=f"Organisation pseudonyms ({args.naming.physical('org-key')})",
+            customer_master_key_spec="HMAC_256",
+            key_usage="GENERATE_VERIFY_MAC",
+            # KMS rotates only symmetric encryption keys; a new HMAC key would change every
+            # orgKey, so consent and admission records could no longer be found.
+            enable_key_rotation=False,
+            deletion_window_in_days=30,
+            policy=org_key_policy(args.account_id, args.deployers, roles),
+            opts=stateful(self, args.deletion_protection),
+        )
+        aws.kms.Alias(
+            f"{name}-org-key-alias",
+            name=args.naming.alias("org-key"),
+            target_key_id=key.key_id,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return key
 
     def _table(self, name: str, spec: TableSpec, args: CalibrationStoreArgs) -> aws.dynamodb.Table:
         table = aws.dynamodb.Table(
@@ -234,41 +310,91 @@ class CalibrationStore(pulumi.ComponentResource):
     # IAM: what a function needs to do one job on these tables, scoped to exact ARNs. The
     # caller puts the statements into its role's one inline policy (components/function.py).
 
-    def consent_read_statements(self) -> list[Statement]:
-        """Look up one organisation's consent (GetItem)."""
+    def _arns(self, *logical: str) -> list[pulumi.Output[str]]:
+        return [self.tables[name].arn for name in logical]
+
+    def admission_and_consent_check_statements(self) -> list[Statement]:
+        """Check, inside the write's transaction, that the owner is admitted and consenting."""
         return [
-            allow("ReadConsent", ["dynamodb:GetItem"], [self.tables["consent"].arn]),
+            allow(
+                "CheckAdmissionAndConsent",
+                CHECK_ACTIONS,
+                self._arns("admission", "consent"),
+                IN_TRANSACTION,
+            ),
             self._key_statement,
         ]
 
-    def calibration_write_statements(self) -> list[Statement]:
-        """Store an anonymised event and update its aggregate, in one TransactWriteItems call.
+    def pending_write_statements(self) -> list[Statement]:
+        """Store an accepted event and its de-duplication record, in that same transaction."""
+        return [
+            allow(
+                "StorePendingEvent",
+                STORE_PENDING_ACTIONS,
+                self._arns("pending", "dedup"),
+                IN_TRANSACTION,
+            ),
+            self._key_statement,
+        ]
 
-        AWS authorises the transaction's items as PutItem on the calibration table and
-        UpdateItem on the aggregates table (DynamoDB developer guide, "Using IAM with DynamoDB
-        transactions"); both only inside a transaction.
+    def admission_read_statements(self) -> list[Statement]:
+        """Look up whether one organisation is admitted."""
+        return [
+            allow("ReadAdmission", READ_ADMISSION_ACTIONS, self._arns("admission")),
+            self._key_statement,
+        ]
+
+    def consent_write_statements(self) -> list[Statement]:
+        """Read, grant and revoke one organisation's consent."""
+        return [
+            allow("WriteConsent", WRITE_CONSENT_ACTIONS, self._arns("consent")),
+            self._key_statement,
+        ]
+
+    def pending_purge_statements(self) -> list[Statement]:
+        """Find an organisation's pending events by its hash and delete them (revocation)."""
+        return [
+            allow("PurgePendingEvents", PURGE_PENDING_ACTIONS, self._arns("pending")),
+            self._key_statement,
+        ]
+
+    def admission_manage_statements(self) -> list[Statement]:
+        """Admit and withdraw organisations, with their audit records."""
+        return [
+            allow("ManageAdmission", MANAGE_ADMISSION_ACTIONS, self._arns("admission")),
+            self._key_statement,
+        ]
+
+    def release_statements(self) -> list[Statement]:
+        """Claim pending events, publish a batch atomically, and delete what was released.
+
+        The claims are ``UpdateItem`` inside ``TransactWriteItems`` and, when clearing an
+        abandoned claim, alone: that grant carries no transaction condition. ``BatchWriteItem``
+        only deletes released events.
         """
         return [
-            allow(
-                "WriteCalibration",
-                ["dynamodb:PutItem"],
-                [self.tables["calibration"].arn],
-                IN_TRANSACTION,
-            ),
-            allow(
-                "UpdateAggregates",
-                ["dynamodb:UpdateItem"],
-                [self.tables["aggregates"].arn],
-                IN_TRANSACTION,
-            ),
+            allow("ReleasePendingEvents", RELEASE_PENDING_ACTIONS, self._arns("pending")),
+            allow("PublishBatches", PUBLISH_ACTIONS, self._arns("published"), IN_TRANSACTION),
+            allow("ReadBatchRecords", READ_BATCH_ACTIONS, self._arns("published")),
             self._key_statement,
         ]
 
-    def aggregates_query_statements(self) -> list[Statement]:
-        """Read a rule's per-period aggregates (Query on the aggregates table only)."""
+    def published_query_statements(self) -> list[Statement]:
+        """Read a rule's published numbers (one Query of its partition)."""
         return [
-            allow("QueryAggregatesByRule", ["dynamodb:Query"], [self.tables["aggregates"].arn]),
+            allow("ReadPublished", READ_PUBLISHED_ACTIONS, self._arns("published")),
             self._key_statement,
+        ]
+
+    def org_pseudonym_statements(self) -> list[Statement]:
+        """Derive an organisation's secret with the org key (the key policy must name the role)."""
+        return [
+            allow(
+                "DeriveOrgPseudonym",
+                GENERATE_MAC_ACTIONS,
+                [self.org_key.arn],
+                {"StringEquals": {"kms:MacAlgorithm": MAC_ALGORITHM}},
+            )
         ]
 
     @functools.cached_property

@@ -245,6 +245,16 @@ class ServiceSettings:
       container trusts its cached salt (a newer-month event re-reads at once).
     - api_rate_limit (``apiRateLimit``, 50): 1-10000 requests per second, steady state.
     - api_burst_limit (``apiBurstLimit``, 100): 1-5000 requests, at least the rate limit.
+    - release_interval_minutes (``releaseIntervalMinutes``, 60): 5-1440 minutes between two
+      runs of the release job; at least 60 in production (the one-hour batch delay).
+    - max_events_per_org_per_batch (``maxEventsPerOrgPerBatch``, 10): 1-1000 events of one
+      organisation per rule counted in one released batch (the rest is dropped and counted).
+    - github_oidc_audience (``githubOidcAudience``, ``phase-mirror-fp-calibration-<stack>``,
+      set by ``parse``): the ``aud`` the JWT authorizer accepts; ``[A-Za-z0-9._:/-]{1,255}``.
+    - admin_principal_arns (``adminPrincipalArns``, ``[]``): at most 20 IAM role or user ARNs
+      of the stack's account allowed on the admission routes (checked by fp-admission).
+    - internal_principal_arns (``internalPrincipalArns``, ``[]``): the same, for the internal
+      ingestion and query routes.
     """
 
     ingestion_concurrency: int = 20
@@ -252,9 +262,55 @@ class ServiceSettings:
     salt_cache_seconds: int = 300
     api_rate_limit: int = 50
     api_burst_limit: int = 100
+    release_interval_minutes: int = 60
+    max_events_per_org_per_batch: int = 10
+    github_oidc_audience: str = ""
+    admin_principal_arns: tuple[str, ...] = ()
+    internal_principal_arns: tuple[str, ...] = ()
 
 
-def _service(r: _Reader) -> ServiceSettings:
+# The release job's floor in production: events wait at least an hour for their batch.
+PRODUCTION_MIN_RELEASE_MINUTES = 60
+PRODUCTION_MIN_K_ANONYMITY = 10
+MAX_PRINCIPALS = 20
+# The JWT authorizer compares ``aud`` as a string; GitHub takes any audience a workflow asks for.
+OIDC_AUDIENCE = pattern(r"[A-Za-z0-9._:/-]{1,255}", "1-255 characters of A-Z a-z 0-9 . _ : / -")
+# Exact role or user ARNs: the functions compare callers with them, so no wildcard and no account
+# root (an HTTP API route has no resource policy to narrow an account-wide grant).
+PRINCIPAL_ARN = pattern(
+    r"arn:aws[a-z-]*:iam::\d{12}:(role|user)/([\w+=,.@-]+/)*[\w+=,.@-]{1,64}",
+    "an IAM role or user ARN such as arn:aws:iam::123456789012:role/operator "
+    "(no wildcard, no account root)",
+)
+
+
+def default_audience(stack: str) -> str:
+    return f"phase-mirror-fp-calibration-{stack}"
+
+
+def principal_arns(key: str, value: str) -> list[str]:
+    """A JSON array of at most 20 distinct role or user ARNs (the engine passes YAML as JSON)."""
+    arns = json_list(PRINCIPAL_ARN)(key, value)
+    if len(arns) > MAX_PRINCIPALS:
+        raise bad(key, value, f"a list of at most {MAX_PRINCIPALS} ARNs")
+    if len(set(arns)) != len(arns):
+        raise bad(key, value, "a list naming each ARN once")
+    return arns
+
+
+def check_principal_accounts(service: ServiceSettings, account_id: str) -> None:
+    """Every allow-listed principal belongs to the stack's account (known once the program
+    has asked AWS who it runs as)."""
+    for key, arns in (
+        ("adminPrincipalArns", service.admin_principal_arns),
+        ("internalPrincipalArns", service.internal_principal_arns),
+    ):
+        for i, arn in enumerate(arns):
+            if arn.split(":")[4] != account_id:
+                raise bad(f"{key}[{i}]", arn, f"an ARN of this stack's account {account_id}")
+
+
+def _service(r: _Reader, stack: str) -> ServiceSettings:
     d = ServiceSettings()
     service = ServiceSettings(
         ingestion_concurrency=r.optional(
@@ -264,6 +320,17 @@ def _service(r: _Reader) -> ServiceSettings:
         salt_cache_seconds=r.optional("saltCacheSeconds", d.salt_cache_seconds, int_range(30, 900)),
         api_rate_limit=r.optional("apiRateLimit", d.api_rate_limit, int_range(1, 10000)),
         api_burst_limit=r.optional("apiBurstLimit", d.api_burst_limit, int_range(1, 5000)),
+        release_interval_minutes=r.optional(
+            "releaseIntervalMinutes", d.release_interval_minutes, int_range(5, 1440)
+        ),
+        max_events_per_org_per_batch=r.optional(
+            "maxEventsPerOrgPerBatch", d.max_events_per_org_per_batch, int_range(1, 1000)
+        ),
+        github_oidc_audience=r.optional(
+            "githubOidcAudience", default_audience(stack), OIDC_AUDIENCE
+        ),
+        admin_principal_arns=tuple(r.optional("adminPrincipalArns", [], principal_arns)),
+        internal_principal_arns=tuple(r.optional("internalPrincipalArns", [], principal_arns)),
     )
     if service.api_burst_limit < service.api_rate_limit:
         raise bad(
@@ -625,7 +692,7 @@ def parse(raw: Mapping[str, str], *, project: str, stack: str, region: str | Non
         deletion_protection=r.optional("deletionProtection", True, boolean),
         log_retention_days=r.optional("logRetentionDays", 90, one_of_ints(LOG_RETENTION_DAYS)),
         k_anonymity=r.optional("kAnonymity", 10, int_range(2, 1000)),
-        service=_service(r),
+        service=_service(r, stack),
         network=_network(r),
         data=_data(r),
         alerts=_alerts(r),
@@ -651,7 +718,26 @@ def parse(raw: Mapping[str, str], *, project: str, stack: str, region: str | Non
             floors.shown(floor.value(cfg)),
             f"{floor.rule} in production: {floor.why}",
         )
+    _service_floors(cfg)
     return cfg
+
+
+def _service_floors(cfg: StackConfig) -> None:
+    """What production may not lower: k and the batch delay bound what one answer reveals."""
+    if not (cfg.is_production or cfg.stack == "production"):
+        return
+    if cfg.k_anonymity < PRODUCTION_MIN_K_ANONYMITY:
+        raise bad(
+            "kAnonymity",
+            str(cfg.k_anonymity),
+            f"at least {PRODUCTION_MIN_K_ANONYMITY} in production",
+        )
+    if cfg.service.release_interval_minutes < PRODUCTION_MIN_RELEASE_MINUTES:
+        raise bad(
+            "releaseIntervalMinutes",
+            str(cfg.service.release_interval_minutes),
+            f"at least {PRODUCTION_MIN_RELEASE_MINUTES} in production",
+        )
 
 
 def load_stack_config() -> StackConfig:

@@ -23,10 +23,13 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.alarm_catalog import SERVICE_NAMESPACE
 from components.base import service_trust
 
 LAMBDAS = Path(__file__).resolve().parent.parent / "lambdas"
 BUILD = LAMBDAS.parent / "build"
+# Modules every function ships beside its own (caller identity, keyed hashes, the salt).
+SHARED = "shared"
 RUNTIME = "python3.13"
 ARCHITECTURE = "x86_64"
 
@@ -37,6 +40,14 @@ Statement = Mapping[str, Any]
 LAYER_PACKAGES = ("aws_lambda_powertools", "typing_extensions")
 
 LAMBDA_TRUST = service_trust("lambda.amazonaws.com")
+# Where every function's Powertools metrics go: the alarms read the same, single definition.
+METRICS_NAMESPACE = SERVICE_NAMESPACE
+
+
+def powertools_environment(service: str) -> dict[str, str]:
+    """Powertools' own settings: the log's ``service`` and the metrics' namespace."""
+    return {"POWERTOOLS_SERVICE_NAME": service, "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE}
+
 
 # Function names per program run, keyed by the run's root stack resource: tests run the program
 # many times in one process, and each run must see only its own functions.
@@ -111,6 +122,22 @@ class FunctionArgs:
     log_key_arn: pulumi.Input[str]
     log_retention_days: int
     layers: Sequence[pulumi.Input[str]] = ()
+
+
+@dataclass(frozen=True)
+class MovedFrom:
+    """Where a function's resources were registered before: their key stem and their parent
+    (``None``: the same parent, e.g. one whose type was renamed and which carries the alias)."""
+
+    key: str
+    parent: pulumi.Resource | None = None
+
+    def options(self, parent: pulumi.Resource, suffix: str, **extra: Any) -> pulumi.ResourceOptions:
+        name = f"{self.key}-{suffix}"
+        alias = (
+            pulumi.Alias(name=name, parent=self.parent) if self.parent else pulumi.Alias(name=name)
+        )
+        return pulumi.ResourceOptions(parent=parent, aliases=[alias], **extra)
 
 
 @dataclass(frozen=True)
@@ -201,17 +228,38 @@ def powertools_layer(parent: pulumi.Resource, key: str, name: str) -> aws.lambda
     )
 
 
+def _sources(folder: Path) -> dict[str, Path]:
+    return {
+        str(p.relative_to(folder)): p
+        for p in sorted(folder.rglob("*.py"))
+        if "__pycache__" not in p.parts
+    }
+
+
 def package(code: str) -> pulumi.AssetArchive:
-    """The function's own ``.py`` files only: no tests, caches or other functions' code."""
+    """The function's own ``.py`` files and the shared modules, side by side at the root.
+
+    Lambda puts the archive's root on ``sys.path``, so ``lambdas/shared/caller.py`` is imported
+    as ``caller``. A module present in both folders would silently shadow the other: refused.
+    Only file paths and contents enter the archive, in sorted order, so the asset's hash
+    changes only when a shipped file does.
+    """
     folder = LAMBDAS / code
-    files = sorted(p for p in folder.rglob("*.py") if "__pycache__" not in p.parts)
-    if not any(p.name == "handler.py" for p in files):
+    own, shared = _sources(folder), _sources(LAMBDAS / SHARED)
+    if "handler.py" not in own:
         raise FileNotFoundError(f"{folder} has no handler.py")
+    clash = sorted(set(own) & set(shared))
+    if clash:
+        raise ValueError(
+            f"lambdas/{code} and lambdas/{SHARED} both hold {', '.join(clash)}: "
+            "one archive root cannot hold two modules of one name; rename one"
+        )
     project_root = LAMBDAS.parent
+    files = {**own, **shared}
     return pulumi.AssetArchive(
         {
-            str(p.relative_to(folder)): pulumi.FileAsset(str(p.relative_to(project_root)))
-            for p in files
+            name: pulumi.FileAsset(str(files[name].relative_to(project_root)))
+            for name in sorted(files)
         }
     )
 
@@ -230,28 +278,36 @@ def unique_statements(statements: Sequence[Statement]) -> list[Statement]:
     return list(by_sid.values())
 
 
-def lambda_function(parent: pulumi.Resource, key: str, args: FunctionArgs) -> Function:
+def lambda_function(
+    parent: pulumi.Resource, key: str, args: FunctionArgs, moved_from: MovedFrom | None = None
+) -> Function:
     """Create the role, log group, policy and function of one Lambda under ``parent``.
 
-    ``key`` is the stable logical-name stem (``f"{component}-{role}"``).
+    ``key`` is the stable logical-name stem (``f"{component}-{role}"``); ``moved_from`` keeps
+    the identity of resources registered under another stem or parent before.
     """
     root = pulumi.runtime.get_root_resource()
     if root is not None:
         _REGISTERED.setdefault(root, []).append(args.name)
-    child = pulumi.ResourceOptions(parent=parent)
+
+    def child(suffix: str, **extra: Any) -> pulumi.ResourceOptions:
+        if moved_from is None:
+            return pulumi.ResourceOptions(parent=parent, **extra)
+        return moved_from.options(parent, suffix, **extra)
+
     role = aws.iam.Role(
         f"{key}-role",
         name=args.name,
         assume_role_policy=LAMBDA_TRUST,
         max_session_duration=3600,
-        opts=child,
+        opts=child("role"),
     )
     log_group = aws.cloudwatch.LogGroup(
         f"{key}-logs",
         name=f"/aws/lambda/{args.name}",
         retention_in_days=args.log_retention_days,
         kms_key_id=args.log_key_arn,
-        opts=child,
+        opts=child("logs"),
     )
     own_logs: Statement = {
         "Sid": "WriteOwnLogs",
@@ -270,7 +326,7 @@ def lambda_function(parent: pulumi.Resource, key: str, args: FunctionArgs) -> Fu
                 "Statement": statements,
             }
         ),
-        opts=child,
+        opts=child("policy"),
     )
     function = aws.lambda_.Function(
         f"{key}-function",
@@ -292,6 +348,6 @@ def lambda_function(parent: pulumi.Resource, key: str, args: FunctionArgs) -> Fu
         ),
         layers=list(args.layers),
         # The log group and policy exist before the first invocation can need them.
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[log_group, policy]),
+        opts=child("function", depends_on=[log_group, policy]),
     )
     return Function(role=role, log_group=log_group, function=function)

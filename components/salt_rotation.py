@@ -1,16 +1,19 @@
-"""SaltRotation: the HMAC salt, its key, its monthly rotation, and the function that uses it.
+"""SaltRotation: the HMAC salt, its key, and its monthly rotation.
 
-The salt anonymises organisation ids. Everything that touches the salt lives here, so the key
-policy can name exactly the roles that use it:
-- a customer-managed key only Secrets Manager may use, on behalf of the roles that read or
-  rotate the salt; the deploying identities may only make Secrets Manager's key-validation call;
-- the secret ``/{prefix}/{stack}/fp-calibration/hmac-salt``, created WITHOUT a value: the salt
-  never passes through the engine or its state. Secrets Manager's rotation, started
-  immediately on creation, has the salt-rotator seed the first salt (its createSecret step
-  writes one when no AWSCURRENT exists; ingestion answers 503 until then);
+The salt anonymises organisation ids in pending events (docs/privacy.md, "Keyed hashes"). The
+salt's whole life lives here, so its key policy can name exactly the roles that use it:
+- a customer-managed key only Secrets Manager may use, on behalf of the roles named in
+  ``salt_reader_roles`` and the salt-rotator; the deploying identities may only make Secrets
+  Manager's key-validation call;
+- the secret ``/{prefix}/{stack}/fp-calibration/hmac-salt``, created WITHOUT a value: the
+  rotation schedule starts with an immediate rotation whose ``createSecret`` step seeds the first
+  salt, so no salt ever passes through the engine or its state (until then every reader answers
+  ``503 salt_not_seeded``);
 - Secrets Manager's own rotation on ``cron(0 0 1 * ? *)`` calling the salt-rotator (one copy at
-  a time), so AWSPREVIOUS keeps last month's salt and ``rotate-secret`` is the emergency path;
-- the fp-ingestion function, which reads the salt, checks consent and writes events.
+  a time), so AWSPREVIOUS keeps last month's salt and ``rotate-secret`` is the emergency path.
+
+It also owns the functions' environment key and the Powertools layer, which every function of
+the service shares: the rotator needs both, and the calibration service needs the salt first.
 """
 
 from __future__ import annotations
@@ -21,9 +24,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.alarm_catalog import SERVICE_NAMESPACE
 from components.base import managed_key, stateful
-from components.calibration_store import CalibrationStore
 from components.config import Naming
 from components.function import (
     Function,
@@ -32,6 +33,7 @@ from components.function import (
     allow,
     key_via_service,
     lambda_function,
+    powertools_environment,
     powertools_layer,
 )
 from components.key_policy import (
@@ -45,8 +47,6 @@ from components.key_policy import (
 )
 
 ROTATION_SCHEDULE = "cron(0 0 1 * ? *)"  # 00:00 UTC on the 1st of every month
-# The service's one namespace definition: the alarms watch the same constant.
-METRICS_NAMESPACE = SERVICE_NAMESPACE
 ROTATOR_SECRET_ACTIONS = [
     "secretsmanager:DescribeSecret",
     "secretsmanager:GetSecretValue",
@@ -54,6 +54,8 @@ ROTATOR_SECRET_ACTIONS = [
     "secretsmanager:UpdateSecretVersionStage",
 ]
 READER_SECRET_ACTIONS = ["secretsmanager:GetSecretValue"]
+# The release job's view: versions and stages, never a value (no KMS).
+DESCRIBE_SECRET_ACTIONS = ["secretsmanager:DescribeSecret"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,28 +64,22 @@ class SaltRotationArgs:
 
     - naming, account_id, region, environment: where it lives; roles and the secret are named
       by ``naming``; ``environment`` is the metrics' Environment dimension.
-    - store: the CalibrationStore whose consent and calibration tables ingestion uses.
     - deletion_protection: ``protect`` + retain-on-delete on the keys and the secret.
-    - log_key_arn, log_retention_days: the functions' log groups.
-    - ingestion_concurrency: reserved concurrency of fp-ingestion (the DDoS bound).
-    - salt_cache_seconds: how long a warm ingestion container trusts its cached salt.
+    - log_key_arn, log_retention_days: the rotator's log group.
+    - salt_reader_roles: the functions (``naming`` roles such as ``fp-ingestion``) that read the
+      salt; the key policy names their roles, and each also needs ``read_statements()``.
     - deployers: the identities that run ``pulumi up`` (default: none configured).
-    - salt_reader_roles: further roles (``naming`` roles such as ``consent-api``) of functions
-      that read the salt (default none); each also needs ``read_statements()`` in its policy.
     """
 
     naming: Naming
     account_id: str
     region: str
     environment: str
-    store: CalibrationStore
     deletion_protection: bool
     log_key_arn: pulumi.Input[str]
     log_retention_days: int
-    ingestion_concurrency: int
-    salt_cache_seconds: int
+    salt_reader_roles: Sequence[str]
     deployers: Deployers = field(default_factory=Deployers)
-    salt_reader_roles: Sequence[str] = ()
 
 
 def secret_arn_pattern(account_id: str, region: str, secret_name: str) -> str:
@@ -195,8 +191,8 @@ class SaltRotation(pulumi.ComponentResource):
     key: aws.kms.Key
     secret: aws.secretsmanager.Secret
     rotator: Function
-    ingestion: Function
     env_key: aws.kms.Key
+    powertools: aws.lambda_.LayerVersion
 
     def __init__(
         self, name: str, args: SaltRotationArgs, opts: pulumi.ResourceOptions | None = None
@@ -205,7 +201,6 @@ class SaltRotation(pulumi.ComponentResource):
         naming, protect = args.naming, args.deletion_protection
         self._region = args.region
         rotator_name = naming.physical("salt-rotator")
-        ingestion_name = naming.physical("fp-ingestion")
         secret_name = naming.path("fp-calibration", "hmac-salt")
 
         self.key = managed_key(
@@ -221,7 +216,7 @@ class SaltRotation(pulumi.ComponentResource):
                 deployers=args.deployers,
                 reader_role_arns=[
                     role_arn(args.account_id, role)
-                    for role in (ingestion_name, *map(naming.physical, args.salt_reader_roles))
+                    for role in map(naming.physical, args.salt_reader_roles)
                 ],
                 rotator_role_arn=role_arn(args.account_id, rotator_name),
             ),
@@ -245,11 +240,10 @@ class SaltRotation(pulumi.ComponentResource):
             opts=stateful(self, protect),
         )
 
-        # Both components' functions share this layer (CalibrationApi takes its ARN).
+        # Every function of the service uses this layer (CalibrationService takes its ARN).
         self.powertools = powertools_layer(
             self, f"{name}-powertools", naming.physical("powertools")
         )
-        layers = [self.powertools.arn]
         self.rotator = lambda_function(
             self,
             f"{name}-rotator",
@@ -259,7 +253,8 @@ class SaltRotation(pulumi.ComponentResource):
                 description="Secrets Manager rotation of the HMAC salt (four steps)",
                 statements=self.rotator_statements(),
                 environment={
-                    "POWERTOOLS_SERVICE_NAME": "salt-rotator",
+                    **powertools_environment("salt-rotator"),
+                    "ENVIRONMENT": args.environment,
                     "SALT_SECRET_ID": self.secret.arn,
                 },
                 # bench: peak RSS 50 MB after init (boto3 alone 43 MB); 12 runs a year, so
@@ -271,45 +266,9 @@ class SaltRotation(pulumi.ComponentResource):
                 env_key_arn=self.env_key.arn,
                 log_key_arn=args.log_key_arn,
                 log_retention_days=args.log_retention_days,
-                layers=layers,
+                layers=[self.powertools.arn],
             ),
         )
-        store = args.store
-        self.ingestion = lambda_function(
-            self,
-            f"{name}-ingestion",
-            FunctionArgs(
-                name=ingestion_name,
-                code="fp_ingestion",
-                description="Validates, consent-checks, anonymises and stores FP events",
-                statements=[
-                    *store.consent_read_statements(),
-                    *store.calibration_write_statements(),
-                    *self.read_statements(),
-                ],
-                environment={
-                    "ENVIRONMENT": args.environment,
-                    "POWERTOOLS_SERVICE_NAME": "fp-ingestion",
-                    "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-                    "CONSENT_TABLE_NAME": store.tables["consent"].name,
-                    "CALIBRATION_TABLE_NAME": store.tables["calibration"].name,
-                    "AGGREGATES_TABLE_NAME": store.tables["aggregates"].name,
-                    "SALT_SECRET_ID": self.secret.arn,
-                    "SALT_CACHE_SECONDS": str(args.salt_cache_seconds),
-                },
-                # bench (`python -m bench`): 2.3 ms CPU per warm event at p50, 3.5 ms at p99,
-                # peak RSS 52 MB; 256 MB is the smallest size keeping the modelled warm p99
-                # under 50 ms (41 ms; 128 MB: 65 ms) for $0.34 per million events.
-                memory_mb=256,
-                timeout_s=10,
-                reserved_concurrency=args.ingestion_concurrency,
-                env_key_arn=self.env_key.arn,
-                log_key_arn=args.log_key_arn,
-                log_retention_days=args.log_retention_days,
-                layers=layers,
-            ),
-        )
-
         permission = aws.lambda_.Permission(
             f"{name}-rotator-invoke",
             action="lambda:InvokeFunction",
@@ -336,16 +295,19 @@ class SaltRotation(pulumi.ComponentResource):
                 "secretArn": self.secret.arn,
                 "keyArn": self.key.arn,
                 "rotatorName": self.rotator.function.name,
-                "ingestionName": self.ingestion.function.name,
             }
         )
 
     def read_statements(self) -> list[Statement]:
-        """Read the current salt (cached by the caller)."""
+        """Read the current and previous salt (cached by the caller)."""
         return [
             allow("ReadSalt", READER_SECRET_ACTIONS, [self.secret.arn]),
             self._key_statement(["kms:Decrypt"]),
         ]
+
+    def describe_statements(self) -> list[Statement]:
+        """List the salt's versions and stages, never a value (the release job's view)."""
+        return [allow("ListSaltVersions", DESCRIBE_SECRET_ACTIONS, [self.secret.arn])]
 
     def rotator_statements(self) -> list[Statement]:
         """The four rotation steps on this one secret (as the AWS rotation templates need)."""

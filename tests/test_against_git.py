@@ -17,7 +17,7 @@ import pytest
 from tools import against
 from tools.mock_program import ROOT
 
-CONSENT_SPEC = 'TableSpec(role="consent-store", hash_key="orgId"'
+CONSENT_SPEC = 'TableSpec(role="consent-store", hash_key="orgKey"'
 CONSENT_URN_TAIL = "aws:dynamodb/table:Table::calibration-store-consent-store"
 
 
@@ -70,7 +70,7 @@ def test_changing_the_consent_hash_key_fails_naming_the_resource_and_input(scrat
     # THEN it exits 1 naming the table's URN and the input, old -> new
     assert result.returncode == 1, result.stdout + result.stderr
     line = next(x for x in result.stdout.splitlines() if CONSENT_URN_TAIL in x)
-    assert "REPLACED" in line and "hashKey: 'orgId' -> 'organisationId'" in line, line
+    assert "REPLACED" in line and "hashKey: 'orgKey' -> 'organisationId'" in line, line
 
 
 def test_an_unchanged_work_tree_passes_and_the_caller_s_modules_come_back(scratch, capsys):

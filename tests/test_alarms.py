@@ -186,7 +186,7 @@ def test_function_role_reverses_the_naming_rule_and_refuses_foreign_names():
         function_role(naming, "phase-mirror-fp-ingestion-production")
 
 
-@pytest.fixture(params=["consent-store", "calibration-store", "calibration-aggregates"])
+@pytest.fixture(params=["consent-store", "pending-events", "calibration-published"])
 def table_role(request):
     return request.param
 
@@ -497,8 +497,8 @@ def log_group_of(run: ProgramRun, role: str) -> str:
         (
             "consent-failures-by-org",
             "fp-ingestion",
-            "fields @timestamp, orgId, error\n| filter @message like /consent.*failed/\n"
-            "| stats count() by orgId\n| sort count desc\n| limit 20",
+            "fields @timestamp, orgKey, error\n| filter @message like /consent.*failed/\n"
+            "| stats count() by orgKey\n| sort count desc\n| limit 20",
         ),
         (
             "anonymization-performance",
@@ -542,7 +542,9 @@ def widget_metrics(widget: dict[str, Any]) -> list[tuple[str, str, dict[str, str
 
 
 def test_dashboard_has_spec_000s_seven_widgets(program):
-    widgets = dashboard(program)["widgets"]
+    # then one graph of the metrics the calibration service's further alarms watch
+    *widgets, further = dashboard(program)["widgets"]
+    assert further["properties"]["title"] == "Further alarmed metrics"
     assert [w["properties"]["title"] for w in widgets] == [
         "FP Ingestion Volume",
         "Consent Check Results",

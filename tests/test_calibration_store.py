@@ -1,10 +1,13 @@
-"""CalibrationStore: the five tables, their key, and the backup plan that covers them."""
+"""CalibrationStore: the service's tables, their key, the org key, and the backup plan."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
 from components.calibration_store import TABLES
+from testing.aws import TABLES as CONTRACT_TABLES
 
 TABLE = "aws:dynamodb/table:Table"
 
@@ -14,40 +17,54 @@ def tables(run):
 
 
 @pytest.mark.parametrize(
-    ("role", "hash_key", "ttl"),
+    ("role", "hash_key", "range_key", "ttl"),
     [
-        ("consent-store", "orgId", "expiresAt"),
-        ("calibration-store", "id", None),
-        ("fp-events", "id", None),
-        ("block-counter", "bucketKey", "expiresAt"),
+        ("consent-store", "orgKey", None, "expiresAt"),
+        ("org-admission", "orgKey", "record", None),
+        ("pending-events", "orgHash", "eventKey", "expiresAt"),
+        ("event-dedup", "eventKey", None, "expiresAt"),
+        ("calibration-published", "ruleId", "entry", "expiresAt"),
+        ("fp-events", "id", None, None),
+        ("block-counter", "bucketKey", None, "expiresAt"),
     ],
 )
-def test_table_key_schema_and_ttl(program, role, hash_key, ttl):
+def test_table_key_schema_and_ttl(program, role, hash_key, range_key, ttl):
     table = tables(program)[f"phase-mirror-{role}-{program.stack}"]
     assert table.inputs["hashKey"] == hash_key
-    assert table.inputs["attributes"][0] == {"name": hash_key, "type": "S"}
+    assert table.inputs.get("rangeKey") == range_key
+    keys = [hash_key, *([range_key] if range_key else [])]
+    assert table.inputs["attributes"][: len(keys)] == [{"name": k, "type": "S"} for k in keys]
     if ttl:
         assert table.inputs["ttl"] == {"enabled": True, "attributeName": ttl}
     else:
         assert "ttl" not in table.inputs
 
 
-def test_calibration_rule_index_is_on_rule_id_projecting_all(program):
-    table = tables(program)[f"phase-mirror-calibration-store-{program.stack}"]
-    (gsi,) = table.inputs["globalSecondaryIndexes"]
-    assert gsi["name"] == "rule-index" and gsi["projectionType"] == "ALL"
-    assert gsi["keySchemas"] == [{"attributeName": "ruleId", "keyType": "HASH"}]
+def test_the_tables_are_the_ones_the_functions_are_tested_against():
+    # The Lambda tests build their moto tables from testing/aws.py: the same keys and TTLs.
+    for logical, shape in CONTRACT_TABLES.items():
+        spec = TABLES[logical]
+        assert (spec.role, spec.hash_key, spec.range_key, spec.ttl_attribute) == (
+            shape.role,
+            shape.hash_key,
+            shape.range_key,
+            shape.ttl_attribute,
+        ), logical
 
 
-def test_aggregates_are_keyed_by_rule_then_period_shard(program):
-    # calibration-query reads one rule's aggregates with one Query on the partition key
-    table = tables(program)[f"phase-mirror-calibration-aggregates-{program.stack}"]
-    assert (table.inputs["hashKey"], table.inputs["rangeKey"]) == ("ruleId", "periodShard")
-    assert table.inputs["attributes"] == [
-        {"name": "ruleId", "type": "S"},
-        {"name": "periodShard", "type": "S"},
-    ]
-    assert not table.inputs.get("globalSecondaryIndexes")
+def test_the_service_tables_have_no_index(program):
+    # Every read is by key: an index would copy organisation hashes to a second place.
+    for logical in CONTRACT_TABLES:
+        table = tables(program)[f"phase-mirror-{TABLES[logical].role}-{program.stack}"]
+        assert not table.inputs.get("globalSecondaryIndexes"), table.urn
+
+
+def test_the_raw_event_tables_are_gone(program):
+    # Nothing reads or writes the per-event calibration table or the live aggregates any more
+    # (calibration-query reads published batches only); nothing was deployed, so they go.
+    names = set(tables(program))
+    for role in ("calibration-store", "calibration-aggregates"):
+        assert f"phase-mirror-{role}-{program.stack}" not in names
 
 
 def test_fp_events_can_be_read_by_rule_in_time_order(program):
@@ -61,7 +78,7 @@ def test_fp_events_can_be_read_by_rule_in_time_order(program):
 
 def test_every_table_is_on_demand_with_pitr_and_the_components_cmk(program):
     (key,) = [k for k in program.of_type("aws:kms/key:Key") if k.name == "calibration-store-key"]
-    assert len(program.of_type(TABLE)) == len(TABLES) == 5
+    assert len(program.of_type(TABLE)) == len(TABLES) == 7
     for table in program.of_type(TABLE):
         assert table.inputs["billingMode"] == "PAY_PER_REQUEST", table.urn
         assert table.inputs["pointInTimeRecovery"] == {"enabled": True}, table.urn
@@ -75,6 +92,31 @@ def test_table_key_rotates_and_has_an_alias(program):
     alias = program.one("aws:kms/alias:Alias", "calibration-store-key-alias")
     assert alias.inputs["name"] == f"alias/phase-mirror-calibration-tables-{program.stack}"
     assert alias.inputs["targetKeyId"] == key.outputs["keyId"]
+
+
+def test_org_key_is_an_hmac_key_that_never_rotates(program):
+    key = program.one("aws:kms/key:Key", "calibration-store-org-key")
+    assert key.inputs["customerMasterKeySpec"] == "HMAC_256"
+    assert key.inputs["keyUsage"] == "GENERATE_VERIFY_MAC"
+    # KMS rotates no HMAC key; a new one would orphan every consent and admission record.
+    assert key.inputs["enableKeyRotation"] is False
+    alias = program.one("aws:kms/alias:Alias", "calibration-store-org-key-alias")
+    assert alias.inputs["name"] == f"alias/phase-mirror-org-key-{program.stack}"
+    assert alias.inputs["targetKeyId"] == key.outputs["keyId"]
+
+
+def test_org_key_policy_administers_without_use_and_names_the_three_roles(program):
+    key = program.one("aws:kms/key:Key", "calibration-store-org-key")
+    admin, use = json.loads(key.inputs["policy"])["Statement"]
+    root = "arn:aws:iam::123456789012:root"
+    assert admin["Principal"] == {"AWS": root} and admin["Resource"] == "*"
+    assert not any(a.startswith(("kms:Generate", "kms:Verify", "kms:*")) for a in admin["Action"])
+    assert use["Action"] == ["kms:GenerateMac"]
+    assert use["Condition"]["StringEquals"]["kms:MacAlgorithm"] == "HMAC_SHA_256"
+    assert use["Condition"]["ArnEquals"]["aws:PrincipalArn"] == [
+        f"arn:aws:iam::123456789012:role/phase-mirror-{role}-{program.stack}"
+        for role in ("fp-ingestion", "fp-consent", "fp-admission")
+    ]
 
 
 def test_deletion_protection_follows_the_stack(staging, production):
@@ -131,3 +173,4 @@ def test_outputs_export_table_names_arns_and_key(program):
         assert program.outputs[f"{logical}TableName"].endswith(program.stack)
         assert program.outputs[f"{logical}TableArn"].startswith("arn:aws:dynamodb:")
     assert program.outputs["calibrationKeyArn"].startswith("arn:aws:kms:")
+    assert program.outputs["orgKeyArn"].startswith("arn:aws:kms:")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from components.config import ConfigError, Naming, parse
@@ -293,3 +295,133 @@ def test_deploy_role_arn_must_be_a_role_arn():
             stack="staging",
             region="us-east-1",
         )
+
+
+# --- Calibration service keys -----------------------------------------------------------------
+
+ROLE = "arn:aws:iam::123456789012:role/operator"
+SERVICE_REJECTIONS = [
+    (
+        {"releaseIntervalMinutes": "4"},
+        "config key 'releaseIntervalMinutes' has invalid value '4': allowed a whole number "
+        "from 5 to 1440",
+    ),
+    ({"releaseIntervalMinutes": "1441"}, "'releaseIntervalMinutes' has invalid value '1441'"),
+    ({"releaseIntervalMinutes": "hourly"}, "'releaseIntervalMinutes' has invalid value 'hourly'"),
+    (
+        {"environment": "production", "releaseIntervalMinutes": "30"},
+        "config key 'releaseIntervalMinutes' has invalid value '30': allowed at least 60 in "
+        "production",
+    ),
+    (
+        {"environment": "production", "kAnonymity": "9"},
+        "config key 'kAnonymity' has invalid value '9': allowed at least 10 in production",
+    ),
+    (
+        {"maxEventsPerOrgPerBatch": "0"},
+        "config key 'maxEventsPerOrgPerBatch' has invalid value '0': allowed a whole number "
+        "from 1 to 1000",
+    ),
+    ({"maxEventsPerOrgPerBatch": "1001"}, "'maxEventsPerOrgPerBatch' has invalid value '1001'"),
+    (
+        {"githubOidcAudience": "my audience"},
+        "config key 'githubOidcAudience' has invalid value 'my audience': allowed 1-255 "
+        "characters of A-Z a-z 0-9 . _ : / -",
+    ),
+    ({"githubOidcAudience": "a" * 256}, "'githubOidcAudience' has invalid value 'aaaa"),
+    (
+        {"adminPrincipalArns": ROLE},
+        f"config key 'adminPrincipalArns' has invalid value '{ROLE}': allowed a YAML list",
+    ),
+    (
+        {"adminPrincipalArns": '["arn:aws:iam::123456789012:root"]'},
+        "config key 'adminPrincipalArns[0]' has invalid value 'arn:aws:iam::123456789012:root': "
+        "allowed an IAM role or user ARN",
+    ),
+    (
+        {"internalPrincipalArns": '["arn:aws:iam::123456789012:role/*"]'},
+        "'internalPrincipalArns[0]' has invalid value 'arn:aws:iam::123456789012:role/*'",
+    ),
+    (
+        {"internalPrincipalArns": '["arn:aws:sts::123456789012:assumed-role/ci/run-1"]'},
+        "'internalPrincipalArns[0]' has invalid value 'arn:aws:sts::123456789012:assumed-role",
+    ),
+    (
+        {"internalPrincipalArns": '["arn:aws:iam::12345:role/ci"]'},
+        "'internalPrincipalArns[0]' has invalid value 'arn:aws:iam::12345:role/ci'",
+    ),
+    (
+        {"adminPrincipalArns": json.dumps([ROLE, ROLE])},
+        "'adminPrincipalArns' has invalid value '[\"arn:aws:iam::123456789012:role/operator\", "
+        '"arn:aws:iam::123456789012:role/operator"]\': allowed a list naming each ARN once',
+    ),
+    (
+        {"adminPrincipalArns": json.dumps([f"{ROLE}{i}" for i in range(21)])},
+        "allowed a list of at most 20 ARNs",
+    ),
+]
+
+
+@pytest.mark.parametrize(("raw", "fragment"), SERVICE_REJECTIONS)
+def test_bad_service_config_is_rejected_with_key_value_and_allowed(raw, fragment):
+    with pytest.raises(ConfigError) as error:
+        parse({**BASE, **raw}, project="phase-mirror-infra", stack="staging", region="us-east-1")
+    message = str(error.value)
+    assert fragment in message and "\n" not in message
+
+
+def test_service_defaults():
+    service = parse_with().service
+    assert service.release_interval_minutes == 60
+    assert service.max_events_per_org_per_batch == 10
+    assert service.github_oidc_audience == "phase-mirror-fp-calibration-staging"
+    assert service.admin_principal_arns == () and service.internal_principal_arns == ()
+
+
+def test_service_keys_take_their_values():
+    users = [ROLE, "arn:aws:iam::123456789012:user/team/ci-bot"]
+    service = parse_with(
+        releaseIntervalMinutes="5",
+        maxEventsPerOrgPerBatch="1000",
+        githubOidcAudience="sts.amazonaws.com/phase-mirror:prod",
+        adminPrincipalArns=json.dumps([ROLE]),
+        internalPrincipalArns=json.dumps(users),
+    ).service
+    assert (service.release_interval_minutes, service.max_events_per_org_per_batch) == (5, 1000)
+    assert service.github_oidc_audience == "sts.amazonaws.com/phase-mirror:prod"
+    assert service.admin_principal_arns == (ROLE,)
+    assert service.internal_principal_arns == tuple(users)
+
+
+def test_production_floors_hold_for_the_production_stack_whatever_its_environment():
+    # A stack named production that declares itself staging still gets the floors.
+    with pytest.raises(ConfigError, match="'releaseIntervalMinutes' has invalid value '5'"):
+        parse(
+            {"environment": "staging", "releaseIntervalMinutes": "5", "deletionProtection": "true"},
+            project="phase-mirror-infra",
+            stack="production",
+            region="us-east-1",
+        )
+
+
+def test_production_accepts_its_floors():
+    cfg = parse(
+        {"environment": "production", "kAnonymity": "10", "releaseIntervalMinutes": "60"},
+        project="phase-mirror-infra",
+        stack="production",
+        region="us-east-1",
+    )
+    assert (cfg.k_anonymity, cfg.service.release_interval_minutes) == (10, 60)
+
+
+def test_allow_listed_principals_must_belong_to_the_stacks_account():
+    from components.config import check_principal_accounts
+
+    service = parse_with(internalPrincipalArns=json.dumps([ROLE])).service
+    check_principal_accounts(service, "123456789012")
+    with pytest.raises(ConfigError) as error:
+        check_principal_accounts(service, "210987654321")
+    assert str(error.value) == (
+        f"config key 'internalPrincipalArns[0]' has invalid value '{ROLE}': "
+        "allowed an ARN of this stack's account 210987654321"
+    )

@@ -12,8 +12,11 @@ from components.function import RUNTIME, package
 FUNCTION = "aws:lambda/function:Function"
 FUNCTIONS = {
     "salt-rotator": ("salt-rotation-rotator", "salt_rotator"),
-    "fp-ingestion": ("salt-rotation-ingestion", "fp_ingestion"),
-    "calibration-query": ("calibration-api-query", "calibration_query"),
+    "fp-ingestion": ("calibration-service-ingestion", "fp_ingestion"),
+    "fp-consent": ("calibration-service-consent", "consent"),
+    "fp-admission": ("calibration-service-admission", "admission"),
+    "fp-release": ("calibration-service-release", "release"),
+    "calibration-query": ("calibration-service-query", "calibration_query"),
     "salt-age-check": ("salt-age-check", "salt_age"),
 }
 SECRET_LOOKING = re.compile(r"(?i)(secret|password|token|salt|key)$")
@@ -77,12 +80,38 @@ def test_role_may_write_only_its_own_log_group(function):
             assert statement["Action"] == ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
 
 
+def test_every_function_of_the_program_is_checked_here(program):
+    assert {f.inputs["name"] for f in program.of_type(FUNCTION)} == {
+        f"phase-mirror-{role}-{program.stack}" for role in FUNCTIONS
+    }
+
+
+SHARED = {"caller.py", "org_identity.py", "pending_purge.py", "salt_cache.py"}
+
+
 @pytest.mark.parametrize("code", sorted(c for _, c in FUNCTIONS.values()))
-def test_each_package_holds_only_its_own_code(code):
+def test_each_package_holds_its_own_code_and_the_shared_modules_at_the_root(code):
+    from components.function import LAMBDAS
+
     archive = package(code)
     names = set(archive.assets)
-    assert "handler.py" in names
-    assert all(n.endswith(".py") and "test" not in n for n in names), names
+    own = {p.name for p in (LAMBDAS / code).glob("*.py")}
+    assert "handler.py" in own
+    # Lambda puts the archive's root on sys.path: `import caller` finds lambdas/shared/caller.py
+    assert names == own | SHARED
+    assert all(n.endswith(".py") and "test" not in n and "/" not in n for n in names), names
+    # content only: each entry is the repository file of that name, by a relative path
+    for name, asset in archive.assets.items():
+        assert asset.path in (f"lambdas/{code}/{name}", f"lambdas/shared/{name}"), asset.path
+
+
+def test_package_is_the_same_archive_every_time():
+    # The engine hashes the archive from its entries: same names, order and files each run.
+    first, second = package("fp_ingestion"), package("fp_ingestion")
+    assert list(first.assets) == sorted(first.assets)
+    assert [(n, a.path) for n, a in first.assets.items()] == [
+        (n, a.path) for n, a in second.assets.items()
+    ]
 
 
 def test_a_function_folder_without_handler_is_refused(tmp_path, monkeypatch):
@@ -90,8 +119,23 @@ def test_a_function_folder_without_handler_is_refused(tmp_path, monkeypatch):
 
     monkeypatch.setattr(function_module, "LAMBDAS", tmp_path)
     (tmp_path / "empty").mkdir()
+    (tmp_path / "shared").mkdir()
     with pytest.raises(FileNotFoundError, match=r"no handler\.py"):
         package("empty")
+
+
+def test_a_module_in_both_the_function_and_shared_stops_the_program(tmp_path, monkeypatch):
+    import components.function as function_module
+
+    # GIVEN a function folder holding a module of the same name as a shared one
+    monkeypatch.setattr(function_module, "LAMBDAS", tmp_path)
+    for folder in ("fn", "shared"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "salt_cache.py").write_text("X = 1\n")
+    (tmp_path / "fn" / "handler.py").write_text("")
+    # THEN packaging refuses it, naming the module, instead of shipping one shadowing the other
+    with pytest.raises(ValueError, match=r"lambdas/fn and lambdas/shared both hold salt_cache\.py"):
+        package("fn")
 
 
 def test_layer_holds_the_pinned_powertools_sources_and_nothing_compiled():

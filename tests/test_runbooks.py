@@ -33,7 +33,6 @@ PENDING_MODULES: set[str] = set()
 
 # Names the runbooks create on purpose (restore targets), and the two Pulumi project names.
 RESTORE_TARGETS = {
-    "phase-mirror-calibration-store-production-restored",
     "phase-mirror-consent-store-production-restored",
     "phase-mirror-db-production-restored",
     "phase-mirror-db-production-old",
@@ -174,10 +173,16 @@ def test_runbooks_name_the_resources_on_call_needs(known_names):
     for stack in STACKS:
         for required in (
             f"phase-mirror-consent-store-{stack}",
-            f"phase-mirror-calibration-store-{stack}",
+            f"phase-mirror-org-admission-{stack}",
+            f"phase-mirror-pending-events-{stack}",
+            f"phase-mirror-event-dedup-{stack}",
+            f"phase-mirror-calibration-published-{stack}",
             f"phase-mirror-fp-events-{stack}",
             f"phase-mirror-block-counter-{stack}",
             f"phase-mirror-fp-ingestion-{stack}",
+            f"phase-mirror-fp-consent-{stack}",
+            f"phase-mirror-fp-admission-{stack}",
+            f"phase-mirror-fp-release-{stack}",
             f"phase-mirror-calibration-query-{stack}",
             f"phase-mirror-salt-rotator-{stack}",
             f"/phase-mirror/{stack}/fp-calibration/hmac-salt",

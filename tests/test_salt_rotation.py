@@ -1,4 +1,5 @@
-"""SaltRotation: the salt's key, secret, monthly rotation (seeding the first salt) and functions."""
+"""SaltRotation: the salt's key, secret (seeded by its first rotation), monthly rotation and the
+rotator function."""
 
 from __future__ import annotations
 
@@ -32,18 +33,12 @@ def test_salt_key_rotates_and_names_exactly_the_roles_that_touch_the_salt(progra
         )
         for arn in statements[sid]["Condition"]["ArnEquals"]["aws:PrincipalArn"]
     }
-    # The roles the policy names are exactly the two functions of this component.
-    roles = {
-        r.inputs["name"] for r in program.of_type("aws:iam/role:Role") if "salt-rotation" in r.urn
+    # Exactly the functions that read the salt, and the rotator: never fp-release (which only
+    # lists versions) or calibration-query.
+    assert named == {
+        f"phase-mirror-{role}-{program.stack}"
+        for role in ("fp-ingestion", "fp-consent", "fp-admission", "salt-rotator")
     }
-    assert (
-        named
-        == roles
-        == {
-            f"phase-mirror-fp-ingestion-{program.stack}",
-            f"phase-mirror-salt-rotator-{program.stack}",
-        }
-    )
 
 
 def test_a_further_salt_reader_is_one_more_name_in_the_readers_list():
@@ -106,6 +101,17 @@ def test_rotation_is_secrets_managers_own_monthly_schedule_and_seeds_the_first_s
     # Rotating on creation is what writes the first salt (the rotator's createSecret seeds one
     # when no AWSCURRENT exists).
     assert rotation.inputs["rotateImmediately"] is True
+
+
+def test_rotator_reads_the_secret_and_reports_metrics_for_this_environment(program):
+    env = fn(program, "rotator").inputs["environment"]["variables"]
+    secret = program.one(SECRET, "salt-rotation-secret")
+    assert env == {
+        "ENVIRONMENT": program.config["phase-mirror-infra:environment"],
+        "SALT_SECRET_ID": secret.outputs["arn"],
+        "POWERTOOLS_SERVICE_NAME": "salt-rotator",
+        "POWERTOOLS_METRICS_NAMESPACE": "PhaseMirror/FPCalibration",
+    }
 
 
 def test_only_secrets_manager_for_this_secret_may_invoke_the_rotator(program):
