@@ -38,6 +38,7 @@ _NOTHING: tuple[str, ...] = ()
 REFRESH_READS: Mapping[str, tuple[str, ...]] = {
     "aws:apigatewayv2/api:Api": _API,
     "aws:apigatewayv2/integration:Integration": _API,
+    "aws:apigatewayv2/authorizer:Authorizer": _API,
     "aws:apigatewayv2/route:Route": _API,
     "aws:apigatewayv2/stage:Stage": _API,
     "aws:backup/plan:Plan": ("backup:GetBackupPlan", "backup:ListTags"),
@@ -141,6 +142,9 @@ REFRESH_READS: Mapping[str, tuple[str, ...]] = {
         "lambda:ListVersionsByFunction",
         "lambda:ListTags",
     ),
+    "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": (
+        "lambda:GetFunctionEventInvokeConfig",
+    ),
     "aws:lambda/layerVersion:LayerVersion": ("lambda:GetLayerVersion",),
     "aws:lambda/permission:Permission": ("lambda:GetPolicy",),
     "aws:rds/instance:Instance": ("rds:DescribeDBInstances", "rds:ListTagsForResource"),
@@ -162,6 +166,7 @@ REFRESH_READS: Mapping[str, tuple[str, ...]] = {
         "s3:GetEncryptionConfiguration",
     ),
     "aws:s3/bucketVersioning:BucketVersioning": ("s3:GetBucketVersioning",),
+    "aws:scheduler/schedule:Schedule": ("scheduler:GetSchedule",),
     "aws:secretsmanager/secret:Secret": (
         "secretsmanager:DescribeSecret",
         "secretsmanager:GetResourcePolicy",

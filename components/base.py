@@ -12,6 +12,7 @@ from components.config import StackConfig
 
 PROJECT_TAG = "PhaseMirror"
 
+
 def tagged_provider(cfg: StackConfig, component: str, previous: str | None = None) -> aws.Provider:
     """One AWS provider per component whose default tags mark every resource it creates.
 

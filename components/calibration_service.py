@@ -44,6 +44,9 @@ PREVIOUS_NAME = "calibration-api"
 # The functions that turn an owner id into its keyed hashes: they read the salt and derive the
 # org secret, so the salt key and the org key name exactly their roles.
 PSEUDONYM_FUNCTIONS = ("fp-ingestion", "fp-consent", "fp-admission")
+# Reserved concurrency of the functions no config key sizes. fp-release: one run at a time
+# (overlapping runs are safe, but they would only race for claims).
+FIXED_CONCURRENCY = {"fp-consent": 5, "fp-admission": 2, "fp-release": 1}
 INVOKE_ACTIONS = ["lambda:InvokeFunction"]
 # Lambda drops an asynchronous event after two retries or an hour, whichever comes first; the
 # next scheduled run picks up whatever a dropped one left (every run is idempotent).
@@ -207,10 +210,7 @@ class CalibrationService(pulumi.ComponentResource):
         }
         concurrency = {
             "fp-ingestion": settings.ingestion_concurrency,
-            "fp-consent": 5,
-            "fp-admission": 2,
-            # One run at a time: overlapping runs are safe, but they would only race for claims.
-            "fp-release": 1,
+            **FIXED_CONCURRENCY,
             "calibration-query": settings.query_concurrency,
         }
         moved = {

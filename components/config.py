@@ -269,9 +269,6 @@ class ServiceSettings:
     internal_principal_arns: tuple[str, ...] = ()
 
 
-# The release job's floor in production: events wait at least an hour for their batch.
-PRODUCTION_MIN_RELEASE_MINUTES = 60
-PRODUCTION_MIN_K_ANONYMITY = 10
 MAX_PRINCIPALS = 20
 # The JWT authorizer compares ``aud`` as a string; GitHub takes any audience a workflow asks for.
 OIDC_AUDIENCE = pattern(r"[A-Za-z0-9._:/-]{1,255}", "1-255 characters of A-Z a-z 0-9 . _ : / -")
@@ -718,26 +715,7 @@ def parse(raw: Mapping[str, str], *, project: str, stack: str, region: str | Non
             floors.shown(floor.value(cfg)),
             f"{floor.rule} in production: {floor.why}",
         )
-    _service_floors(cfg)
     return cfg
-
-
-def _service_floors(cfg: StackConfig) -> None:
-    """What production may not lower: k and the batch delay bound what one answer reveals."""
-    if not (cfg.is_production or cfg.stack == "production"):
-        return
-    if cfg.k_anonymity < PRODUCTION_MIN_K_ANONYMITY:
-        raise bad(
-            "kAnonymity",
-            str(cfg.k_anonymity),
-            f"at least {PRODUCTION_MIN_K_ANONYMITY} in production",
-        )
-    if cfg.service.release_interval_minutes < PRODUCTION_MIN_RELEASE_MINUTES:
-        raise bad(
-            "releaseIntervalMinutes",
-            str(cfg.service.release_interval_minutes),
-            f"at least {PRODUCTION_MIN_RELEASE_MINUTES} in production",
-        )
 
 
 def load_stack_config() -> StackConfig:

@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from components.calibration_service import FIXED_CONCURRENCY
 from components.config import ConfigError, StackConfig, _minutes, _windows_overlap
 from components.redis_cache import REDIS_MAINTENANCE_WINDOW
 
@@ -137,9 +138,23 @@ def planned_names(cfg: StackConfig, account_id: str) -> list[PlannedName]:
     n = cfg.naming
     functions = [
         n.physical(r)
-        for r in ("fp-ingestion", "salt-rotator", "calibration-query", "salt-age-check")
+        for r in (
+            "fp-ingestion",
+            "fp-consent",
+            "fp-admission",
+            "fp-release",
+            "calibration-query",
+            "salt-rotator",
+            "salt-age-check",
+        )
     ]
-    roles = [*functions, *(n.physical(r) for r in ("db-monitoring", "backup", "vpc-flow-logs"))]
+    roles = [
+        *functions,
+        *(
+            n.physical(r)
+            for r in ("db-monitoring", "backup", "vpc-flow-logs", "fp-release-scheduler")
+        ),
+    ]
     # The account baseline (trail, its bucket, role and key) only in the stack that holds it.
     baseline = cfg.account_baseline
     roles += [n.physical("trail-logs")] if baseline else []
@@ -190,7 +205,8 @@ BUCKET_ROLES = ("access-logs", "baselines")
 BASELINE_BUCKET_ROLES = ("cloudtrail",)
 SALT_SECRET_PATH = ("fp-calibration", "hmac-salt")
 KEY_ALIAS_ROLES = (
-    "logs", "alerts", "salt", "functions", "calibration-tables", "data", "eks-secrets", "backup",
+    "logs", "alerts", "salt", "functions", "calibration-tables", "org-key", "data", "eks-secrets",
+    "backup",
 )  # fmt: skip
 BASELINE_KEY_ALIAS_ROLES = ("trail",)
 
@@ -282,6 +298,7 @@ def function_reservations(cfg: StackConfig) -> dict[str, tuple[str, int]]:
     return {
         "fp-ingestion": ("ingestionConcurrency", cfg.service.ingestion_concurrency),
         "calibration-query": ("queryConcurrency", cfg.service.query_concurrency),
+        **{role: (f"{role} (fixed)", n) for role, n in FIXED_CONCURRENCY.items()},
         "salt-rotator": ("salt-rotator (fixed)", ROTATOR_CONCURRENCY),
         "salt-age-check": ("salt-age-check (fixed)", 1),
     }

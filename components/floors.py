@@ -62,6 +62,12 @@ PRODUCTION_FLOORS: tuple[Floor, ...] = (
     Floor("redisNodes", "data.redis_nodes", AtLeast(2), "a replica to fail over to"),
     Floor("natGateways", "network.nat_gateways", Exactly("one_per_az"), "egress survives a zone"),
     Floor("trailRetentionDays", "alerts.trail_retention_days", AtLeast(365), "CIS: a year"),
+    Floor(
+        "releaseIntervalMinutes",
+        "service.release_interval_minutes",
+        AtLeast(60),
+        "events wait at least an hour for their batch",
+    ),
 )
 
 

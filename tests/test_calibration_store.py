@@ -107,16 +107,25 @@ def test_org_key_is_an_hmac_key_that_never_rotates(program):
 
 def test_org_key_policy_administers_without_use_and_names_the_three_roles(program):
     key = program.one("aws:kms/key:Key", "calibration-store-org-key")
-    admin, use = json.loads(key.inputs["policy"])["Statement"]
-    root = "arn:aws:iam::123456789012:root"
-    assert admin["Principal"] == {"AWS": root} and admin["Resource"] == "*"
-    assert not any(a.startswith(("kms:Generate", "kms:Verify", "kms:*")) for a in admin["Action"])
+    statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
+    use = statements["PseudonymRolesGenerateMac"]
     assert use["Action"] == ["kms:GenerateMac"]
     assert use["Condition"]["StringEquals"]["kms:MacAlgorithm"] == "HMAC_SHA_256"
     assert use["Condition"]["ArnEquals"]["aws:PrincipalArn"] == [
         f"arn:aws:iam::123456789012:role/phase-mirror-{role}-{program.stack}"
         for role in ("fp-ingestion", "fp-consent", "fp-admission")
     ]
+    # Every other statement administers: none lets anyone generate or verify a MAC.
+    for sid, statement in statements.items():
+        if sid != "PseudonymRolesGenerateMac" and statement["Effect"] == "Allow":
+            actions = (
+                statement["Action"]
+                if isinstance(statement["Action"], list)
+                else [statement["Action"]]
+            )
+            assert not any(
+                a.startswith(("kms:Generate", "kms:Verify", "kms:*")) for a in actions
+            ), sid
 
 
 def test_deletion_protection_follows_the_stack(staging, production):

@@ -309,15 +309,6 @@ SERVICE_REJECTIONS = [
     ({"releaseIntervalMinutes": "1441"}, "'releaseIntervalMinutes' has invalid value '1441'"),
     ({"releaseIntervalMinutes": "hourly"}, "'releaseIntervalMinutes' has invalid value 'hourly'"),
     (
-        {"environment": "production", "releaseIntervalMinutes": "30"},
-        "config key 'releaseIntervalMinutes' has invalid value '30': allowed at least 60 in "
-        "production",
-    ),
-    (
-        {"environment": "production", "kAnonymity": "9"},
-        "config key 'kAnonymity' has invalid value '9': allowed at least 10 in production",
-    ),
-    (
         {"maxEventsPerOrgPerBatch": "0"},
         "config key 'maxEventsPerOrgPerBatch' has invalid value '0': allowed a whole number "
         "from 1 to 1000",
@@ -391,27 +382,6 @@ def test_service_keys_take_their_values():
     assert service.github_oidc_audience == "sts.amazonaws.com/phase-mirror:prod"
     assert service.admin_principal_arns == (ROLE,)
     assert service.internal_principal_arns == tuple(users)
-
-
-def test_production_floors_hold_for_the_production_stack_whatever_its_environment():
-    # A stack named production that declares itself staging still gets the floors.
-    with pytest.raises(ConfigError, match="'releaseIntervalMinutes' has invalid value '5'"):
-        parse(
-            {"environment": "staging", "releaseIntervalMinutes": "5", "deletionProtection": "true"},
-            project="phase-mirror-infra",
-            stack="production",
-            region="us-east-1",
-        )
-
-
-def test_production_accepts_its_floors():
-    cfg = parse(
-        {"environment": "production", "kAnonymity": "10", "releaseIntervalMinutes": "60"},
-        project="phase-mirror-infra",
-        stack="production",
-        region="us-east-1",
-    )
-    assert (cfg.k_anonymity, cfg.service.release_interval_minutes) == (10, 60)
 
 
 def test_allow_listed_principals_must_belong_to_the_stacks_account():

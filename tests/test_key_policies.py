@@ -48,6 +48,7 @@ KEYS = {
     "salt": "salt-rotation-key",
     "env": "salt-rotation-env-key",
     "tables": "calibration-store-key",
+    "org": "calibration-store-org-key",
     "logs": "observability-log-key",
     "alerts": "observability-alert-key",
     "trail": "audit-trail-trail-key",
@@ -193,8 +194,12 @@ CALLERS: dict[str, Caller] = {
     "developer role, any policy": Caller(DEVELOPER_ROLE),
     "another account's role": Caller(FOREIGN_ROLE),
     "ingestion": function("fp-ingestion"),
+    "consent": function("fp-consent"),
+    "admission": function("fp-admission"),
+    "release": function("fp-release"),
     "rotator": function("salt-rotator"),
     "query": function("calibration-query"),
+    "salt-age check": function("salt-age-check"),
     "backup role": Caller(f"{IAM}:role/phase-mirror-backup-STACK"),
     "logs": Caller(f"logs.{REGION}.amazonaws.com", service=True),
     "logs, another region": Caller("logs.eu-west-1.amazonaws.com", service=True),
@@ -205,6 +210,8 @@ CALLERS: dict[str, Caller] = {
     "s3 log delivery": Caller("logging.s3.amazonaws.com", service=True),
 }
 DEPLOYERS = ("deploy role", "operator role")
+SALT_READERS = ("ingestion", "consent", "admission")
+TABLE_USERS = ("ingestion", "consent", "admission", "release", "query")
 OUTSIDERS = ("preview role", "preview role, any policy", "developer role, any policy")
 
 
@@ -262,13 +269,14 @@ def salt_rows() -> Iterator[Row]:
     grant = {**via("secretsmanager"), **AWS_RESOURCE}
     for caller in (*DEPLOYERS, "root user", "ingestion", "rotator"):
         yield Row("salt", caller, "kms:CreateGrant", False, SECRETS, grant, "no grants at all")
-    yield Row("salt", "ingestion", "kms:Decrypt", True, SECRETS, version, "GetSecretValue")
-    yield Row("salt", "ingestion", "kms:Decrypt", False, SECRETS, other_secret, "other secret")
-    yield Row("salt", "ingestion", "kms:GenerateDataKey", False, SECRETS, version, "no writes")
+    for reader in SALT_READERS:
+        yield Row("salt", reader, "kms:Decrypt", True, SECRETS, version, "GetSecretValue")
+        yield Row("salt", reader, "kms:Decrypt", False, SECRETS, other_secret, "other secret")
+        yield Row("salt", reader, "kms:GenerateDataKey", False, SECRETS, version, "no writes")
     for action in ("kms:Decrypt", "kms:GenerateDataKey"):
         yield Row("salt", "rotator", action, True, SECRETS, version, "the four rotation steps")
     yield Row("salt", "rotator", "kms:Decrypt", False, SECRETS, {}, "not through Secrets Manager")
-    for caller in ("query", *OUTSIDERS, "another account's role"):
+    for caller in ("release", "query", "salt-age check", *OUTSIDERS, "another account's role"):
         yield Row("salt", caller, "kms:Decrypt", False, SECRETS, version, "not a salt reader")
 
 
@@ -278,7 +286,7 @@ def env_rows() -> Iterator[Row]:
         yield Row("env", caller, "kms:CreateGrant", True, LAMBDA, grant, "CreateFunction")
         yield Row("env", caller, "kms:Encrypt", True, LAMBDA, via("lambda"), "create/update")
         yield Row("env", caller, "kms:Decrypt", True, LAMBDA, via("lambda"), "refresh reads env")
-    for caller in ("ingestion", "rotator", "query", *OUTSIDERS):
+    for caller in (*TABLE_USERS, "rotator", "salt-age check", *OUTSIDERS):
         yield Row("env", caller, "kms:Decrypt", False, LAMBDA, via("lambda"), "Lambda's grant")
 
 
@@ -287,11 +295,22 @@ def table_rows() -> Iterator[Row]:
     for caller in (*DEPLOYERS, "backup role"):
         yield Row("tables", caller, "kms:CreateGrant", True, DYNAMODB, grant, "Create/UpdateTable")
     yield Row("tables", "deploy role", "kms:DescribeKey", True, DYNAMODB, via("dynamodb"))
-    for caller in ("ingestion", "query"):
+    for caller in TABLE_USERS:
         yield Row("tables", caller, "kms:Decrypt", True, DYNAMODB, via("dynamodb"), "items")
     yield Row("tables", "ingestion", "kms:Decrypt", False, DYNAMODB, {}, "not through DynamoDB")
-    for caller in ("rotator", *DEPLOYERS, *OUTSIDERS):
+    for caller in ("rotator", "salt-age check", *DEPLOYERS, *OUTSIDERS):
         yield Row("tables", caller, "kms:Decrypt", False, DYNAMODB, via("dynamodb"), "no items")
+
+
+def org_rows() -> Iterator[Row]:
+    sha256 = {"kms:MacAlgorithm": "HMAC_SHA_256"}
+    for caller in SALT_READERS:
+        yield Row("org", caller, "kms:GenerateMac", True, KMS_CONDITIONS, sha256, "pseudonyms")
+        weaker = {"kms:MacAlgorithm": "HMAC_SHA_224"}
+        yield Row("org", caller, "kms:GenerateMac", False, KMS_CONDITIONS, weaker, "algorithm")
+        yield Row("org", caller, "kms:VerifyMac", False, KMS_CONDITIONS, sha256, "never verifies")
+    for caller in ("release", "query", "rotator", *DEPLOYERS, *OUTSIDERS, "another account's role"):
+        yield Row("org", caller, "kms:GenerateMac", False, KMS_CONDITIONS, sha256, "no pseudonyms")
 
 
 def log_rows() -> Iterator[Row]:
@@ -387,6 +406,7 @@ ROWS = [
     *salt_rows(),
     *env_rows(),
     *table_rows(),
+    *org_rows(),
     *log_rows(),
     *alert_rows(),
     *trail_rows(),
@@ -410,7 +430,7 @@ def placeholders(run: ProgramRun) -> dict[str, str]:
     salt = run.one("aws:secretsmanager/secret:Secret", "salt-rotation-secret").outputs["arn"]
     topics = {t.inputs["name"]: t.outputs["arn"] for t in run.of_type("aws:sns/topic:Topic")}
     trail = run.one("aws:cloudtrail/trail:Trail", "audit-trail-trail").outputs["arn"]
-    group = run.one("aws:cloudwatch/logGroup:LogGroup", "salt-rotation-ingestion-logs")
+    group = run.one("aws:cloudwatch/logGroup:LogGroup", "calibration-service-ingestion-logs")
     return {
         "salt_secret": salt,
         "other_secret": salt.replace("hmac-salt", "other"),

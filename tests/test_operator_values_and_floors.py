@@ -102,6 +102,7 @@ BELOW_FLOOR = [
     ("redisNodes", "1", "at least 2"),
     ("natGateways", "single", "one_per_az"),
     ("trailRetentionDays", "364", "at least 365"),
+    ("releaseIntervalMinutes", "59", "at least 60"),
 ]
 
 

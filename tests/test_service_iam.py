@@ -276,7 +276,11 @@ def key_policy(run: ProgramRun, key: str) -> dict[str, Any]:
 
 def test_salt_key_lets_exactly_the_salt_roles_decrypt_through_secrets_manager(staging):
     document = key_policy(staging, "salt")
-    via = {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com"}
+    # What Secrets Manager sends when it decrypts the salt for GetSecretValue.
+    via = {
+        "kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com",
+        "kms:EncryptionContext:SecretARN": arn(staging, "salt"),
+    }
     for role in ALL_ROLES:
         request = role_request(
             role_arn(staging, role), "kms:Decrypt", arn(staging, "key:salt"), **via
