@@ -1,6 +1,6 @@
 """StateBackend: the self-managed Pulumi state bucket and the KMS keys for state and secrets.
 
-Checklist 001 section 1.1 and spec 004 (state backend DR). The bucket is a ``SecureBucket``
+The state backend and its disaster recovery. The bucket is a ``SecureBucket``
 (versioning, SSE-KMS, all public access blocked, TLS-only policy), protected and retained,
 whose policy also keeps the state history: nobody may delete an object version or the bucket.
 Pulumi's S3 backend keeps its locks as objects in the same bucket, so no lock table is needed.

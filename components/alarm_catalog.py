@@ -336,7 +336,7 @@ REDIS_RULES = (
     Rule("memory", "DatabaseMemoryUsagePercentage", "Average", OVER, 80, "memory above 80 %"),
     Rule("evictions", "Evictions", "Sum", OVER, 1000, "over 1000 evictions in 5 minutes"),
 )
-# Spec 002 (004 gives no EKS thresholds); Container Insights publishes these per cluster.
+# The platform's EKS thresholds; Container Insights publishes these per cluster.
 EKS_RULES = (
     Rule("node-cpu", "node_cpu_utilization", "Average", OVER, 80, "node CPU above 80 %"),
     Rule("node-memory", "node_memory_utilization", "Average", OVER, 85, "node memory above 85 %"),

@@ -1,6 +1,6 @@
 """Backup: one AWS Backup vault and plan that every stateful component joins.
 
-Rules (checklist 001 section 4.1): daily kept 7 days, weekly kept 30, monthly kept 90. The
+Rules (the pre-production checklist's backup schedule): daily kept 7 days, weekly kept 30, monthly kept 90. The
 component takes the ARNs to protect as input, so the data tier's database joins the same plan
 by adding its ARN in ``__main__.py``.
 """

@@ -230,7 +230,7 @@ NAME_PREFIX = pattern(
 STACK_NAME = re.compile(r"[a-z0-9](-?[a-z0-9])*")
 
 
-# --- Calibration service settings (issue 3) ------------------------------------------------
+# --- Calibration service settings ------------------------------------------------
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -338,7 +338,7 @@ def _service(r: _Reader, stack: str) -> ServiceSettings:
     return service
 
 
-# --- Network and DataTier settings (issue 4) -----------------------------------------------
+# --- Network and DataTier settings -----------------------------------------------
 
 NatStrategy = Literal["single", "one_per_az"]
 DB_INSTANCE_CLASS = pattern(
@@ -424,7 +424,7 @@ def admin_cidr(key: str, value: str) -> str:
             key,
             value,
             "a range of /8 or narrower (0.0.0.0/0 or ::/0 opens admin access to the whole "
-            "internet: the critical finding of spec 003)",
+            "internet: the critical finding of any network audit)",
         )
     return str(network)
 
@@ -628,11 +628,12 @@ def _windows_overlap(daily: str, weekly: str) -> bool:
     return False
 
 
-# --- Alert settings (issue 5) -----------------------------------------------------------
+# --- Alert settings -----------------------------------------------------------
 
 # Deliberately loose: SNS confirms each address by mail; this only catches typos and lists.
 EMAIL = pattern(r"[^@\s,;]+@[^@\s,;]+\.[A-Za-z]{2,}", "an email address such as oncall@example.com")
-# Checklist 001 3.1 asks for 90 days of trail logs; CIS and Security Hub a year in production.
+# The pre-production checklist asks for 90 days of trail logs; CIS and Security Hub a year in
+# production.
 MIN_TRAIL_RETENTION_DAYS = 90
 PRODUCTION_TRAIL_RETENTION_DAYS = 365
 

@@ -70,7 +70,7 @@ def secrets_key_policy(account_id: str, region: str, deployers: Deployers) -> st
 
 
 def access_entries(settings: DataSettings) -> dict[str, eks.AccessEntryArgs]:
-    """DevOps role: cluster admin; developer role: read-only view (spec 003)."""
+    """DevOps role: cluster admin; developer role: read-only view (least privilege for people)."""
     grants = {"devops": (settings.devops_role_arn, ADMIN_POLICY)}
     grants["developer"] = (settings.developer_role_arn, VIEW_POLICY)
     return {

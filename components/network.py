@@ -4,7 +4,7 @@
 - app subnets: workloads and EKS nodes; one route table per zone, default route to a NAT gateway
   (the zone's own with ``one_per_az``), plus the optional peering route.
 - data subnets: RDS and Redis; route tables of their own with no default route and never a
-  peering route (the PCI isolation rule of spec 003), so nothing there reaches or is reached
+  peering route (PCI DSS network segmentation), so nothing there reaches or is reached
   from outside the VPC.
 Security groups: load balancer (80/443 from ``ingress_cidrs``), app (the app port from the load
 balancer only), data (5432/6379 from app and, through ``allow_data_access``, cluster nodes),

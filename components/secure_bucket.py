@@ -50,7 +50,7 @@ class Lifecycle:
 
 # Access logs: cold after a month, gone after 90 days.
 LOGS = Lifecycle(transitions=((30, "GLACIER"),), expire_days=90)
-# Documents (baselines): Glacier after a year, Deep Archive after seven (spec 004).
+# Documents (baselines): Glacier after a year, Deep Archive after seven (kept for audits).
 DOCUMENTS = Lifecycle(transitions=((365, "GLACIER"), (7 * 365, "DEEP_ARCHIVE")))
 
 
@@ -88,7 +88,7 @@ def bucket_arn(bucket_name: str) -> str:
 
 
 def tls_only_statements(bucket_name: str) -> list[dict[str, Any]]:
-    """Deny any request over plain HTTP, or over TLS older than 1.2 (checklist 001, 2.2)."""
+    """Deny any request over plain HTTP, or over TLS older than 1.2 (encryption in transit)."""
     resources = [bucket_arn(bucket_name), f"{bucket_arn(bucket_name)}/*"]
     return [
         {

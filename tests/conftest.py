@@ -33,7 +33,7 @@ def preview_run(stack: str) -> ProgramRun:
     return run_program(stack, preview=True)
 
 
-# Every component test runs for both stacks, as an update and as a preview (issue 10): the
+# Every component test runs for both stacks, as an update and as a preview: the
 # program must register the same resources either way (tests/test_preview_mode.py).
 @pytest.fixture(
     scope="session",

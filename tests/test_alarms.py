@@ -27,7 +27,7 @@ from components.alarm_catalog import (
 from components.alarms import rotation_failed_pattern
 from components.config import ConfigError, Naming
 from components.resource_alarms import function_role
-from tools.mock_program import ACCOUNT_ID, ProgramRun, Resource
+from tools.mock_program import ACCOUNT_ID, ROOT, ProgramRun, Resource
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 NS = "PhaseMirror/FPCalibration"
@@ -503,8 +503,8 @@ def log_group_of(run: ProgramRun, role: str) -> str:
         (
             "anonymization-performance",
             "fp-ingestion",
-            "fields @timestamp, durationMs\n| filter @message like /anonymization.*complete/\n"
-            "| stats avg(durationMs), max(durationMs), pct(durationMs, 99)",
+            "fields @timestamp, FPIngestLatency\n| filter ispresent(FPIngestLatency)\n"
+            "| stats avg(FPIngestLatency), max(FPIngestLatency), pct(FPIngestLatency, 99)",
         ),
         (
             "salt-rotation-history",
@@ -514,10 +514,19 @@ def log_group_of(run: ProgramRun, role: str) -> str:
         ),
     ],
 )
-def test_saved_query_is_spec_000s_over_the_functions_log_group(program, resource, function, query):
+def test_saved_query_reads_what_its_function_writes(program, resource, function, query):
     saved = program.one("aws:cloudwatch/queryDefinition:QueryDefinition", f"alarms-{resource}")
     assert saved.inputs["queryString"] == query, saved.urn
     assert saved.inputs["logGroupNames"] == [log_group_of(program, function)], saved.urn
+    # A query over messages the code no longer writes finds nothing: each filter must match a
+    # message its function logs, and each field must be one it writes.
+    folder = {"fp-ingestion": "fp_ingestion", "salt-rotator": "salt_rotator"}[function]
+    source = (ROOT / "lambdas" / folder / "handler.py").read_text()
+    messages = re.findall(r'logger\.\w+\(\s*"([^"]+)"', source)
+    for pattern in re.findall(r"like /([^/]+)/", query):
+        assert any(re.search(pattern, m) for m in messages), (pattern, saved.urn)
+    for field in re.findall(r"ispresent\((\w+)\)", query):
+        assert f'"{field}"' in source or f'= "{field}"' in source, (field, saved.urn)
     assert saved.inputs["name"].startswith(f"phase-mirror-fp-calibration-{program.stack}/")
 
 

@@ -150,7 +150,7 @@ def test_naming_rule_puts_prefix_role_and_stack_in_every_name():
     assert naming.alias("secrets") == "alias/phase-mirror-secrets-production"
 
 
-# --- Network and DataTier keys (issue 4) ----------------------------------------------------
+# --- Network and DataTier keys ----------------------------------------------------
 
 NETWORK_AND_DATA_REJECTIONS = [
     ({"vpcCidr": "10.20.0.0/33"}, "'vpcCidr' has invalid value '10.20.0.0/33': allowed a CIDR"),

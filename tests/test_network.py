@@ -258,7 +258,7 @@ def test_admin_ports_open_only_to_the_devops_ranges():
 
 @pytest.mark.parametrize("everyone", ["0.0.0.0/0", "::/0"])
 def test_admin_range_open_to_the_internet_stops_the_program(everyone):
-    with pytest.raises(ConfigError, match=r"'devopsCidrs\[0\]' has invalid value .*spec 003"):
+    with pytest.raises(ConfigError, match=r"'devopsCidrs\[0\]' has invalid value .*network audit"):
         run_program("production", overrides={f"{P}devopsCidrs": [everyone]})
 
 

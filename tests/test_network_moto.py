@@ -1,7 +1,7 @@
 """The network the program declares, replayed into moto's EC2 and read back with AWS's own API.
 
 The mock tests read the program's inputs; here EC2 itself must accept them (subnets inside the
-VPC and never conflicting, each subnet associated once) and spec 003's verification is run as
+VPC and never conflicting, each subnet associated once) and the network audit's verification is run as
 written: ``describe-route-tables`` on a data subnet's table finds no peering and no default
 route, and no security group takes traffic from anywhere but the load balancer's on 80/443.
 """

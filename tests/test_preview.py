@@ -112,7 +112,7 @@ def test_main_prints_components_rules_and_checklist_and_writes_json(
     assert "== calibration-store (phase-mirror:index:CalibrationStore)" in text
     assert "pointInTimeRecovery.enabled=true" in text
     assert "object at 0x" not in out.read_text(), "assets must not print their address"
-    assert "== Policy pack:" in text and "== Pre-production checklist (spec 001):" in text
+    assert "== Policy pack:" in text and "== Pre-production checklist:" in text
     data = json.loads(out.read_text())
     assert set(data) == {"stack", "resources", "violations", "checklist"}
     assert data["stack"] == "staging"

@@ -1,4 +1,4 @@
-"""The pre-production checklist of spec 001, judged from what the program registers.
+"""The pre-production checklist, judged from what the program registers.
 
 Each automated item is a function over the mocked run (and the policy violations already found)
 that returns pass or fail with the reason; the items a program cannot prove (MFA, restore

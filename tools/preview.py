@@ -219,7 +219,7 @@ def render(report: Report) -> str:
         ),
         *(f"  advisory {v.policy}: {v.message}" for v in report.advisories),
         "",
-        f"== Pre-production checklist (spec 001): {counts['pass']} pass, {counts['fail']} fail, "
+        f"== Pre-production checklist: {counts['pass']} pass, {counts['fail']} fail, "
         f"{counts['warn']} warn, {counts['manual']} manual",
         *(f"  [{i.status.upper():6}] {i.section} {i.title}: {i.reason}" for i in items),
         "",
