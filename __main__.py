@@ -14,6 +14,7 @@ from components.calibration_service import (
 )
 from components.calibration_store import TABLES, CalibrationStore, CalibrationStoreArgs
 from components.config import check_principal_accounts
+from components.config.startup import start
 from components.data_tier import DataTier, DataTierArgs
 from components.function import registered_function_names
 from components.key_alarms import KeyAlarms, KeyAlarmsArgs
@@ -23,7 +24,6 @@ from components.observability import Observability, ObservabilityArgs
 from components.salt_age import SaltAgeCheck, SaltAgeCheckArgs
 from components.salt_rotation import SaltRotation, SaltRotationArgs
 from components.service_alarms import calibration_service_alarms
-from components.startup import start
 
 # Config, operator values and AWS's create-time rules, all checked before any resource exists.
 cfg, account_id = start()

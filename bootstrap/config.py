@@ -1,6 +1,6 @@
 """Typed, validated config of the bootstrap stack (``Pulumi.bootstrap.yaml``).
 
-Validated with the main project's helpers (``components/config.py``), so a bad value stops the
+Validated with the main project's helpers (``components/config/``), so a bad value stops the
 program at start with one ``ConfigError`` naming the key, the value received and what is
 allowed, and an unknown key is rejected. ``parse`` is a plain function, unit-tested without
 mocks (tests/test_bootstrap.py).
@@ -15,16 +15,17 @@ from typing import Any
 
 import pulumi
 
-from components import operator_values, stack_file
 from components.config import (
     NAME_PREFIX,
     REGION,
     ConfigError,
     Naming,
-    _Reader,  # pyright: ignore[reportPrivateUsage]  # the one key reader, shared on purpose
+    Reader,
     bad,
     json_list,
+    operator_values,
     pattern,
+    stack_file,
 )
 
 # GitHub's limits: owner 1-39 characters, repository 1-100. No wildcard can pass, so a trust
@@ -90,7 +91,7 @@ def state_bucket_name(naming: Naming, account_id: str, region: str) -> str:
 
 def parse(raw: Mapping[str, str], *, stack: str, region: str | None) -> BootstrapConfig:
     """Validate the raw project-namespace config (key -> string) of the bootstrap stack."""
-    r = _Reader(raw)
+    r = Reader(raw)
     if region is None or region == "":
         raise ConfigError("config key 'aws:region' is required and missing")
     if not STACK.fullmatch(stack):
@@ -120,8 +121,6 @@ def parse(raw: Mapping[str, str], *, stack: str, region: str | None) -> Bootstra
         )
     if replica == region:
         raise bad("replicaRegion", replica, f"a region other than aws:region ({region})")
-    if len(set(cfg.deploy_environments)) != len(cfg.deploy_environments):
-        raise bad("deployEnvironments", list(cfg.deploy_environments), "each name once")
     longest = max((region, replica or ""), key=len)
     too_long = state_bucket_name(cfg.naming, "0" * 12, longest)
     if len(too_long) > MAX_BUCKET_NAME:

@@ -97,7 +97,7 @@ def test_config_defaults():
             {**GOOD, "deployEnvironments": '["production", "production"]'},
             "us-east-1",
             "bootstrap",
-            "each name once",
+            "each listed once",
         ),
         (
             {**GOOD, "githubOidcProviderArn": "arn:aws:iam::1:oidc-provider/x"},

@@ -344,11 +344,13 @@ SERVICE_REJECTIONS = [
     (
         {"adminPrincipalArns": json.dumps([ROLE, ROLE])},
         "'adminPrincipalArns' has invalid value '[\"arn:aws:iam::123456789012:role/operator\", "
-        '"arn:aws:iam::123456789012:role/operator"]\': allowed a list naming each ARN once',
+        '"arn:aws:iam::123456789012:role/operator"]\': allowed a YAML list of at most 20, each an IAM '
+        "role or user ARN such as arn:aws:iam::123456789012:role/operator (no wildcard, no account "
+        "root), each listed once",
     ),
     (
         {"adminPrincipalArns": json.dumps([f"{ROLE}{i}" for i in range(21)])},
-        "allowed a list of at most 20 ARNs",
+        "allowed a YAML list of at most 20, each an IAM role or user ARN",
     ),
 ]
 

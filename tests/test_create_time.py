@@ -12,9 +12,8 @@ from collections import Counter
 
 import pytest
 
-from components import create_time
-from components.config import ConfigError, parse
-from components.create_time import RULES, PlannedName
+from components.config import ConfigError, aws_limits, parse
+from components.config.aws_limits import RULES, PlannedName
 from components.network import EKS_UNSUPPORTED_ZONE_IDS
 from tools.mock_program import ACCOUNT_ID, ProgramRun, run_program
 
@@ -74,11 +73,11 @@ def config_of(run: ProgramRun):
 
 
 def test_every_tight_name_the_program_builds_is_declared_and_fits(program):
-    planned = set(create_time.planned_names(config_of(program), ACCOUNT_ID))
+    planned = set(aws_limits.planned_names(config_of(program), ACCOUNT_ID))
     for name in built_names(program):
         assert RULES[name.rule].problem(name.name) is None, name
         if name.rule in DECLARED:
-            assert name in planned, f"declare {name} in create_time.planned_names"
+            assert name in planned, f"declare {name} in aws_limits.planned_names"
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +115,7 @@ def parse_with(**raw: str):
 def test_a_bucket_name_over_63_characters_is_refused_naming_the_prefix_rule_and_source():
     cfg = dataclasses.replace(parse_with(namePrefix="abcdefghij-k"), stack="staging-europe-1")
     with pytest.raises(ConfigError) as refused:
-        create_time.check(cfg, ACCOUNT_ID)
+        aws_limits.check(cfg, ACCOUNT_ID)
     message = str(refused.value)
     assert "'namePrefix' has invalid value 'abcdefghij-k' for stack 'staging-europe-1'" in message
     assert "an S3 bucket name of 3 to 63 characters" in message
@@ -162,25 +161,25 @@ def test_two_roles_with_one_name_are_refused():
     cfg = parse_with()
     twice = [PlannedName("iam-role", "phase-mirror-x-staging")] * 2
     with pytest.raises(ConfigError, match="an IAM role name 'phase-mirror-x-staging' twice"):
-        create_time.name_problems(cfg, twice)
+        aws_limits.name_problems(cfg, twice)
     # IAM names are unique regardless of case
     cased = [PlannedName("iam-role", "A-role"), PlannedName("iam-role", "a-role")]
     with pytest.raises(ConfigError, match="twice"):
-        create_time.name_problems(cfg, cased)
+        aws_limits.name_problems(cfg, cased)
 
 
 def test_rds_maintenance_window_under_30_minutes_is_refused_with_its_source():
     with pytest.raises(ConfigError) as refused:
-        create_time.check(parse_with(dbMaintenanceWindow="sun:04:30-sun:04:50"), ACCOUNT_ID)
+        aws_limits.check(parse_with(dbMaintenanceWindow="sun:04:30-sun:04:50"), ACCOUNT_ID)
     assert "'dbMaintenanceWindow'" in str(refused.value)
     assert "at least 30 minutes" in str(refused.value)
     assert "CreateDBInstance PreferredMaintenanceWindow" in str(refused.value)
-    create_time.check(parse_with(dbMaintenanceWindow="sat:23:50-sun:00:20"), ACCOUNT_ID)
+    aws_limits.check(parse_with(dbMaintenanceWindow="sat:23:50-sun:00:20"), ACCOUNT_ID)
 
 
 def test_redis_snapshot_window_overlapping_its_maintenance_window_is_refused():
     with pytest.raises(ConfigError) as refused:
-        create_time.check(parse_with(redisSnapshotWindow="06:00-07:00"), ACCOUNT_ID)
+        aws_limits.check(parse_with(redisSnapshotWindow="06:00-07:00"), ACCOUNT_ID)
     assert "'redisSnapshotWindow' has invalid value '06:00-07:00'" in str(refused.value)
     assert "Scheduling automatic backups" in str(refused.value)
 
@@ -191,9 +190,9 @@ def cidrs(count: int) -> str:
 
 @pytest.mark.parametrize("key", ["ingressCidrs", "devopsCidrs"])
 def test_ranges_beyond_the_security_group_rule_quota_are_refused(key):
-    create_time.check(parse_with(**{key: cidrs(30)}), ACCOUNT_ID)
+    aws_limits.check(parse_with(**{key: cidrs(30)}), ACCOUNT_ID)
     with pytest.raises(ConfigError) as refused:
-        create_time.check(parse_with(**{key: cidrs(31)}), ACCOUNT_ID)
+        aws_limits.check(parse_with(**{key: cidrs(31)}), ACCOUNT_ID)
     assert f"'{key}' has invalid value '31 ranges': allowed at most 30" in str(refused.value)
     assert "Amazon VPC quotas" in str(refused.value)
 
@@ -206,17 +205,17 @@ def test_the_rule_count_matches_what_the_network_creates(program):
         kind = f"aws:vpc/securityGroup{direction.capitalize()}Rule:SecurityGroup"
         for rule in program.of_type(f"{kind}{direction.capitalize()}Rule"):
             built[(groups[rule.inputs["securityGroupId"]], direction)] += 1
-    assert dict(built) == create_time.security_group_rules(config_of(program))
+    assert dict(built) == aws_limits.security_group_rules(config_of(program))
 
 
 def test_reservations_over_what_lambda_leaves_reservable_are_refused_naming_the_keys():
     fixed = sum(
-        v for k, v in create_time.reserved_concurrency(parse_with()).items() if "(fixed)" in k
+        v for k, v in aws_limits.reserved_concurrency(parse_with()).items() if "(fixed)" in k
     )
     most = 900 - 5 - fixed  # Lambda keeps 100 of the default 1,000 unreserved
-    create_time.check(parse_with(ingestionConcurrency=str(most), queryConcurrency="5"), ACCOUNT_ID)
+    aws_limits.check(parse_with(ingestionConcurrency=str(most), queryConcurrency="5"), ACCOUNT_ID)
     with pytest.raises(ConfigError) as refused:
-        create_time.check(
+        aws_limits.check(
             parse_with(ingestionConcurrency=str(most + 1), queryConcurrency="5"), ACCOUNT_ID
         )
     message = str(refused.value)
@@ -230,7 +229,7 @@ def test_the_reservations_counted_are_the_program_s(program):
         int(f.inputs["reservedConcurrentExecutions"])
         for f in program.of_type("aws:lambda/function:Function")
     )
-    assert reserved == sum(create_time.reserved_concurrency(config_of(program)).values())
+    assert reserved == sum(aws_limits.reserved_concurrency(config_of(program)).values())
 
 
 def test_zones_avoid_the_ids_eks_cannot_use_whatever_the_names():

@@ -10,8 +10,7 @@ import dataclasses
 
 import pytest
 
-from components import floors, operator_values
-from components.config import ConfigError, parse
+from components.config import ConfigError, floors, keys, operator_values, parse
 from tools.mock_program import TEAM_VALUES, run_program
 
 P = "phase-mirror-infra:"
@@ -107,7 +106,7 @@ BELOW_FLOOR = [
 
 
 def test_every_declared_floor_has_a_case_here():
-    assert {k for k, _, _ in BELOW_FLOOR} == {f.key for f in floors.PRODUCTION_FLOORS}
+    assert {k for k, _, _ in BELOW_FLOOR} == {f.key for f in keys.PRODUCTION_FLOORS}
 
 
 @pytest.mark.parametrize(("key", "value", "allowed"), BELOW_FLOOR)
@@ -137,5 +136,10 @@ def test_adding_a_floor_is_one_declaration():
     # A release-interval floor of an hour, declared like the others, is judged at once.
     extra = floors.Floor("releaseIntervalSeconds", "k_anonymity", floors.AtLeast(3600), "why")
     cfg = parse_production()
-    assert floors.violations(cfg, (*floors.PRODUCTION_FLOORS, extra)) == [extra]
-    assert floors.violations(dataclasses.replace(cfg, stack="dev", environment="staging")) == []
+    assert floors.violations(cfg, (*keys.PRODUCTION_FLOORS, extra)) == [extra]
+    assert (
+        floors.violations(
+            dataclasses.replace(cfg, stack="dev", environment="staging"), keys.PRODUCTION_FLOORS
+        )
+        == []
+    )

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from components import create_time
+from components.config import aws_limits
 from tools import preflight
 
 ACCOUNT = "111122223333"
@@ -56,7 +56,7 @@ class StubbedAccount:
                 "AccountUsage": {"TotalCodeSize": 0, "FunctionCount": 0},
             },
         )
-        for role in create_time.function_reservations(preflight.load("staging")):
+        for role in aws_limits.function_reservations(preflight.load("staging")):
             name = f"phase-mirror-{role}-staging"
             if own and role in own:
                 stub.add_response(
@@ -134,7 +134,7 @@ def test_a_new_account_with_ten_concurrent_executions_fails_the_lambda_check(cap
     account.buckets([404, 404])
     assert preflight.main(["staging"], session=account) == 1
     line = next(x for x in capsys.readouterr().out.splitlines() if "Lambda" in x)
-    need = sum(create_time.reserved_concurrency(preflight.load("staging")).values())
+    need = sum(aws_limits.reserved_concurrency(preflight.load("staging")).values())
     # 10 - 100 can be reserved: the account is short by the whole need plus 90
     assert line.startswith("FAIL") and f"reserves {need}" in line
     assert f"short by {need + 90}" in line
@@ -144,7 +144,7 @@ def test_a_new_account_with_ten_concurrent_executions_fails_the_lambda_check(cap
 def test_a_redeploy_counts_its_own_reservations_as_available():
     config = preflight.load("staging")
     account = StubbedAccount()
-    own = {role: n for role, (_, n) in create_time.function_reservations(config).items()}
+    own = {role: n for role, (_, n) in aws_limits.function_reservations(config).items()}
     # 900 reserved elsewhere would leave nothing, but some of them are this stack's own
     account.lambda_(total=1000, unreserved=100 + sum(own.values()), own=own)
     check = preflight.lambda_concurrency(config, account.client("lambda"))

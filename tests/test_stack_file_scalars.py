@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from components.config import ConfigError
-from components.stack_file import ambiguous_scalars, check
+from components.config.stack_file import ambiguous_scalars, check
 from tools.engine_config import config_strings, go_float
 from tools.mock_program import ROOT, run_program
 

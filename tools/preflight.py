@@ -22,9 +22,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from components import create_time
 from components.base import PROJECT_TAG
-from components.config import ConfigError, StackConfig, parse
+from components.config import ConfigError, StackConfig, aws_limits, parse
 from components.network import EKS_UNSUPPORTED_ZONE_IDS
 from tools.mock_program import PROJECT, ROOT, stack_config
 
@@ -49,7 +48,7 @@ def lambda_concurrency(cfg: StackConfig, client: Any) -> Check:
     limit = client.get_account_settings()["AccountLimit"]
     total, unreserved = limit["ConcurrentExecutions"], limit["UnreservedConcurrentExecutions"]
     own = 0
-    for role in create_time.function_reservations(cfg):
+    for role in aws_limits.function_reservations(cfg):
         try:
             reply = client.get_function_concurrency(FunctionName=cfg.naming.physical(role))
         except ClientError as error:
@@ -57,12 +56,12 @@ def lambda_concurrency(cfg: StackConfig, client: Any) -> Check:
                 raise
             continue
         own += int(reply.get("ReservedConcurrentExecutions") or 0)
-    need = sum(create_time.reserved_concurrency(cfg).values())
-    reservable = unreserved - create_time.UNRESERVED_MINIMUM + own
+    need = sum(aws_limits.reserved_concurrency(cfg).values())
+    reservable = unreserved - aws_limits.UNRESERVED_MINIMUM + own
     detail = (
         f"the stack reserves {need}; {reservable} can be reserved ({total} in the account, "
         f"{unreserved} unreserved, {own} already this stack's, "
-        f"{create_time.UNRESERVED_MINIMUM} must stay unreserved)"
+        f"{aws_limits.UNRESERVED_MINIMUM} must stay unreserved)"
     )
     if need <= reservable:
         return Check("Lambda reserved concurrency", True, detail)
@@ -117,7 +116,7 @@ def availability_zones(cfg: StackConfig, client: Any) -> Check:
 
 
 def secret_names(cfg: StackConfig, account_id: str, client: Any) -> Check:
-    names = [n.name for n in create_time.planned_names(cfg, account_id) if n.rule == "secret"]
+    names = [n.name for n in aws_limits.planned_names(cfg, account_id) if n.rule == "secret"]
     problems = []
     for name in names:
         try:
@@ -140,7 +139,7 @@ def secret_names(cfg: StackConfig, account_id: str, client: Any) -> Check:
 
 
 def bucket_names(cfg: StackConfig, account_id: str, client: Any) -> Check:
-    names = [n.name for n in create_time.planned_names(cfg, account_id) if n.rule == "s3-bucket"]
+    names = [n.name for n in aws_limits.planned_names(cfg, account_id) if n.rule == "s3-bucket"]
     taken = []
     for name in names:
         try:

@@ -3,7 +3,7 @@
 The mocks accept any name, window or rule count; AWS refuses them half-way through the first
 ``pulumi up``. ``check`` runs before any resource is registered and raises one ``ConfigError``
 naming the config key, the rule and the AWS page it comes from. The physical names the program
-builds are declared in ``planned_names`` (tests/test_create_time.py proves the program builds no
+builds are declared in ``planned_names`` (tests/test_aws_limits.py proves the program builds no
 name-bearing resource the list misses, and that every name fits at the longest accepted
 prefix).
 """
@@ -15,7 +15,8 @@ from collections import Counter
 from dataclasses import dataclass
 
 from components.calibration_service import FIXED_CONCURRENCY
-from components.config import ConfigError, StackConfig, _minutes, _windows_overlap
+from components.config.settings import StackConfig
+from components.config.validators import ConfigError, window_minutes, windows_overlap
 from components.redis_cache import REDIS_MAINTENANCE_WINDOW
 
 # Lambda keeps 100 executions unreserved per account and region ("Configuring reserved
@@ -241,18 +242,14 @@ def name_problems(cfg: StackConfig, names: list[PlannedName]) -> None:
 
 def window_problems(cfg: StackConfig) -> None:
     d = cfg.data
-    start, end = d.db_maintenance_window[4:9], d.db_maintenance_window[14:19]
-    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-    begin = days.index(d.db_maintenance_window[:3]) * 1440 + _minutes(start)
-    finish = days.index(d.db_maintenance_window[10:13]) * 1440 + _minutes(end)
-    if (finish - begin) % (7 * 1440) < 30:
+    if window_minutes(d.db_maintenance_window) < 30:
         raise _refuse(
             "dbMaintenanceWindow",
             d.db_maintenance_window,
             "a weekly window of at least 30 minutes",
             "RDS API reference, CreateDBInstance PreferredMaintenanceWindow",
         )
-    if _windows_overlap(d.redis_snapshot_window, REDIS_MAINTENANCE_WINDOW):
+    if windows_overlap(d.redis_snapshot_window, REDIS_MAINTENANCE_WINDOW):
         raise _refuse(
             "redisSnapshotWindow",
             d.redis_snapshot_window,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from components.config import ConfigError
+from components.config.validators import ConfigError
 
 # Each kind: (plain-scalar pattern, what the readers disagree on). Patterns follow go-yaml v3's
 # resolver (resolve.go) and PyYAML's YAML 1.1 implicit resolvers.

@@ -1,11 +1,11 @@
 """Everything the program checks at start, before its first resource is registered.
 
 ``start`` is the first line of ``__main__.py``. In order: the stack file's own text (unquoted
-values the CLI would rewrite, ``components/stack_file.py``), the config (``components/config.py``,
-including the production floors of ``components/floors.py``), the operator values only a team
-can supply (``components/operator_values.py``: warnings on a dry run, a refusal on ``pulumi up``),
+values the CLI would rewrite, ``components/config/stack_file.py``), the config (``components/config/``,
+including the production floors of ``components/config/keys.py``), the operator values only a team
+can supply (``components/config/operator_values.py``: warnings on a dry run, a refusal on ``pulumi up``),
 the Python that builds the Lambda layer, and the AWS create-time rules
-(``components/create_time.py``). Each failure is one ``ConfigError`` line.
+(``components/aws_limits.py``). Each failure is one ``ConfigError`` line.
 """
 
 from __future__ import annotations
@@ -16,8 +16,15 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components import create_time, function, operator_values, stack_file
-from components.config import ConfigError, StackConfig, parse
+from components import function
+from components.config import (
+    ConfigError,
+    StackConfig,
+    aws_limits,
+    operator_values,
+    parse,
+    stack_file,
+)
 
 
 def engine_config(project: str) -> tuple[dict[str, str], str | None]:
@@ -69,5 +76,5 @@ def start() -> tuple[StackConfig, str]:
     check_operator_values(project, stack, raw)
     check_build_python()
     account_id = aws.get_caller_identity().account_id
-    create_time.check(cfg, account_id)
+    aws_limits.check(cfg, account_id)
     return cfg, account_id
