@@ -1,4 +1,4 @@
-"""The offline preview: both real stacks through the policy rules and the 001 checklist."""
+"""The offline preview: both real stacks through the policy rules and the pre-production checklist."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def test_the_account_baseline_items_pass_where_it_lives_and_point_there_elsewher
     # GIVEN the stack holding the account baseline and the one sharing its account
     held = {i.title: i for i in preview.build("production", run=production).checklist}
     shared = {i.title: i for i in preview.build("staging", run=staging).checklist}
-    for title in checklist.BASELINE_ITEMS:
+    for title in [i.title for i in checklist.ITEMS if i.scope == "account"]:
         # THEN production proves each item; staging says where it is proven instead of failing
         assert held[title].status == "pass", f"{title}: {held[title].reason}"
         assert (shared[title].status, shared[title].reason) == ("manual", checklist.ELSEWHERE)
@@ -59,7 +59,8 @@ def test_the_account_baseline_items_pass_where_it_lives_and_point_there_elsewher
 def test_the_checklist_lists_every_item_once_with_a_reason(production: ProgramRun) -> None:
     items = preview.build("production", run=production).checklist
     titles = [i.title for i in items]
-    assert len(titles) == len(set(titles)) == len(checklist.AUTOMATED) + len(checklist.MANUAL)
+    assert len(titles) == len(set(titles)) == len(checklist.ITEMS)
+    assert len({i.id for i in items}) == len(items)
     assert all(i.reason for i in items), [i.title for i in items if not i.reason]
     manual = {i.section for i in items if i.status == "manual"}
     assert {"1.1", "2.1", "4.3", "5.2", "9"} <= manual, manual
@@ -218,3 +219,19 @@ def test_checklist_alert_recipients_pass_once_a_topic_has_a_subscription(
     subscription.inputs = {"protocol": "email", "endpoint": "oncall@example.com", "topic": topic.id}
     with_subscription.resources.append(subscription)
     assert item(with_subscription, title).status == "pass", item(with_subscription, title)
+
+
+def test_the_checklist_report_puts_what_needs_attention_first(production: ProgramRun) -> None:
+    # GIVEN a run whose checklist fails one item, warns on another and passes the rest
+    broken = copy.deepcopy(production)
+    for subscription in broken.of_type("aws:sns/topicSubscription:TopicSubscription"):
+        broken.resources.remove(subscription)
+    backup_plan = broken.of_type("aws:backup/plan:Plan")[0]
+    backup_plan.inputs["rules"] = []
+    report = preview.build("production", run=broken)
+    # WHEN it is rendered
+    lines = [line for line in preview.render(report).splitlines() if line.startswith("  [")]
+    statuses = [line[3:9].strip() for line in lines]
+    # THEN failures come first, then warnings, manual items and passes
+    assert statuses == sorted(statuses, key=["FAIL", "WARN", "MANUAL", "PASS"].index)
+    assert statuses[0] == "FAIL" and "WARN" in statuses and statuses[-1] == "PASS"

@@ -219,9 +219,12 @@ def render(report: Report) -> str:
         ),
         *(f"  advisory {v.policy}: {v.message}" for v in report.advisories),
         "",
-        f"== Pre-production checklist: {counts['pass']} pass, {counts['fail']} fail, "
-        f"{counts['warn']} warn, {counts['manual']} manual",
-        *(f"  [{i.status.upper():6}] {i.section} {i.title}: {i.reason}" for i in items),
+        f"== Pre-production checklist: {counts['fail']} fail, {counts['warn']} warn, "
+        f"{counts['manual']} manual, {counts['pass']} pass",
+        *(
+            f"  [{i.status.upper():6}] {i.section} {i.title}: {i.reason}"
+            for i in checklist.ordered(items)
+        ),
         "",
         "Result: " + ("FAIL" if report.failed else "PASS"),
     ]

@@ -1,8 +1,7 @@
-"""The pre-production checklist, judged from what the program registers.
-
-Each automated item is a function over the mocked run (and the policy violations already found)
-that returns pass or fail with the reason; the items a program cannot prove (MFA, restore
-tests, sign-off, ...) are listed as manual with who or what covers them.
+"""How each automated checklist item is judged: a small function over the mocked run and the
+policy findings, returning (passed, reason). Most are built from three shapes: "no violation of a
+policy rule", "a bucket control present on every bucket", "a flag on every trail"; the rest check
+one thing each. The items themselves, and their order, are data: tools/checklist/items.py.
 """
 
 from __future__ import annotations
@@ -10,12 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from policy import rules
-from tools.mock_program import PROJECT, ROOT, ProgramRun, Resource
-
-Status = Literal["pass", "fail", "warn", "manual"]
+from tools.mock_program import ROOT, ProgramRun, Resource
 
 DYNAMODB_TABLE = "aws:dynamodb/table:Table"
 SECRETS_MANAGER = "aws:secretsmanager/secret:Secret"
@@ -33,87 +30,21 @@ LIFECYCLE_TYPES = (
     "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
 )
 
-# CIS patterns (shared/spec/cis-metric-filters.md) of the four alarms 001 section 3.2 names.
+# The CIS CloudWatch.1-14 patterns of the four security alarms the checklist names.
 SECURITY_ALARMS = {
     "Unauthorized API calls": '{($.errorCode="*UnauthorizedOperation") || ($.errorCode="AccessDenied*")}',
     "Root account usage": '{$.userIdentity.type="Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType !="AwsServiceEvent"}',
     "IAM policy changes": "{($.eventName=DeleteGroupPolicy) || ($.eventName=DeleteRolePolicy) || ($.eventName=DeleteUserPolicy) || ($.eventName=PutGroupPolicy) || ($.eventName=PutRolePolicy) || ($.eventName=PutUserPolicy) || ($.eventName=CreatePolicy) || ($.eventName=DeletePolicy) || ($.eventName=CreatePolicyVersion) || ($.eventName=DeletePolicyVersion) || ($.eventName=AttachRolePolicy) || ($.eventName=DetachRolePolicy) || ($.eventName=AttachUserPolicy) || ($.eventName=DetachUserPolicy) || ($.eventName=AttachGroupPolicy) || ($.eventName=DetachGroupPolicy)}",
     "KMS key changes": "{($.eventSource=kms.amazonaws.com) && (($.eventName=DisableKey) || ($.eventName=ScheduleKeyDeletion))}",
 }
-# 001 section 1.2 names the tables by role; our names are {prefix}-{role}-{stack}.
+# The checklist names the tables by role; our names are {prefix}-{role}-{stack}.
 REQUIRED_TABLES = ("fp-events", "consent", "block-counter")
 TTL_TABLES = ("consent", "block-counter")
 BACKUP_RULES = {"daily": 7, "weekly": 30, "monthly": 90}
 WORKFLOWS = ("test.yml", "preview.yml", "deploy.yml")
 
-MANUAL: tuple[tuple[str, str, str], ...] = (
-    (
-        "1.1",
-        "State backend: bucket, locking, encryption, restricted access",
-        "bootstrap/ creates it; confirm `pulumi login` points at it",
-    ),
-    (
-        "2.1",
-        "OIDC provider, least-privilege preview and deploy roles, no long-lived keys",
-        "bootstrap/ creates them; confirm in IAM that no access keys exist",
-    ),
-    ("2.1", "MFA enforced for console access", "account setting, checked by a person"),
-    (
-        "3.3",
-        "Sensitive data redacted in logs",
-        "the Lambda tests cover anonymisation; review a day of real logs",
-    ),
-    ("4.2", "Cross-region replication (optional)", "decide per bucket"),
-    (
-        "4.3",
-        "PITR restore, backup restore tested; recovery time documented",
-        "run the backup runbook against staging",
-    ),
-    (
-        "5.1",
-        "Unit, integration and E2E tests pass",
-        "CI (`./scripts/check`) and the E2E run against staging",
-    ),
-    (
-        "5.2",
-        "Performance targets (redaction <5 ms, write <100 ms, workflow <500 ms), load test",
-        "the ingestion benchmark",
-    ),
-    ("5.3", "Dependency audit, infrastructure security audit", "audit tools and a reviewer"),
-    (
-        "6",
-        "Runbooks, README, API docs, architecture diagrams current",
-        "docs/ reviewed by the on-call team",
-    ),
-    ("7.1", "E2E and security-scan workflows; OIDC role permissions", "reviewed with bootstrap/"),
-    (
-        "7.2",
-        "main protected: PR reviews and status checks required; production environment reviewers",
-        "GitHub settings",
-    ),
-    (
-        "8.1",
-        "PII redaction functioning; right-to-deletion process documented",
-        "Lambda tests and docs",
-    ),
-    ("8.2", "User actions attributable", "SSO identities in CloudTrail, checked by a person"),
-    (
-        "9",
-        "Change ticket, rollback plan, on-call, low-traffic window, smoke tests, 24 h watch, sign-off",
-        "release manager",
-    ),
-)
-
-
-@dataclass(frozen=True)
-class Item:
-    section: str
-    title: str
-    status: Status
-    reason: str
-
-
 Verdict = tuple[bool, str]
+Check = Callable[["Facts"], Verdict]
 
 
 @dataclass
@@ -157,6 +88,36 @@ def names(resources: Iterable[Resource], prop: str = "name") -> list[str]:
     return [str(val(r, prop)) for r in resources]
 
 
+def no_violations(policy: str, what: str, *types: str) -> Check:
+    """Every resource of ``types`` passes the policy rule ``policy`` (and there is one)."""
+
+    def check(f: Facts) -> Verdict:
+        return _none_failing(f.violated(policy, *types), what, len(f.of(*types)))
+
+    return check
+
+
+def bucket_control(what: str, policy: str, *types: str) -> Check:
+    """Every bucket has the control ``what`` (and its companion resources pass ``policy``)."""
+
+    def check(f: Facts) -> Verdict:
+        found = [v for v in f.violated("s3-bucket-controls-present") if what in v.message]
+        found += f.violated(policy, *types)
+        return _none_failing(found, "buckets", len(f.of(*rules.BUCKET_TYPES)))
+
+    return check
+
+
+def present(type_: str, what: str, prop: str = "name") -> Check:
+    """At least one resource of ``type_``."""
+
+    def check(f: Facts) -> Verdict:
+        found = names(f.of(type_), prop)
+        return (bool(found), f"{what}: {found}" if found else f"no {what}")
+
+    return check
+
+
 def _none_failing(found: list[rules.Violation], what: str, count: int) -> Verdict:
     if count == 0:
         return False, f"no {what} in the program"
@@ -192,31 +153,9 @@ def buckets_created(f: Facts) -> Verdict:
     return (not missing, f"missing {missing}" if missing else "buckets: " + ", ".join(buckets))
 
 
-def kms_rotation(f: Facts) -> Verdict:
-    keys = f.of(KMS_KEY)
-    return _none_failing(f.violated("kms-key-rotation"), "KMS keys", len(keys))
-
-
 def session_duration(f: Facts) -> Verdict:
     long = [r.name for r in f.of(IAM_ROLE) if float(val(r, "maxSessionDuration") or 3600) > 3600]
     return (not long, f"roles over 1 h: {long}" if long else "every role at most 3600 s")
-
-
-def dynamodb_kms(f: Facts) -> Verdict:
-    found = f.violated("encryption-with-customer-managed-keys", DYNAMODB_TABLE)
-    return _none_failing(found, "tables", len(f.of(DYNAMODB_TABLE)))
-
-
-def _bucket_controls(f: Facts, what: str, policy: str, *types: str) -> Verdict:
-    buckets = f.of(*rules.BUCKET_TYPES)
-    found = [v for v in f.violated("s3-bucket-controls-present") if what in v.message]
-    found += f.violated(policy, *types) if policy else []
-    return _none_failing(found, "buckets", len(buckets))
-
-
-def s3_kms(f: Facts) -> Verdict:
-    types = rules.BUCKET_COMPANIONS["KMS encryption configuration"]
-    return _bucket_controls(f, "KMS encryption", "encryption-with-customer-managed-keys", *types)
 
 
 def ssm_secure(f: Facts) -> Verdict:
@@ -252,10 +191,6 @@ def tls_everywhere(f: Facts) -> Verdict:
     )
 
 
-def public_access_blocked(f: Facts) -> Verdict:
-    return _bucket_controls(f, "public access block", "s3-public-access-block", PUBLIC_ACCESS_BLOCK)
-
-
 def nothing_public(f: Facts) -> Verdict:
     found = f.violated("no-ingress-from-anywhere") + f.violated("web-ingress-only-on-load-balancer")
     found += [
@@ -272,17 +207,9 @@ def nothing_public(f: Facts) -> Verdict:
     )
 
 
-def vpc_endpoints(f: Facts) -> Verdict:
-    if not f.of("aws:ec2/vpc:Vpc"):
-        return True, "no VPC in the program"
-    endpoints = f.of("aws:ec2/vpcEndpoint:VpcEndpoint")
-    return (
-        bool(endpoints),
-        f"{len(endpoints)} VPC endpoints" if endpoints else "a VPC without endpoints",
-    )
+def trail_flag(flag: str, label: str, default: bool = False) -> Check:
+    """``flag`` on every trail (``default``: what an unset flag means)."""
 
-
-def _trail(flag: str, label: str, default: bool = False) -> Callable[[Facts], Verdict]:
     def check(f: Facts) -> Verdict:
         trails = f.of(TRAIL)
         if not trails:
@@ -316,11 +243,6 @@ def trail_retention(f: Facts) -> Verdict:
     if short:
         return False, f"trail logs expire after {short} days"
     return True, "trail logs kept at least 90 days"
-
-
-def dashboard(f: Facts) -> Verdict:
-    boards = names(f.of("aws:cloudwatch/dashboard:Dashboard"), "dashboardName")
-    return (bool(boards), f"dashboards: {boards}" if boards else "no dashboard")
 
 
 def security_alarms(f: Facts) -> Verdict:
@@ -357,21 +279,6 @@ def alert_recipients(f: Facts) -> Verdict:
     return False, "no topic subscription: set the alert e-mail addresses in the stack config"
 
 
-def app_logs(f: Facts) -> Verdict:
-    functions = f.of(LAMBDA)
-    return _none_failing(f.violated("lambda-log-groups-managed"), "functions", len(functions))
-
-
-def retention(f: Facts) -> Verdict:
-    groups = f.of(LOG_GROUP)
-    return _none_failing(f.violated("log-retention-set"), "log groups", len(groups))
-
-
-def pitr(f: Facts) -> Verdict:
-    tables = f.of(DYNAMODB_TABLE)
-    return _none_failing(f.violated("dynamodb-point-in-time-recovery"), "tables", len(tables))
-
-
 def backup_plan(f: Facts) -> Verdict:
     kept = {
         str(rules.get(rule, "ruleName")): rules.get(rule, "lifecycle.deleteAfter")
@@ -390,12 +297,6 @@ def backup_plan(f: Facts) -> Verdict:
     if wrong or unselected:
         return False, f"rules wrong or missing: {wrong}; tables not selected: {unselected}"
     return True, "daily 7 d, weekly 30 d, monthly 90 d; every table selected"
-
-
-def versioning(f: Facts) -> Verdict:
-    return _bucket_controls(
-        f, "versioning", "s3-versioning", *rules.BUCKET_COMPANIONS["versioning"]
-    )
 
 
 def lifecycle(f: Facts) -> Verdict:
@@ -449,86 +350,3 @@ def all_api_calls(f: Facts) -> Verdict:
 def workflows(f: Facts) -> Verdict:
     missing = [w for w in WORKFLOWS if not (f.root / ".github" / "workflows" / w).is_file()]
     return (not missing, f"missing {missing}" if missing else "test, preview and deploy workflows")
-
-
-AUTOMATED: tuple[tuple[str, str, Callable[[Facts], Verdict]], ...] = (
-    ("1.2", "DynamoDB tables created (fp-events, consent, block-counter)", tables_created),
-    ("1.2", "Redaction nonce / HMAC salt stored encrypted", salt_secret),
-    ("1.2", "S3 buckets created (baselines, cloudtrail)", buckets_created),
-    ("1.2", "KMS keys provisioned and rotation enabled", kms_rotation),
-    ("2.1", "Session duration <= 1 hour", session_duration),
-    ("2.2", "DynamoDB encryption enabled (KMS)", dynamodb_kms),
-    ("2.2", "S3 encryption enabled (KMS)", s3_kms),
-    ("2.2", "SSM parameters stored as SecureString", ssm_secure),
-    ("2.2", "TLS 1.2+ enforced for all connections", tls_everywhere),
-    ("2.3", "S3 public access blocked", public_access_blocked),
-    ("2.3", "No publicly accessible resources", nothing_public),
-    ("2.3", "VPC endpoints configured", vpc_endpoints),
-    ("3.1", "CloudTrail enabled and logging", _trail("enableLogging", "logging", default=True)),
-    ("3.1", "Multi-region trail enabled", _trail("isMultiRegionTrail", "multi-region")),
-    ("3.1", "Log file validation enabled", _trail("enableLogFileValidation", "validation")),
-    ("3.1", "CloudTrail logs encrypted", _trail("kmsKeyId", "KMS")),
-    ("3.1", "CloudTrail logs retained >= 90 days", trail_retention),
-    ("3.2", "Dashboard created", dashboard),
-    (
-        "3.2",
-        "Security alarms: unauthorized API calls, root usage, IAM policy and KMS key changes",
-        security_alarms,
-    ),
-    ("3.2", "SNS topic for alerts", alert_topic),
-    ("3.2", "Alert recipients configured", alert_recipients),
-    ("3.3", "Application logs to CloudWatch", app_logs),
-    ("3.3", "Log retention configured", retention),
-    ("4.1", "Point-in-time recovery enabled", pitr),
-    ("4.1", "Backup plan: daily 7 d, weekly 30 d, monthly 90 d", backup_plan),
-    ("4.2", "S3 versioning enabled", versioning),
-    ("4.2", "S3 lifecycle policies configured", lifecycle),
-    ("7.1", "Infrastructure workflows configured", workflows),
-    ("8.1", "Data retention enforced (TTL)", ttl),
-    ("8.2", "All API calls logged (CloudTrail)", all_api_calls),
-    (
-        "8.2",
-        "Logs tamper-protected (log file validation)",
-        _trail("enableLogFileValidation", "validation"),
-    ),
-)
-
-
-# Items that hang on an operator value (components/operator_values.py): a stack file in the
-# repository cannot name the team's on-call address, so a preview warns and `pulumi up` of
-# production refuses at program start instead.
-OPERATOR_VALUE_ITEMS = frozenset({"Alert recipients configured"})
-
-
-# What the account baseline answers (the trail, its bucket, the CIS alarms). It exists once per
-# account, in the stack whose config sets accountBaseline true; another stack of the account
-# points there instead of failing.
-BASELINE_ITEMS = frozenset(
-    {
-        "S3 buckets created (baselines, cloudtrail)",
-        "CloudTrail enabled and logging",
-        "Multi-region trail enabled",
-        "Log file validation enabled",
-        "CloudTrail logs encrypted",
-        "CloudTrail logs retained >= 90 days",
-        "Security alarms: unauthorized API calls, root usage, IAM policy and KMS key changes",
-        "All API calls logged (CloudTrail)",
-        "Logs tamper-protected (log file validation)",
-    }
-)
-ELSEWHERE = "the account baseline is the accountBaseline: true stack's: see that stack's report"
-
-
-def evaluate(run: ProgramRun, violations: list[rules.Violation], root: Path = ROOT) -> list[Item]:
-    facts = Facts(run, violations, root)
-    holds_baseline = run.config.get(f"{PROJECT}:accountBaseline", "true") != "false"
-    items = []
-    for section, title, check in AUTOMATED:
-        if title in BASELINE_ITEMS and not holds_baseline:
-            items.append(Item(section, title, "manual", ELSEWHERE))
-            continue
-        ok, reason = check(facts)
-        missed: Status = "warn" if title in OPERATOR_VALUE_ITEMS else "fail"
-        items.append(Item(section, title, "pass" if ok else missed, reason))
-    items += [Item(section, title, "manual", who) for section, title, who in MANUAL]
-    return items
