@@ -2,28 +2,28 @@
 
 import pulumi
 
-from components.alarm_catalog import DataTierTargets, ServiceTargets
-from components.alarms import Alarms, AlarmsArgs
-from components.audit_trail import AuditTrail, AuditTrailArgs
-from components.backup import Backup, BackupArgs
-from components.base import component_options
-from components.calibration_service import (
+from components.config import check_principal_accounts
+from components.config.startup import start
+from components.core.base import component_options
+from components.core.function import registered_function_names
+from components.core.key_policy import Deployers
+from components.data_tier.backup import Backup, BackupArgs
+from components.data_tier.data_tier import DataTier, DataTierArgs
+from components.network.network import Network, NetworkArgs
+from components.observability.alarm_catalog import DataTierTargets, ServiceTargets
+from components.observability.alarms import Alarms, AlarmsArgs
+from components.observability.audit_trail import AuditTrail, AuditTrailArgs
+from components.observability.key_alarms import KeyAlarms, KeyAlarmsArgs
+from components.observability.observability import Observability, ObservabilityArgs
+from components.observability.salt_age import SaltAgeCheck, SaltAgeCheckArgs
+from components.service.calibration_service import (
     PSEUDONYM_FUNCTIONS,
     CalibrationService,
     CalibrationServiceArgs,
 )
-from components.calibration_store import TABLES, CalibrationStore, CalibrationStoreArgs
-from components.config import check_principal_accounts
-from components.config.startup import start
-from components.data_tier import DataTier, DataTierArgs
-from components.function import registered_function_names
-from components.key_alarms import KeyAlarms, KeyAlarmsArgs
-from components.key_policy import Deployers
-from components.network import Network, NetworkArgs
-from components.observability import Observability, ObservabilityArgs
-from components.salt_age import SaltAgeCheck, SaltAgeCheckArgs
-from components.salt_rotation import SaltRotation, SaltRotationArgs
-from components.service_alarms import calibration_service_alarms
+from components.service.calibration_store import TABLES, CalibrationStore, CalibrationStoreArgs
+from components.service.salt_rotation import SaltRotation, SaltRotationArgs
+from components.service.service_alarms import calibration_service_alarms
 
 # Config, operator values and AWS's create-time rules, all checked before any resource exists.
 cfg, account_id = start()

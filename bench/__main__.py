@@ -15,7 +15,7 @@ from typing import TextIO
 import pulumi
 
 from bench import cold_start, release, routes
-from components.function import layer_archive, package
+from components.core.function import layer_archive, package
 
 # The budgets: a warm ingested event costs at most this much of the function's own CPU, and at
 # most this many DynamoDB calls and no Secrets Manager call.

@@ -7,7 +7,7 @@ first invocation); the baseline imports boto3 and creates the same clients, noth
 peak resident memory of the handler's process is reported for memory sizing.
 
 Bytecode as deployed: the runtime's standard library and boto3 come compiled, and so does the
-Powertools layer (``components.function.layer_archive`` compiles it when the program runs on the
+Powertools layer (``components.core.function.layer_archive`` compiles it when the program runs on the
 runtime's Python, as the deploy workflow does), while our own package ships sources only (on a
 read-only file system Python compiles them at every cold start). Each run gets its own copy of a
 bytecode cache (``-X pycache_prefix``) filled by one warm-up import, minus our code's entries.
@@ -27,7 +27,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.alarm_catalog import SERVICE_NAMESPACE
+from components.observability.alarm_catalog import SERVICE_NAMESPACE
 
 LAMBDAS = Path(__file__).resolve().parent.parent / "lambdas"
 # Set by ``python -m bench --source-layer``: measure a layer that ships sources only.
@@ -173,7 +173,7 @@ def _runtime_cache(function: str, env: dict[str, str], cache: Path) -> None:
 
 
 def _layer_origins() -> list[str]:
-    from components.function import LAYER_PACKAGES
+    from components.core.function import LAYER_PACKAGES
 
     origins = []
     for name in LAYER_PACKAGES:

@@ -18,7 +18,7 @@ import pulumi_aws as aws
 from bootstrap.ci_identity import CiIdentity, CiIdentityArgs
 from bootstrap.config import load_bootstrap_config
 from bootstrap.state_backend import Replica, StateBackend, StateBackendArgs
-from components.base import PROJECT_TAG
+from components.core.base import PROJECT_TAG
 
 # One account serves both stacks of the main project.
 ENVIRONMENT_TAG = "shared"

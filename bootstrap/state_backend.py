@@ -21,9 +21,9 @@ import pulumi
 import pulumi_aws as aws
 
 from bootstrap.config import state_bucket_name
-from components.base import service_trust
 from components.config import Naming
-from components.secure_bucket import SecureBucket, SecureBucketArgs, bucket_arn
+from components.core.base import service_trust
+from components.core.secure_bucket import SecureBucket, SecureBucketArgs, bucket_arn
 
 KEY_ROLES = ("state", "secrets")
 REPLICATION_MINUTES = 15

@@ -20,7 +20,7 @@ from types import ModuleType
 from typing import Any
 
 # The program's one definition, as the functions receive it: never a copy.
-from components.alarm_catalog import SERVICE_NAMESPACE as METRICS_NAMESPACE
+from components.observability.alarm_catalog import SERVICE_NAMESPACE as METRICS_NAMESPACE
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account

@@ -55,7 +55,7 @@ def edit(path: Path, old: str, new: str) -> None:
 def test_changing_the_consent_hash_key_fails_naming_the_resource_and_input(scratch):
     # GIVEN the consent table's hash key changed in the work tree
     edit(
-        scratch / "components" / "calibration_store.py",
+        scratch / "components" / "service" / "calibration_store.py",
         CONSENT_SPEC,
         'TableSpec(role="consent-store", hash_key="organisationId"',
     )

@@ -18,15 +18,15 @@ import pytest
 from moto import mock_aws
 from moto.events.models import EventPattern
 
-from components.alarm_catalog import (
+from components.config import ConfigError, Naming
+from components.observability.alarm_catalog import (
     DataTierTargets,
     data_tier_alarms,
     instance_memory_gib,
     postgres_max_connections,
 )
-from components.alarms import rotation_failed_pattern
-from components.config import ConfigError, Naming
-from components.resource_alarms import function_role
+from components.observability.alarms import rotation_failed_pattern
+from components.observability.resource_alarms import function_role
 from tools.mock_program import ACCOUNT_ID, ROOT, ProgramRun, Resource
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"

@@ -20,7 +20,7 @@ from pathlib import Path
 import pulumi
 import pytest
 
-import components.function as function_module
+import components.core.function as function_module
 from components.config import ConfigError
 from tools.asset_hash import _split, archive_hash, archive_tar
 from tools.mock_program import ROOT, run_program

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from components.alarm_catalog import SERVICE_NAMESPACE
+from components.observability.alarm_catalog import SERVICE_NAMESPACE
 from testing.lambdas import load_handler
 from testing.policy_eval import (
     Decision,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from components.calibration_store import TABLES
+from components.service.calibration_store import TABLES
 from testing.aws import TABLES as CONTRACT_TABLES
 
 TABLE = "aws:dynamodb/table:Table"

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from bench import ingestion, units
-from components.calibration_store import TABLES
+from components.service.calibration_store import TABLES
 from tools import cost
 from tools.cost import items
 from tools.cost.model import INGESTED_EVENT, CostError, Estimate, Line, Usage

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from components.config import DataSettings
-from components.eks_cluster import access_entries
-from components.redis_cache import connect_statements
+from components.data_tier.eks_cluster import access_entries
+from components.data_tier.redis_cache import connect_statements
 from tools.mock_program import ProgramRun, Resource, run_program
 
 P = "phase-mirror-infra:"

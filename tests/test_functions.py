@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from components.function import RUNTIME, package
+from components.core.function import RUNTIME, package
 
 FUNCTION = "aws:lambda/function:Function"
 FUNCTIONS = {
@@ -91,7 +91,7 @@ SHARED = {"caller.py", "org_identity.py", "pending_purge.py", "salt_cache.py"}
 
 @pytest.mark.parametrize("code", sorted(c for _, c in FUNCTIONS.values()))
 def test_each_package_holds_its_own_code_and_the_shared_modules_at_the_root(code):
-    from components.function import LAMBDAS
+    from components.core.function import LAMBDAS
 
     archive = package(code)
     names = set(archive.assets)
@@ -115,7 +115,7 @@ def test_package_is_the_same_archive_every_time():
 
 
 def test_a_function_folder_without_handler_is_refused(tmp_path, monkeypatch):
-    import components.function as function_module
+    import components.core.function as function_module
 
     monkeypatch.setattr(function_module, "LAMBDAS", tmp_path)
     (tmp_path / "empty").mkdir()
@@ -125,7 +125,7 @@ def test_a_function_folder_without_handler_is_refused(tmp_path, monkeypatch):
 
 
 def test_a_module_in_both_the_function_and_shared_stops_the_program(tmp_path, monkeypatch):
-    import components.function as function_module
+    import components.core.function as function_module
 
     # GIVEN a function folder holding a module of the same name as a shared one
     monkeypatch.setattr(function_module, "LAMBDAS", tmp_path)
@@ -141,7 +141,7 @@ def test_a_module_in_both_the_function_and_shared_stops_the_program(tmp_path, mo
 def test_layer_holds_the_pinned_powertools_sources_and_nothing_compiled():
     from pathlib import Path
 
-    from components.function import layer_archive
+    from components.core.function import layer_archive
 
     pinned = next(
         line.split("==")[1].strip()
@@ -157,14 +157,14 @@ def test_layer_holds_the_pinned_powertools_sources_and_nothing_compiled():
 
 
 def test_a_missing_layer_package_is_refused_by_name():
-    from components.function import layer_archive
+    from components.core.function import layer_archive
 
     with pytest.raises(ModuleNotFoundError, match="no_such_package is not installed"):
         layer_archive(("no_such_package",))
 
 
 def test_a_statement_shared_by_two_grants_appears_once_and_a_sid_clash_is_refused():
-    from components.function import unique_statements
+    from components.core.function import unique_statements
 
     shared = {"Sid": "Key", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": ["k"]}
     put = {"Sid": "Put", "Effect": "Allow", "Action": ["dynamodb:PutItem"], "Resource": ["t"]}
@@ -180,7 +180,7 @@ def test_every_role_policy_has_unique_sids(program):
 
 
 def test_layer_on_another_python_ships_sources_only(tmp_path, monkeypatch):
-    import components.function as function_module
+    import components.core.function as function_module
 
     monkeypatch.setattr(function_module, "RUNTIME", "python3.99")
     names = set(function_module.layer_archive(build_dir=tmp_path).assets)
@@ -192,7 +192,7 @@ def test_layer_on_the_runtimes_python_carries_reproducible_bytecode(tmp_path, mo
     import sys
     from pathlib import Path
 
-    import components.function as function_module
+    import components.core.function as function_module
 
     # GIVEN the program runs on the runtime's own Python (as the deploy workflow does)
     monkeypatch.setattr(

@@ -13,8 +13,8 @@ import json
 import pytest
 
 from components.config import ConfigError
-from components.network import select_zones
-from components.subnet_plan import AZ_SLOTS, plan_subnets, vpc_problem
+from components.network.network import select_zones
+from components.network.subnet_plan import AZ_SLOTS, plan_subnets, vpc_problem
 from tools.mock_program import ZONE_MAP, ProgramRun, Resource, run_program
 
 P = "phase-mirror-infra:"

@@ -10,9 +10,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from components.cis_controls import CIS_CONTROLS
 from components.config import AlertSettings, ConfigError
-from components.observability import SEVERITIES, recipients
+from components.observability.cis_controls import CIS_CONTROLS
+from components.observability.observability import SEVERITIES, recipients
 from tools.mock_program import ACCOUNT_ID, ProgramRun, Resource, run_program
 
 P = "phase-mirror-infra:"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from components.salt_rotation import ROTATION_SCHEDULE
+from components.service.salt_rotation import ROTATION_SCHEDULE
 from tools.mock_program import ACCOUNT_ID, ROOT, ProgramRun, Resource, run_program, stack_config
 
 RUNBOOKS = ROOT / "docs" / "runbooks"
@@ -349,7 +349,7 @@ def test_salt_runbook_states_the_schedule_the_program_sets():
 
 
 def test_backup_runbook_states_the_plan_the_program_sets():
-    from components.backup import RULES
+    from components.data_tier.backup import RULES
 
     text = " ".join(runbook_texts()["backup-recovery.md"].split())
     for rule in RULES:

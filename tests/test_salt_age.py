@@ -20,7 +20,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from components.alarm_catalog import SERVICE_NAMESPACE
+from components.observability.alarm_catalog import SERVICE_NAMESPACE
 from testing.aws import salt_document
 from testing.lambdas import LambdaContext, load_handler
 from tests.lambdas import emf

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from components.key_policy import Deployers
-from components.salt_rotation import salt_key_policy
+from components.core.key_policy import Deployers
+from components.service.salt_rotation import salt_key_policy
 
 SECRET = "aws:secretsmanager/secret:Secret"
 VERSION = "aws:secretsmanager/secretVersion:SecretVersion"

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from components.secure_bucket import (
+from components.core.secure_bucket import (
     DOCUMENTS,
     LOGS,
     Lifecycle,

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.alarm_catalog import Metric
-from components.service_alarms import calibration_service_alarms
+from components.observability.alarm_catalog import Metric
+from components.service.service_alarms import calibration_service_alarms
 from tools.mock_program import ProgramRun
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"

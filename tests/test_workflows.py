@@ -353,7 +353,7 @@ def test_each_stack_tells_the_pack_its_environment(stack: str) -> None:
 @pytest.mark.parametrize("name", ["preview.yml", "deploy.yml"])
 def test_workflows_that_run_the_program_use_the_lambda_runtimes_python(name: str) -> None:
     # The Powertools layer carries bytecode only when built on the runtime's own Python.
-    from components.function import runtime_version
+    from components.core.function import runtime_version
 
     expected = "{}.{}".format(*runtime_version())
     versions = {

@@ -441,7 +441,7 @@ class _WarningLog(logging.Handler):
 @contextlib.contextmanager
 def _build_python(version: tuple[int, int] | None) -> Iterator[None]:
     """Run as if on ``version`` (default the Lambda runtime's Python, as the workflows pin it)."""
-    import components.function as module
+    import components.core.function as module
 
     original = getattr(module, "build_python", None)
     if original is None:  # another checkout's program (tools.against), from before the check

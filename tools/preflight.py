@@ -22,9 +22,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from components.base import PROJECT_TAG
 from components.config import ConfigError, StackConfig, aws_limits, parse
-from components.network import EKS_UNSUPPORTED_ZONE_IDS
+from components.core.base import PROJECT_TAG
+from components.network.network import EKS_UNSUPPORTED_ZONE_IDS
 from tools.mock_program import PROJECT, ROOT, stack_config
 
 EXAMPLE = "example, as the identity that runs pulumi up:\n  python -m tools.preflight staging"

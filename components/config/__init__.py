@@ -39,7 +39,7 @@ from components.config.validators import (
     pattern,
     windows_overlap,
 )
-from components.subnet_plan import overlapping
+from components.network.subnet_plan import overlapping
 
 __all__ = [
     "NAME_PREFIX",

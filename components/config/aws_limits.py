@@ -14,10 +14,10 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from components.calibration_service import FIXED_CONCURRENCY
 from components.config.settings import StackConfig
 from components.config.validators import ConfigError, window_minutes, windows_overlap
-from components.redis_cache import REDIS_MAINTENANCE_WINDOW
+from components.data_tier.redis_cache import REDIS_MAINTENANCE_WINDOW
+from components.service.calibration_service import FIXED_CONCURRENCY
 
 # Lambda keeps 100 executions unreserved per account and region ("Configuring reserved
 # concurrency", Lambda developer guide); of the default 1,000 that leaves 900 to reserve.
@@ -134,7 +134,7 @@ class PlannedName:
 
 def planned_names(cfg: StackConfig, account_id: str) -> list[PlannedName]:
     """Every physical name of a tight kind the program builds for ``cfg``, in one list."""
-    from components.calibration_store import TABLES  # the table roles, without duplication
+    from components.service.calibration_store import TABLES  # the table roles, without duplication
 
     n = cfg.naming
     functions = [

@@ -31,7 +31,7 @@ from components.config.validators import (
     parser,
     pattern,
 )
-from components.subnet_plan import vpc_problem
+from components.network.subnet_plan import vpc_problem
 
 
 class Required:

@@ -16,7 +16,6 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components import function
 from components.config import (
     ConfigError,
     StackConfig,
@@ -25,6 +24,7 @@ from components.config import (
     parse,
     stack_file,
 )
+from components.core import function
 
 
 def engine_config(project: str) -> tuple[dict[str, str], str | None]:

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from components.alarm_catalog import SERVICE_NAMESPACE
+from components.observability.alarm_catalog import SERVICE_NAMESPACE
 from testing.aws import create_salt_secret, salt_document
 from testing.lambdas import REGION, LambdaContext, load_handler
 from tests.lambdas import emf

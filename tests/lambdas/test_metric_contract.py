@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from components.alarm_catalog import SERVICE_NAMESPACE
+from components.observability.alarm_catalog import SERVICE_NAMESPACE
 from testing.lambdas import github_event
 from testing.service import Service
 from tests.lambdas import emf

@@ -96,7 +96,7 @@ def test_each_handler_emits_exactly_the_documented_metrics(folder: str) -> None:
 
 
 def test_the_namespace_is_the_one_the_alarms_watch() -> None:
-    from components.alarm_catalog import SERVICE_NAMESPACE
+    from components.observability.alarm_catalog import SERVICE_NAMESPACE
 
     assert f"Namespace `{SERVICE_NAMESPACE}`" in DOC
     assert load_handler("fp_ingestion").METRICS_NAMESPACE == SERVICE_NAMESPACE

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.base import stateful
 from components.config import DataSettings, Naming
-from components.function import Statement, allow
+from components.core.base import stateful
+from components.core.function import Statement, allow
 
 REDIS_PORT = 6379
 REDIS_PARAMETERS = {"maxmemory-policy": "allkeys-lru"}

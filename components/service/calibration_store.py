@@ -26,11 +26,18 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.backup import backup_role_arn
-from components.base import managed_key, stateful
 from components.config import Naming
-from components.function import Statement, allow, key_via_service
-from components.key_policy import Deployers, by_name, for_aws_resource, key_policy, role_arn, via
+from components.core.base import managed_key, stateful
+from components.core.function import Statement, allow, key_via_service
+from components.core.key_policy import (
+    Deployers,
+    by_name,
+    for_aws_resource,
+    key_policy,
+    role_arn,
+    via,
+)
+from components.data_tier.backup import backup_role_arn
 
 
 @dataclass(frozen=True)
@@ -308,7 +315,7 @@ class CalibrationStore(pulumi.ComponentResource):
         return [t.arn for t in self.tables.values()]
 
     # IAM: what a function needs to do one job on these tables, scoped to exact ARNs. The
-    # caller puts the statements into its role's one inline policy (components/function.py).
+    # caller puts the statements into its role's one inline policy (components/core/function.py).
 
     def _arns(self, *logical: str) -> list[pulumi.Output[str]]:
         return [self.tables[name].arn for name in logical]

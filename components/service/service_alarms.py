@@ -9,7 +9,7 @@ section is in docs/runbooks/operations.md.
 
 from __future__ import annotations
 
-from components.alarm_catalog import (
+from components.observability.alarm_catalog import (
     SERVICE_NAMESPACE,
     AlarmSpec,
     Comparison,

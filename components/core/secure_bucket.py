@@ -21,7 +21,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.base import stateful
+from components.core.base import stateful
 
 ABORT_MULTIPART_DAYS = 7
 STORAGE_CLASSES = ("STANDARD_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE")
@@ -70,7 +70,7 @@ class SecureBucketArgs:
     - protect: Pulumi ``protect`` and retain-on-delete on the bucket.
     - force_destroy: let a deletion empty the bucket first (default false; staging only).
     - bucket_key: an S3 Bucket Key, which cuts KMS requests (default true; the trail's bucket
-      turns it off, see components/audit_trail.py).
+      turns it off, see components/observability/audit_trail.py).
     """
 
     bucket_name: str

@@ -2,7 +2,7 @@
 
 Two KMS calls can hand out use of a key: ``PutKeyPolicy`` (rewrite the policy) and
 ``CreateGrant``. The salt key denies every grant and leaves ``PutKeyPolicy`` only to the
-identities that run ``pulumi up`` (components/key_policy.py); this rule makes each use of it,
+identities that run ``pulumi up`` (components/core/key_policy.py); this rule makes each use of it,
 and each attempt at either call (CloudTrail records refused calls too), a deliberate act that
 someone sees. A deploy that changes the salt key's policy pages as well, on purpose.
 

@@ -3,7 +3,7 @@
 The trail is multi-region, validates its log files (a digest chain that shows tampering) and
 encrypts them with its own key; it writes to a ``SecureBucket`` kept ``trailRetentionDays``
 (at least 90, a year in production) and streams to a KMS-encrypted log group carrying the CIS
-metric filters of components/cis_controls.py, each with an alarm paging ``critical``.
+metric filters of components/observability/cis_controls.py, each with an alarm paging ``critical``.
 
 Created after ``DataTier`` in ``__main__.py`` because its bucket sends S3 access logs to the
 data tier's access-log bucket.
@@ -17,11 +17,11 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.base import managed_key, service_trust, stateful
-from components.cis_controls import CIS_CONTROLS, PERIOD_S, THRESHOLD
 from components.config import Naming
-from components.key_policy import Deployers, by_name, key_policy, service, via
-from components.secure_bucket import Lifecycle, SecureBucket, SecureBucketArgs, bucket_arn
+from components.core.base import managed_key, service_trust, stateful
+from components.core.key_policy import Deployers, by_name, key_policy, service, via
+from components.core.secure_bucket import Lifecycle, SecureBucket, SecureBucketArgs, bucket_arn
+from components.observability.cis_controls import CIS_CONTROLS, PERIOD_S, THRESHOLD
 
 CIS_NAMESPACE = "PhaseMirror/Security"
 

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.base import managed_key, stateful
 from components.config import Naming
-from components.function import (
+from components.core.base import managed_key, stateful
+from components.core.function import (
     Function,
     FunctionArgs,
     Statement,
@@ -36,7 +36,7 @@ from components.function import (
     powertools_environment,
     powertools_layer,
 )
-from components.key_policy import (
+from components.core.key_policy import (
     SECRETS_MANAGER_VALIDATION,
     Deployers,
     by_name,
@@ -105,7 +105,7 @@ def salt_key_policy(
     does not use grants", ibid.), so a grant could only hand the salt to someone unnamed here.
     ``kms:PutKeyPolicy`` stays with the deployers (``pulumi up`` writes this policy); each use
     of it, and every ``CreateGrant`` attempt, pages the on-call engineer
-    (components/key_alarms.py).
+    (components/observability/key_alarms.py).
     """
     through_secrets_manager = via("secretsmanager", region)
     this_secret = {

@@ -16,9 +16,9 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.base import managed_key
 from components.config import AlertSettings, Naming
-from components.key_policy import Deployers, key_policy, service
+from components.core.base import managed_key
+from components.core.key_policy import Deployers, key_policy, service
 
 Severity = Literal["critical", "warning"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "warning")

@@ -13,9 +13,16 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.base import managed_key, service_trust, stateful
 from components.config import Naming
-from components.key_policy import Deployers, by_name, for_aws_resource, key_policy, role_arn, via
+from components.core.base import managed_key, service_trust, stateful
+from components.core.key_policy import (
+    Deployers,
+    by_name,
+    for_aws_resource,
+    key_policy,
+    role_arn,
+    via,
+)
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.base import service_trust
-from components.calibration_store import CalibrationStore
 from components.config import Naming, ServiceSettings
-from components.function import (
+from components.core.base import service_trust
+from components.core.function import (
     Function,
     FunctionArgs,
     MovedFrom,
@@ -36,8 +35,9 @@ from components.function import (
     lambda_function,
     powertools_environment,
 )
-from components.salt_rotation import SaltRotation
-from components.service_api import HttpApi, HttpApiArgs, http_api
+from components.service.calibration_store import CalibrationStore
+from components.service.salt_rotation import SaltRotation
+from components.service.service_api import HttpApi, HttpApiArgs, http_api
 
 PREVIOUS_TYPE = "phase-mirror:index:CalibrationApi"
 PREVIOUS_NAME = "calibration-api"

@@ -67,7 +67,7 @@ def managed_key(
     """A customer-managed symmetric key with yearly rotation, an alias and an explicit policy.
 
     ``policy`` is required: without one KMS applies its default policy, which delegates every
-    action, use included, to the account's IAM policies (components/key_policy.py).
+    action, use included, to the account's IAM policies (components/core/key_policy.py).
     """
     key = aws.kms.Key(
         name,

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.base import service_trust
 from components.config import ConfigError, Naming, NetworkSettings
-from components.subnet_plan import TIERS, plan_subnets
+from components.core.base import service_trust
+from components.network.subnet_plan import TIERS, plan_subnets
 
 DATA_PORTS = {"postgres": 5432, "redis": 6379}
 ADMIN_PORTS = {"ssh": 22, "rdp": 3389}

@@ -1,7 +1,7 @@
 """Alarms derived from what the program creates: every function, every table, the HTTP API.
 
 Nobody lists them: ``Alarms`` passes the names the program registered (functions through
-``components.function.registered_function_names``, tables from the store's declarations), so a
+``components.core.function.registered_function_names``, tables from the store's declarations), so a
 function or table added later is watched from its first deployment.
 
 - every function: ``Errors`` (a crash, timeout or unhandled error; handled 4xx/503 answers are
@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.alarm_catalog import (
+from components.config import Naming
+from components.observability.alarm_catalog import (
     AlarmSpec,
     Comparison,
     Math,
@@ -29,7 +30,6 @@ from components.alarm_catalog import (
     Severity,
     table_throttles,
 )
-from components.config import Naming
 
 # A metric-math alarm reads at most ten metrics (CloudWatch quotas); its expression is not one.
 MAX_ALARM_METRICS = 10

@@ -21,7 +21,7 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.function import Function
+from components.core.function import Function
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 IDENTITY_SOURCE = "$request.header.Authorization"

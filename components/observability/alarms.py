@@ -1,8 +1,8 @@
 """Alarms: what watches the other components, the dashboard and the saved log queries.
 
 Created last in ``__main__.py``, after every function: each alarm comes from an ``AlarmSpec``
-(components/alarm_catalog.py for the service's own metrics and the data tier,
-components/resource_alarms.py for every function, table and the API) and goes to the
+(components/observability/alarm_catalog.py for the service's own metrics and the data tier,
+components/observability/resource_alarms.py for every function, table and the API) and goes to the
 ``critical`` or ``warning`` topic, with OK actions so the engineer also hears when it clears.
 The dashboard ``PhaseMirror-FPCalibration-<Stack>`` draws its seven widgets from the same
 ``Metric`` objects the alarms use. A failed rotation of this stack's salt reaches ``critical``
@@ -20,7 +20,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.alarm_catalog import (
+from components.config import Naming
+from components.observability.alarm_catalog import (
     AlarmSpec,
     DataTierTargets,
     Metric,
@@ -32,8 +33,7 @@ from components.alarm_catalog import (
     data_tier_alarms,
     service_alarms,
 )
-from components.config import Naming
-from components.resource_alarms import api_alarms, function_alarms, table_alarms
+from components.observability.resource_alarms import api_alarms, function_alarms, table_alarms
 
 
 def rotation_failed_pattern(secret_arn: str, secret_name: str) -> dict[str, Any]:
@@ -109,7 +109,7 @@ class AlarmsArgs:
     - log_groups: the log group names the saved queries read, keys ``ingestion``, ``rotator``.
     - data_tier: the data tier's resources (default ``None``: no data-tier alarms).
     - extra_alarms: further specs a component declares (default none), e.g.
-      components/service_alarms.py.
+      components/service/service_alarms.py.
     """
 
     naming: Naming

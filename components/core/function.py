@@ -23,10 +23,10 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.alarm_catalog import SERVICE_NAMESPACE
-from components.base import service_trust
+from components.core.base import service_trust
+from components.observability.alarm_catalog import SERVICE_NAMESPACE
 
-LAMBDAS = Path(__file__).resolve().parent.parent / "lambdas"
+LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
 BUILD = LAMBDAS.parent / "build"
 # Modules every function ships beside its own (caller identity, keyed hashes, the salt).
 SHARED = "shared"

@@ -17,12 +17,10 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_eks as eks
 
-from components.backup import backup_role_arn
-from components.base import managed_key, service_trust, stateful
 from components.config import DataSettings, Naming
-from components.eks_cluster import EksClusterArgs, build_cluster
-from components.function import Statement
-from components.key_policy import (
+from components.core.base import managed_key, service_trust, stateful
+from components.core.function import Statement
+from components.core.key_policy import (
     SECRETS_MANAGER_VALIDATION,
     Deployers,
     by_name,
@@ -30,8 +28,16 @@ from components.key_policy import (
     key_policy,
     via,
 )
-from components.redis_cache import RedisArgs, RedisCache, build_redis
-from components.secure_bucket import DOCUMENTS, LOGS, SecureBucket, SecureBucketArgs, bucket_arn
+from components.core.secure_bucket import (
+    DOCUMENTS,
+    LOGS,
+    SecureBucket,
+    SecureBucketArgs,
+    bucket_arn,
+)
+from components.data_tier.backup import backup_role_arn
+from components.data_tier.eks_cluster import EksClusterArgs, build_cluster
+from components.data_tier.redis_cache import RedisArgs, RedisCache, build_redis
 
 DB_PORT = 5432
 DB_NAME = "phase_mirror"

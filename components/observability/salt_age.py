@@ -4,7 +4,7 @@ The salt rotates monthly, and an alarm looks back at most 7 days (period x evalu
 <= 604,800 s), so neither the rotator's runs nor ingestion's traffic can tell a quiet stack's
 missed rotation from silence. This component's function (lambdas/salt_age) reads the secret's
 ``DescribeSecret`` dates, never its value, and publishes ``SaltAgeDays``; the salt-age alarm
-(components/alarm_catalog.py) treats missing data as breaching. An EventBridge rule invokes it
+(components/observability/alarm_catalog.py) treats missing data as breaching. An EventBridge rule invokes it
 (a Lambda target needs no role, only the permission below, limited to this rule).
 """
 
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.alarm_catalog import SERVICE_NAMESPACE
 from components.config import Naming
-from components.function import Function, FunctionArgs, Statement, allow, lambda_function
+from components.core.function import Function, FunctionArgs, Statement, allow, lambda_function
+from components.observability.alarm_catalog import SERVICE_NAMESPACE
 
 SCHEDULE = "rate(15 minutes)"
 DESCRIBE_ACTIONS = ["secretsmanager:DescribeSecret"]

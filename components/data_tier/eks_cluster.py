@@ -18,9 +18,9 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_eks as eks
 
-from components.base import managed_key, service_trust, stateful
 from components.config import DataSettings, Naming
-from components.key_policy import Deployers, deployer_grants, key_policy, via
+from components.core.base import managed_key, service_trust, stateful
+from components.core.key_policy import Deployers, deployer_grants, key_policy, via
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"

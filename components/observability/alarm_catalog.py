@@ -3,14 +3,14 @@
 Each metric is declared once (``Metric``, or a metric-math ``Sum`` / ``Search`` over metrics);
 an ``AlarmSpec`` and a dashboard widget both refer to the same object, so an alarm and the graph
 an engineer opens next to it can never disagree on a name, a dimension or a statistic. Nothing
-here creates resources: ``components/alarms.py`` turns the specs into alarms and a dashboard,
+here creates resources: ``components/observability/alarms.py`` turns the specs into alarms and a dashboard,
 and the tests read them directly.
 
 Thresholds: the service's own alarms keep the specification's values (consent, salt loading,
 latency); the data tier's are the data-tier specification's; the EKS node thresholds, which it
 does not give, are the platform specification's (CPU 80 %, memory 85 %). Alarms derived from
 what the program creates (every function, every table, the API) live in
-components/resource_alarms.py.
+components/observability/resource_alarms.py.
 """
 
 from __future__ import annotations
