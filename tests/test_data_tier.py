@@ -8,8 +8,9 @@ import json
 import pytest
 
 from components.config import DataSettings
+from components.core.grants import Grants
 from components.data_tier.eks_cluster import access_entries
-from components.data_tier.redis_cache import connect_statements
+from components.data_tier.redis_cache import grant_connect
 from tools.mock_program import ProgramRun, Resource, run_program
 
 P = "phase-mirror-infra:"
@@ -204,9 +205,9 @@ def test_redis_connect_grant_allows_this_group_and_user_and_nothing_else(staging
     group = redis(staging).inputs["replicationGroupId"]
     users = {u.inputs["userName"]: u.inputs["userId"] for u in staging.of_type(USER)}
     app = users[f"phase-mirror-redis-app-{staging.stack}"]
-    granted = connect_statements(
-        elasticache_arn("replicationgroup", group), elasticache_arn("user", app)
-    )
+    granted = grant_connect(
+        Grants("app"), elasticache_arn("replicationgroup", group), elasticache_arn("user", app)
+    ).close()
     # THEN Connect is allowed on the group and the application user, which ElastiCache both
     # requires ("Authenticating with IAM"), and on nothing else
     assert allows(granted, "elasticache:Connect", elasticache_arn("replicationgroup", group))

@@ -4,8 +4,8 @@
 component that owns the function, so a newcomer finds them there and the owner's provider tags
 them. It also records each function's name for the run (``registered_function_names``): the
 alarms, created last, give every function its ``Errors`` and ``Throttles`` alarms without
-anyone listing it. Each role gets one inline policy built from the statements the owner passes (the
-``*_statements`` methods of the components that own the resources), plus writing to its own
+anyone listing it. Each role gets one inline policy built from its ``Grants`` (the ``grant_*``
+methods of the components that own the resources, components/core/grants.py), plus writing to its own
 log group and X-Ray. Tests read that one policy and prove it with moto.
 """
 
@@ -24,6 +24,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.core.base import service_trust
+from components.core.grants import Grants
 from components.observability.alarm_catalog import SERVICE_NAMESPACE
 
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
@@ -66,7 +67,7 @@ def allow(
     resources: Sequence[pulumi.Input[str]],
     condition: Mapping[str, Any] | None = None,
 ) -> Statement:
-    """One Allow statement; the components' ``*_statements`` methods are built from it."""
+    """One Allow statement; the components' ``grant_*`` methods are built from it."""
     statement: dict[str, Any] = {
         "Sid": sid,
         "Effect": "Allow",
@@ -102,7 +103,7 @@ class FunctionArgs:
     - name: the physical function name (``naming.physical(role)``); also names the role and
       the log group ``/aws/lambda/{name}``.
     - code: the folder under ``lambdas/`` holding ``handler.py`` (entry ``handler.handler``).
-    - statements: the IAM statements its code needs, scoped to exact ARNs.
+    - grants: what its code needs, added by the components that own the resources.
     - environment: variables (never secrets: the salt is read from Secrets Manager).
     - memory_mb, timeout_s: sized from the benchmark (bench/).
     - reserved_concurrency: the most copies that may run at once.
@@ -113,7 +114,7 @@ class FunctionArgs:
     name: str
     code: str
     description: str
-    statements: Sequence[Statement]
+    grants: Grants
     environment: Mapping[str, pulumi.Input[str]]
     memory_mb: int
     timeout_s: int
@@ -315,7 +316,7 @@ def lambda_function(
         "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
         "Resource": log_group.arn.apply(lambda arn: f"{arn}:*"),
     }
-    statements = unique_statements([*args.statements, own_logs, XRAY_STATEMENT])
+    statements = unique_statements([*args.grants.close(), own_logs, XRAY_STATEMENT])
     policy = aws.iam.RolePolicy(
         f"{key}-policy",
         name=f"{args.name}-permissions",

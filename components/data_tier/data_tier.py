@@ -4,7 +4,7 @@ Everything sits in the network's data subnets behind the data security group (EK
 subnets), encrypted with the tier's customer-managed key. The RDS master password is created
 and rotated by RDS in Secrets Manager, so it never enters Pulumi state. Redis has no password
 at all: clients authenticate as the application user with a short-lived IAM token
-(``redis_connect_statements`` grants it; docs/redis.md shows how to connect). The database
+(``grant_redis_connect`` grants it; docs/redis.md shows how to connect). The database
 joins the AWS Backup plan through ``db_arn``.
 """
 
@@ -19,7 +19,7 @@ import pulumi_eks as eks
 
 from components.config import DataSettings, Naming
 from components.core.base import managed_key, service_trust, stateful
-from components.core.function import Statement
+from components.core.grants import Grants
 from components.core.key_policy import (
     SECRETS_MANAGER_VALIDATION,
     Deployers,
@@ -371,9 +371,9 @@ class DataTier(pulumi.ComponentResource):
             ),
         )
 
-    def redis_connect_statements(self) -> list[Statement]:
+    def grant_redis_connect(self, grants: Grants) -> Grants:
         """Connect to Redis as the application user with an IAM token (docs/redis.md)."""
-        return self.cache.connect_statements()
+        return self.cache.grant_connect(grants)
 
     def _buckets(self, name: str, args: DataTierArgs) -> dict[str, SecureBucket]:
         naming, protect = args.naming, args.deletion_protection

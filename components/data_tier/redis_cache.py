@@ -19,7 +19,8 @@ import pulumi_aws as aws
 
 from components.config import DataSettings, Naming
 from components.core.base import stateful
-from components.core.function import Statement, allow
+from components.core.function import allow
+from components.core.grants import Grants
 
 REDIS_PORT = 6379
 REDIS_PARAMETERS = {"maxmemory-policy": "allkeys-lru"}
@@ -56,16 +57,18 @@ class RedisArgs:
     protect: bool
 
 
-def connect_statements(
-    group_arn: pulumi.Input[str], user_arn: pulumi.Input[str]
-) -> list[Statement]:
+def grant_connect(
+    grants: Grants, group_arn: pulumi.Input[str], user_arn: pulumi.Input[str]
+) -> Grants:
     """Connect as the application user with an IAM token.
 
     ElastiCache authorises ``elasticache:Connect`` on the replication group and on the user,
     both required ("Authenticating with IAM"). The token is a SigV4-presigned request, valid 15
     minutes; a connection must re-authenticate within 12 hours (docs/redis.md).
     """
-    return [allow("ConnectToRedisAsAppUser", ["elasticache:Connect"], [group_arn, user_arn])]
+    return grants.add(
+        allow("ConnectToRedisAsAppUser", ["elasticache:Connect"], [group_arn, user_arn])
+    )
 
 
 @dataclass(frozen=True)
@@ -73,8 +76,8 @@ class RedisCache:
     group: aws.elasticache.ReplicationGroup
     user: aws.elasticache.User
 
-    def connect_statements(self) -> list[Statement]:
-        return connect_statements(self.group.arn, self.user.arn)
+    def grant_connect(self, grants: Grants) -> Grants:
+        return grant_connect(grants, self.group.arn, self.user.arn)
 
 
 def _users(

@@ -17,7 +17,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import Naming
-from components.core.function import Function, FunctionArgs, Statement, allow, lambda_function
+from components.core.function import Function, FunctionArgs, allow, lambda_function
+from components.core.grants import Grants
 from components.observability.alarm_catalog import SERVICE_NAMESPACE
 
 SCHEDULE = "rate(15 minutes)"
@@ -44,10 +45,10 @@ class SaltAgeCheckArgs:
     layers: Sequence[pulumi.Input[str]] = ()
 
 
-def describe_statements(secret_arn: pulumi.Input[str]) -> list[Statement]:
+def grant_describe(grants: Grants, secret_arn: pulumi.Input[str]) -> Grants:
     """Read the secret's metadata (dates, stages); DescribeSecret never returns the value and
     needs no KMS permission."""
-    return [allow("DescribeSaltDates", DESCRIBE_ACTIONS, [secret_arn])]
+    return grants.add(allow("DescribeSaltDates", DESCRIBE_ACTIONS, [secret_arn]))
 
 
 class SaltAgeCheck(pulumi.ComponentResource):
@@ -66,7 +67,7 @@ class SaltAgeCheck(pulumi.ComponentResource):
                 name=args.naming.physical("salt-age-check"),
                 code="salt_age",
                 description="Publishes the HMAC salt's age (SaltAgeDays) every 15 minutes",
-                statements=describe_statements(args.secret_arn),
+                grants=grant_describe(Grants("salt-age-check"), args.secret_arn),
                 environment={
                     "ENVIRONMENT": args.environment,
                     "POWERTOOLS_SERVICE_NAME": "salt-age-check",

@@ -35,6 +35,7 @@ from components.core.function import (
     lambda_function,
     powertools_environment,
 )
+from components.core.grants import Grants
 from components.service.calibration_store import CalibrationStore
 from components.service.salt_rotation import SaltRotation
 from components.service.service_api import HttpApi, HttpApiArgs, http_api
@@ -185,29 +186,19 @@ class CalibrationService(pulumi.ComponentResource):
         super().__init__("phase-mirror:index:CalibrationService", name, None, opts)
         self._args = args
         store, salt, settings = args.store, args.salt, args.settings
-        statements: dict[str, list[Statement]] = {
-            "fp-ingestion": [
-                *store.admission_and_consent_check_statements(),
-                *store.pending_write_statements(),
-                *salt.read_statements(),
-                *store.org_pseudonym_statements(),
-            ],
-            "fp-consent": [
-                *store.admission_read_statements(),
-                *store.consent_write_statements(),
-                *store.pending_purge_statements(),
-                *salt.read_statements(),
-                *store.org_pseudonym_statements(),
-            ],
-            "fp-admission": [
-                *store.admission_manage_statements(),
-                *store.pending_purge_statements(),
-                *salt.read_statements(),
-                *store.org_pseudonym_statements(),
-            ],
-            "fp-release": [*store.release_statements(), *salt.describe_statements()],
-            "calibration-query": store.published_query_statements(),
-        }
+        grants = {role: Grants(role) for role in FUNCTIONS}
+        store.grant_ingest(grants["fp-ingestion"])
+        store.grant_read_admission(grants["fp-consent"])
+        store.grant_write_consent(grants["fp-consent"])
+        store.grant_manage_admission(grants["fp-admission"])
+        store.grant_release(grants["fp-release"])
+        store.grant_query_published(grants["calibration-query"])
+        for role in PSEUDONYM_FUNCTIONS:
+            salt.grant_read(grants[role])
+            store.grant_org_pseudonyms(grants[role])
+        for role in ("fp-consent", "fp-admission"):  # revocation and withdrawal
+            store.grant_purge_pending(grants[role])
+        salt.grant_describe(grants["fp-release"])
         concurrency = {
             "fp-ingestion": settings.ingestion_concurrency,
             **FIXED_CONCURRENCY,
@@ -226,7 +217,7 @@ class CalibrationService(pulumi.ComponentResource):
                     name=args.naming.physical(role),
                     code=spec.code,
                     description=spec.description,
-                    statements=statements[role],
+                    grants=grants[role],
                     environment={
                         **powertools_environment(role),
                         **{variable: values[variable] for variable in spec.env},

@@ -29,6 +29,7 @@ import pulumi_aws as aws
 from components.config import Naming
 from components.core.base import managed_key, stateful
 from components.core.function import Statement, allow, key_via_service
+from components.core.grants import Grants
 from components.core.key_policy import (
     Deployers,
     by_name,
@@ -144,10 +145,10 @@ class CalibrationStoreArgs:
     - deletion_protection: AWS deletion protection on the tables, and Pulumi ``protect``
       with retain-on-delete on the tables and both keys.
     - table_user_roles: the roles (``naming`` roles such as ``fp-ingestion``) of the functions
-      that read or write items: the key policy names them; each also needs the matching
-      ``*_statements``.
-    - org_key_users: the functions whose roles may derive pseudonyms with the org key; each also
-      needs ``org_pseudonym_statements()``.
+      that read or write items: the key policy names them, and the ``grant_*`` methods refuse
+      any other role.
+    - org_key_users: the functions whose roles may derive pseudonyms with the org key
+      (``grant_org_pseudonyms`` refuses any other role).
     - deployers: the identities that run ``pulumi up`` (default: none configured).
     """
 
@@ -207,6 +208,8 @@ class CalibrationStore(pulumi.ComponentResource):
     ) -> None:
         super().__init__("phase-mirror:index:CalibrationStore", name, None, opts)
         self._region = args.region
+        self._table_users = frozenset(args.table_user_roles)
+        self._org_key_users = frozenset(args.org_key_users)
         protect = args.deletion_protection
         self.key = managed_key(
             f"{name}-key",
@@ -314,95 +317,84 @@ class CalibrationStore(pulumi.ComponentResource):
     def table_arns(self) -> list[pulumi.Output[str]]:
         return [t.arn for t in self.tables.values()]
 
-    # IAM: what a function needs to do one job on these tables, scoped to exact ARNs. The
-    # caller puts the statements into its role's one inline policy (components/core/function.py).
+    # IAM: each job on these tables as a grant to one function's role (components/core/grants.py):
+    # exact table ARNs, and the tables' key through DynamoDB only, for the roles its policy names.
 
     def _arns(self, *logical: str) -> list[pulumi.Output[str]]:
         return [self.tables[name].arn for name in logical]
 
-    def admission_and_consent_check_statements(self) -> list[Statement]:
-        """Check, inside the write's transaction, that the owner is admitted and consenting."""
-        return [
+    def _grant(self, grants: Grants, *statements: Statement) -> None:
+        grants.require(self._table_users, "the tables' key")
+        grants.add(*statements, self._key_statement)
+
+    def grant_ingest(self, grants: Grants) -> None:
+        """Check, inside one transaction, that the owner is admitted and consenting, and store
+        the accepted event with its de-duplication record."""
+        self._grant(
+            grants,
             allow(
                 "CheckAdmissionAndConsent",
                 CHECK_ACTIONS,
                 self._arns("admission", "consent"),
                 IN_TRANSACTION,
             ),
-            self._key_statement,
-        ]
-
-    def pending_write_statements(self) -> list[Statement]:
-        """Store an accepted event and its de-duplication record, in that same transaction."""
-        return [
             allow(
                 "StorePendingEvent",
                 STORE_PENDING_ACTIONS,
                 self._arns("pending", "dedup"),
                 IN_TRANSACTION,
             ),
-            self._key_statement,
-        ]
+        )
 
-    def admission_read_statements(self) -> list[Statement]:
+    def grant_read_admission(self, grants: Grants) -> None:
         """Look up whether one organisation is admitted."""
-        return [
-            allow("ReadAdmission", READ_ADMISSION_ACTIONS, self._arns("admission")),
-            self._key_statement,
-        ]
+        self._grant(grants, allow("ReadAdmission", READ_ADMISSION_ACTIONS, self._arns("admission")))
 
-    def consent_write_statements(self) -> list[Statement]:
+    def grant_write_consent(self, grants: Grants) -> None:
         """Read, grant and revoke one organisation's consent."""
-        return [
-            allow("WriteConsent", WRITE_CONSENT_ACTIONS, self._arns("consent")),
-            self._key_statement,
-        ]
+        self._grant(grants, allow("WriteConsent", WRITE_CONSENT_ACTIONS, self._arns("consent")))
 
-    def pending_purge_statements(self) -> list[Statement]:
+    def grant_purge_pending(self, grants: Grants) -> None:
         """Find an organisation's pending events by its hash and delete them (revocation)."""
-        return [
-            allow("PurgePendingEvents", PURGE_PENDING_ACTIONS, self._arns("pending")),
-            self._key_statement,
-        ]
+        self._grant(
+            grants, allow("PurgePendingEvents", PURGE_PENDING_ACTIONS, self._arns("pending"))
+        )
 
-    def admission_manage_statements(self) -> list[Statement]:
+    def grant_manage_admission(self, grants: Grants) -> None:
         """Admit and withdraw organisations, with their audit records."""
-        return [
-            allow("ManageAdmission", MANAGE_ADMISSION_ACTIONS, self._arns("admission")),
-            self._key_statement,
-        ]
+        self._grant(
+            grants, allow("ManageAdmission", MANAGE_ADMISSION_ACTIONS, self._arns("admission"))
+        )
 
-    def release_statements(self) -> list[Statement]:
+    def grant_release(self, grants: Grants) -> None:
         """Claim pending events, publish a batch atomically, and delete what was released.
 
         The claims are ``UpdateItem`` inside ``TransactWriteItems`` and, when clearing an
         abandoned claim, alone: that grant carries no transaction condition. ``BatchWriteItem``
         only deletes released events.
         """
-        return [
+        self._grant(
+            grants,
             allow("ReleasePendingEvents", RELEASE_PENDING_ACTIONS, self._arns("pending")),
             allow("PublishBatches", PUBLISH_ACTIONS, self._arns("published"), IN_TRANSACTION),
             allow("ReadBatchRecords", READ_BATCH_ACTIONS, self._arns("published")),
-            self._key_statement,
-        ]
+        )
 
-    def published_query_statements(self) -> list[Statement]:
+    def grant_query_published(self, grants: Grants) -> None:
         """Read a rule's published numbers (one Query of its partition)."""
-        return [
-            allow("ReadPublished", READ_PUBLISHED_ACTIONS, self._arns("published")),
-            self._key_statement,
-        ]
+        self._grant(grants, allow("ReadPublished", READ_PUBLISHED_ACTIONS, self._arns("published")))
 
-    def org_pseudonym_statements(self) -> list[Statement]:
-        """Derive an organisation's secret with the org key (the key policy must name the role)."""
-        return [
+    def grant_org_pseudonyms(self, grants: Grants) -> None:
+        """Derive an organisation's secret with the org key, whose policy names the role."""
+        grants.require(self._org_key_users, "the org key")
+        grants.add(
             allow(
                 "DeriveOrgPseudonym",
                 GENERATE_MAC_ACTIONS,
                 [self.org_key.arn],
                 {"StringEquals": {"kms:MacAlgorithm": MAC_ALGORITHM}},
             )
-        ]
+        )
 
     @functools.cached_property
     def _key_statement(self) -> Statement:

@@ -36,6 +36,7 @@ from components.core.function import (
     powertools_environment,
     powertools_layer,
 )
+from components.core.grants import Grants
 from components.core.key_policy import (
     SECRETS_MANAGER_VALIDATION,
     Deployers,
@@ -67,7 +68,7 @@ class SaltRotationArgs:
     - deletion_protection: ``protect`` + retain-on-delete on the keys and the secret.
     - log_key_arn, log_retention_days: the rotator's log group.
     - salt_reader_roles: the functions (``naming`` roles such as ``fp-ingestion``) that read the
-      salt; the key policy names their roles, and each also needs ``read_statements()``.
+      salt; the key policy names their roles, and ``grant_read`` refuses any other role.
     - deployers: the identities that run ``pulumi up`` (default: none configured).
     """
 
@@ -200,6 +201,7 @@ class SaltRotation(pulumi.ComponentResource):
         super().__init__("phase-mirror:index:SaltRotation", name, None, opts)
         naming, protect = args.naming, args.deletion_protection
         self._region = args.region
+        self._readers = frozenset(args.salt_reader_roles)
         rotator_name = naming.physical("salt-rotator")
         secret_name = naming.path("fp-calibration", "hmac-salt")
 
@@ -251,7 +253,7 @@ class SaltRotation(pulumi.ComponentResource):
                 name=rotator_name,
                 code="salt_rotator",
                 description="Secrets Manager rotation of the HMAC salt (four steps)",
-                statements=self.rotator_statements(),
+                grants=self._rotator_grants(),
                 environment={
                     **powertools_environment("salt-rotator"),
                     "ENVIRONMENT": args.environment,
@@ -298,23 +300,25 @@ class SaltRotation(pulumi.ComponentResource):
             }
         )
 
-    def read_statements(self) -> list[Statement]:
-        """Read the current and previous salt (cached by the caller)."""
-        return [
+    def grant_read(self, grants: Grants) -> None:
+        """Read the current and previous salt (cached by the caller); the salt key's policy
+        must name the role (``salt_reader_roles``)."""
+        grants.require(self._readers, "the salt key")
+        grants.add(
             allow("ReadSalt", READER_SECRET_ACTIONS, [self.secret.arn]),
             self._key_statement(["kms:Decrypt"]),
-        ]
+        )
 
-    def describe_statements(self) -> list[Statement]:
-        """List the salt's versions and stages, never a value (the release job's view)."""
-        return [allow("ListSaltVersions", DESCRIBE_SECRET_ACTIONS, [self.secret.arn])]
+    def grant_describe(self, grants: Grants) -> None:
+        """List the salt's versions, stages and dates, never a value (no key use)."""
+        grants.add(allow("ListSaltVersions", DESCRIBE_SECRET_ACTIONS, [self.secret.arn]))
 
-    def rotator_statements(self) -> list[Statement]:
+    def _rotator_grants(self) -> Grants:
         """The four rotation steps on this one secret (as the AWS rotation templates need)."""
-        return [
+        return Grants("salt-rotator").add(
             allow("RotateSalt", ROTATOR_SECRET_ACTIONS, [self.secret.arn]),
             self._key_statement(["kms:Decrypt", "kms:GenerateDataKey"]),
-        ]
+        )
 
     def _key_statement(self, actions: list[str]) -> Statement:
         return key_via_service(
