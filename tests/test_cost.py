@@ -2,8 +2,8 @@
 
 The arithmetic is checked on a hand-made resource list whose every quantity is worked out
 here; the real stacks are checked for coverage (nothing unpriced), for the account's free
-trail copy, and against docs/cost.md; the DynamoDB request pattern is checked against what
-the ingestion handler does on moto.
+trail copy, and against docs/cost.md; the DynamoDB request units declared per ingested event are
+checked against what the ingestion and release handlers do on moto.
 """
 
 from __future__ import annotations
@@ -15,14 +15,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import boto3
 import pytest
 import yaml
+from moto import mock_aws
 
-from bench import ingestion, units
-from components.calibration_store import TABLES
+from bench import event_units
 from tools import cost
 from tools.cost import items
-from tools.cost.model import INGESTED_EVENT, CostError, Estimate, Line, Usage
+from tools.cost.model import (
+    BATCH_EVENTS,
+    INGESTED_EVENT,
+    CostError,
+    Estimate,
+    Line,
+    Usage,
+)
 from tools.cost.render import render_doc, render_markdown, render_text
 from tools.mock_program import ROOT, ProgramRun, run_program
 from tools.prices import PRICES
@@ -225,8 +233,9 @@ def test_real_prices_give_the_hand_computed_dollars(hand_made: Estimate):
 
 def test_a_million_events_cost_their_request_units_on_demand(hand_made: Estimate):
     units_by_key = quantities(hand_made.per_million_events)
-    assert units_by_key == {"dynamodb-write": 5_000_000, "dynamodb-read": 1_000_000}
-    assert hand_made.per_million == pytest.approx(5 * 0.625 + 1 * 0.125)  # $3.25
+    # 4 x 2 ingestion + 2 claim + 1 delete + 2 x 2 / 10 publishing; a 270-byte share of a Scan
+    assert units_by_key == pytest.approx({"dynamodb-write": 11_400_000, "dynamodb-read": 65_900})
+    assert hand_made.per_million == pytest.approx(11.4 * 0.625 + 0.0659 * 0.125)  # $7.13
 
 
 def test_the_account_s_first_trail_copies_management_events_free():
@@ -371,28 +380,63 @@ def test_every_price_names_its_aws_page_and_where_it_was_checked():
         assert price.usd > 0 and price.per_units >= 1, key
 
 
-def test_the_ingestion_request_pattern_is_what_the_handler_does_on_moto():
-    # GIVEN the real handler storing events against moto (bench/ingestion.py)
-    figures = ingestion.run(10)
-    # THEN per event: one GetItem and one TransactWriteItems, nothing else
-    assert figures.calls_per_event == {"GetItem": 1.0, "TransactWriteItems": 1.0}
-    declared = {request.what.split(",")[0]: request for request in INGESTED_EVENT}
-    event_bytes, aggregate_bytes = (
-        round(figures.event_item_bytes),
-        round(figures.aggregate_item_bytes),
+@pytest.fixture(scope="module")
+def metered() -> event_units.EventUnits:
+    """fp-ingestion and fp-release on moto, every DynamoDB item billed (bench/event_units.py):
+    10 organisations, one event each for 3 rules, one release in batches of 10 events."""
+    return event_units.run(orgs=BATCH_EVENTS, rules=3)
+
+
+def test_one_event_is_one_transaction_of_four_items_and_its_share_of_one_release(metered):
+    assert (metered.events, metered.batches) == (30, 3)
+    assert metered.calls["fp_ingestion"] == {"TransactWriteItems": 1.0}
+    assert metered.transaction_sizes["fp_ingestion"] == {4: 30}
+    # one Scan page; per batch one claim transaction of its 10 events, one publishing
+    # transaction of two items, one BatchWriteItem deleting the 10
+    assert metered.calls["release"] == pytest.approx(
+        {"Scan": 1 / 30, "TransactWriteItems": 2 / 10, "BatchWriteItem": 1 / 10}
     )
-    assert declared["event Put in TransactWriteItems"].write_units == units.write_units(
-        event_bytes, transactional=True
+    assert metered.transaction_sizes["release"] == {10: 3, 2: 3}
+
+
+def test_the_declared_request_units_are_what_the_handlers_do_on_moto(metered):
+    declared = {(r.action, r.table): r for r in INGESTED_EVENT}
+    assert len(declared) == len(INGESTED_EVENT)
+    assert set(declared) == set(metered.write_units) | set(metered.read_units)
+    for key, request in declared.items():
+        assert request.write_units == pytest.approx(metered.write_units.get(key, 0)), key
+    # every item under 1 KB, as the declaration's units assume
+    assert max(metered.largest_item_bytes.values()) < 1024, metered.largest_item_bytes
+    # a Scan is billed per page, rounded up to 4 KB: the per-event share is the item's bytes
+    scan = declared[("Scan", "pending")]
+    assert scan.read_units == pytest.approx(
+        metered.read_bytes[("Scan", "pending")] / 4096, rel=0.05
     )
-    assert declared["aggregate Update in TransactWriteItems"].write_units == units.write_units(
-        aggregate_bytes, transactional=True
-    )
-    # the event's table has one GSI projecting the whole item: one standard write per event
-    assert len(TABLES["calibration"].indexes) == 1
-    assert declared["rule-index copy of the event (projection ALL)"].write_units == (
-        units.write_units(event_bytes)
-    )
-    assert declared["consent GetItem"].read_units == units.get_item_read_units(4096)
+    assert metered.read_units[("Scan", "pending")] >= metered.read_bytes[("Scan", "pending")] / 4096
+
+
+def test_the_meter_bills_a_transaction_s_items_twice_and_a_condition_check_as_a_write():
+    # GIVEN a table, a 1,500-byte item and a TransactWriteItems that checks it and puts another
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                         KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}])  # fmt: skip
+        big = {"k": {"S": "a"}, "v": {"S": "x" * 1500}}
+        ddb.put_item(TableName="t", Item=big)
+        meter = event_units.Meter(ddb, {"logical": "t"})
+        meter.transact_write_items(TransactItems=[
+            {"ConditionCheck": {"TableName": "t", "Key": {"k": {"S": "a"}},
+                                "ConditionExpression": "attribute_exists(k)"}},
+            {"Put": {"TableName": "t", "Item": {"k": {"S": "b"}, "v": {"S": "y"}}}},
+        ])  # fmt: skip
+        meter.batch_write_item(RequestItems={"t": [{"DeleteRequest": {"Key": {"k": {"S": "a"}}}}]})
+        # THEN 2 x 2 KB for the check, 2 x 1 KB for the small put, 2 KB for the delete
+        assert meter.write_units == {("ConditionCheck", "logical"): 4, ("Put", "logical"): 2,
+                                     ("Delete", "logical"): 2}  # fmt: skip
+        # and a call it has no rule for is refused, not let through unpriced
+        with pytest.raises(AttributeError, match="does not price DynamoDB put_item"):
+            meter.put_item(TableName="t", Item=big)
 
 
 # --- the command -----------------------------------------------------------------------------
