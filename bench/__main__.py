@@ -14,8 +14,9 @@ from typing import TextIO
 
 import pulumi
 
-from bench import cold_start, release, routes
+from bench import cold_start, event_units, release, routes
 from components.core.function import layer_archive, package
+from tools.cost.model import BATCH_EVENTS, INGESTED_EVENT
 
 # The budgets: a warm ingested event costs at most this much of the function's own CPU, and at
 # most this many DynamoDB calls and no Secrets Manager call.
@@ -31,8 +32,9 @@ MEMORY_CHOICES = (128, 256, 512)
 WARM_P99_TARGET_MS = 50.0
 
 
-def archive_bytes(archive: pulumi.AssetArchive, extra: Path | None = None) -> tuple[int, int, int]:
-    """(files, bytes, zipped bytes) of an archive of FileAssets, plus ``extra``'s .py files."""
+def archive_bytes(archive: pulumi.AssetArchive) -> tuple[int, int, int]:
+    """(files, bytes, zipped bytes) of an archive of FileAssets (a function's package already
+    holds lambdas/shared)."""
     buffer = io.BytesIO()
     files = raw = 0
     root = Path(__file__).resolve().parent.parent
@@ -41,8 +43,6 @@ def archive_bytes(archive: pulumi.AssetArchive, extra: Path | None = None) -> tu
         for name, asset in sorted(archive.assets.items())
         if isinstance(asset, pulumi.FileAsset)
     ]
-    if extra is not None:
-        paths += [(p.name, p) for p in sorted(extra.glob("*.py"))]
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive_zip:
         for name, path in paths:
             data = path.read_bytes()
@@ -106,7 +106,7 @@ def main(argv: list[str]) -> int:
     started = time.perf_counter()
     out: list[str] = []
     failures: list[str] = []
-    progress = Progress(1 + len(sizes) + len(cold_start.FUNCTIONS))
+    progress = Progress(2 + len(sizes) + len(cold_start.FUNCTIONS))
 
     # --- every route, warm ------------------------------------------------------------------
     progress(f"every API route, {requests} warm requests each against moto")
@@ -222,15 +222,34 @@ def main(argv: list[str]) -> int:
     if any(r.query_items_after != r.query_items_before for r in released):
         failures.append("the query reads more items after more events")
 
+    # --- DynamoDB request units of one event ---------------------------------------------------
+    progress("DynamoDB request units of one event, metered from ingestion to publication")
+    metered = event_units.run(orgs=BATCH_EVENTS)
+    declared = {(r.action, r.table): r for r in INGESTED_EVENT}
+    rows = []
+    for key in sorted(set(metered.write_units) | set(metered.read_units) | set(declared)):
+        request = declared.get(key)
+        wru, rru = metered.write_units.get(key, 0), metered.read_units.get(key, 0)
+        rows.append([f"{key[0]} {key[1]}", f"{wru:g} / {rru:.3f}",
+                     f"{request.write_units:g} / {request.read_units:.3f}" if request else "none",
+                     metered.largest_item_bytes.get(key, 0)])  # fmt: skip
+        if request is None or abs(request.write_units - wru) > 1e-9:
+            failures.append(f"{key}: metered {wru:g} WRU, tools/cost declares otherwise")
+    out.append(
+        f"\n## DynamoDB request units of one event ({metered.events} events, batches of "
+        f"{BATCH_EVENTS}; bench/event_units.py)\n"
+    )
+    out.append(table(["item", "metered WRU / RRU", "declared (tools/cost)", "largest item, bytes"],
+                     rows))  # fmt: skip
+
     # --- cold start and packages ---------------------------------------------------------------
     layer_files, layer_raw, layer_zip = archive_bytes(layer_archive())
-    shared = Path(cold_start.LAMBDAS) / "shared"
     rows, colds = [], {}
     for function in cold_start.FUNCTIONS:
         progress(f"{function} cold start, {runs} fresh interpreters")
         cold = cold_start.measure(function, runs)
         colds[function] = cold
-        files, _, zipped = archive_bytes(package(function), shared)
+        files, _, zipped = archive_bytes(package(function))
         rows.append(
             [
                 function,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,11 +37,14 @@ TABLES: dict[str, TableShape] = {
 }
 
 
-def create_tables(ddb: Any, prefix: str) -> dict[str, str]:
-    """Every table of the contract, on demand, named ``{prefix}-{role}``: logical -> name."""
+def create_tables(
+    ddb: Any, prefix: str, declared: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Every table of the contract, on demand, named ``{prefix}-{role}`` or as ``declared``
+    names it (logical -> name, e.g. the program's names): logical -> name."""
     names = {}
     for logical, shape in TABLES.items():
-        name = f"{prefix}-{shape.role}"
+        name = (declared or {}).get(logical) or f"{prefix}-{shape.role}"
         keys = [
             (shape.hash_key, "HASH"),
             *([(shape.range_key, "RANGE")] if shape.range_key else []),
@@ -59,6 +62,28 @@ def create_tables(ddb: Any, prefix: str) -> dict[str, str]:
             )
         names[logical] = name
     return names
+
+
+@contextmanager
+def cheap_key_pairs() -> Iterator[None]:
+    """moto generates a 2048-bit RSA key pair for every key it creates, HMAC keys included
+    (about 45 ms each), though an HMAC key never uses it. Within the block every such key gets
+    one pair made once: for tests that build many accounts, each with its org key."""
+    import moto.kms.models as kms_models
+
+    original = kms_models.__dict__["generate_private_key"]
+    made: dict[str, Any] = {}
+
+    def reused(key_spec: str) -> Any:
+        if key_spec not in made:
+            made[key_spec] = original(key_spec)
+        return made[key_spec]
+
+    kms_models.__dict__["generate_private_key"] = reused
+    try:
+        yield
+    finally:
+        kms_models.__dict__["generate_private_key"] = original
 
 
 def create_org_key(kms: Any) -> str:

@@ -9,10 +9,11 @@ puts them in place of each handler's ``dependencies()``, so requests run through
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
@@ -35,7 +36,15 @@ ADMIN_ARN = f"arn:aws:iam::{ACCOUNT}:role/phase-mirror-operator"
 ADMIN_SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/phase-mirror-operator/alice"
 INTERNAL_ARN = f"arn:aws:iam::{ACCOUNT}:role/phase-mirror-smoke-test"
 INTERNAL_SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/phase-mirror-smoke-test/ci"
-FUNCTIONS = ("fp_ingestion", "consent", "admission", "release", "calibration_query", "salt_rotator")
+FUNCTIONS = (
+    "fp_ingestion",
+    "consent",
+    "admission",
+    "release",
+    "calibration_query",
+    "salt_rotator",
+    "salt_age",
+)
 Setter = Callable[[ModuleType, str, Any], None]
 
 
@@ -48,16 +57,20 @@ class Service:
         cap: int = 2,
         salt_cache_seconds: int = 0,
         prefix: str = "phase-mirror-test",
+        tables: Mapping[str, str] | None = None,
+        salt_name: str | None = None,
         session: boto3.Session | None = None,
     ) -> None:
-        session = session or boto3.Session(region_name=REGION)
+        """``tables`` (logical -> name) and ``salt_name`` name the tables and the salt secret
+        as a program run declares them (testing/deployed.py); otherwise from ``prefix``.
+        Services built on one ``session`` share its clients (each costs milliseconds)."""
         self.now = now
-        self.ddb = session.client("dynamodb", region_name=REGION)
-        self.sm = session.client("secretsmanager", region_name=REGION)
-        self.kms = session.client("kms", region_name=REGION)
-        self.tables = create_tables(self.ddb, prefix)
+        self.ddb, self.sm, self.kms = _clients(session or boto3.Session(region_name=REGION))
+        self.tables = create_tables(self.ddb, prefix, tables)
         self.org_key_arn = create_org_key(self.kms)
-        self.salt_arn = create_salt_secret(self.sm, f"/{prefix}/fp-calibration/hmac-salt")
+        self.salt_arn = create_salt_secret(
+            self.sm, salt_name or f"/{prefix}/fp-calibration/hmac-salt"
+        )
         self.modules = {name: load_handler(name) for name in FUNCTIONS}
         self.context = LambdaContext()
         self._ids = itertools.count(1)
@@ -127,6 +140,9 @@ class Service:
             ),
             "salt_rotator": m["salt_rotator"].Dependencies(
                 secret_id=self.salt_arn, client=self.sm, clock=self.clock
+            ),
+            "salt_age": m["salt_age"].Dependencies(
+                secret_id=self.salt_arn, environment="staging", client=self.sm, clock=self.clock
             ),
         }
 
@@ -252,6 +268,15 @@ class Service:
 
     def stored_text(self) -> str:
         return json.dumps(self.snapshot())
+
+
+@functools.lru_cache(maxsize=2)
+def _clients(session: boto3.Session) -> tuple[Any, Any, Any]:
+    return (
+        session.client("dynamodb", region_name=REGION),
+        session.client("secretsmanager", region_name=REGION),
+        session.client("kms", region_name=REGION),
+    )
 
 
 def utc(*args: int) -> datetime:

@@ -2,8 +2,8 @@
 
 The arithmetic is checked on a hand-made resource list whose every quantity is worked out
 here; the real stacks are checked for coverage (nothing unpriced), for the account's free
-trail copy, and against docs/cost.md; the DynamoDB request pattern is checked against what
-the ingestion handler does on moto.
+trail copy, and against docs/cost.md; the DynamoDB request units declared per ingested event are
+checked against what the handlers do on moto in tests/test_cost_per_event.py.
 """
 
 from __future__ import annotations
@@ -18,11 +18,14 @@ from typing import Any
 import pytest
 import yaml
 
-from bench import ingestion, units
-from components.service.calibration_store import TABLES
 from tools import cost
 from tools.cost import items
-from tools.cost.model import INGESTED_EVENT, CostError, Estimate, Line, Usage
+from tools.cost.model import (
+    CostError,
+    Estimate,
+    Line,
+    Usage,
+)
 from tools.cost.render import render_doc, render_markdown, render_text
 from tools.mock_program import ROOT, ProgramRun, run_program
 from tools.prices import PRICES
@@ -225,8 +228,9 @@ def test_real_prices_give_the_hand_computed_dollars(hand_made: Estimate):
 
 def test_a_million_events_cost_their_request_units_on_demand(hand_made: Estimate):
     units_by_key = quantities(hand_made.per_million_events)
-    assert units_by_key == {"dynamodb-write": 5_000_000, "dynamodb-read": 1_000_000}
-    assert hand_made.per_million == pytest.approx(5 * 0.625 + 1 * 0.125)  # $3.25
+    # 4 x 2 ingestion + 2 claim + 1 delete + 2 x 2 / 10 publishing; a 270-byte share of a Scan
+    assert units_by_key == pytest.approx({"dynamodb-write": 11_400_000, "dynamodb-read": 65_900})
+    assert hand_made.per_million == pytest.approx(11.4 * 0.625 + 0.0659 * 0.125)  # $7.13
 
 
 def test_the_account_s_first_trail_copies_management_events_free():
@@ -369,30 +373,6 @@ def test_every_price_names_its_aws_page_and_where_it_was_checked():
         assert price.source.startswith("https://aws.amazon.com/"), key
         assert price.checked.strip(), key
         assert price.usd > 0 and price.per_units >= 1, key
-
-
-def test_the_ingestion_request_pattern_is_what_the_handler_does_on_moto():
-    # GIVEN the real handler storing events against moto (bench/ingestion.py)
-    figures = ingestion.run(10)
-    # THEN per event: one GetItem and one TransactWriteItems, nothing else
-    assert figures.calls_per_event == {"GetItem": 1.0, "TransactWriteItems": 1.0}
-    declared = {request.what.split(",")[0]: request for request in INGESTED_EVENT}
-    event_bytes, aggregate_bytes = (
-        round(figures.event_item_bytes),
-        round(figures.aggregate_item_bytes),
-    )
-    assert declared["event Put in TransactWriteItems"].write_units == units.write_units(
-        event_bytes, transactional=True
-    )
-    assert declared["aggregate Update in TransactWriteItems"].write_units == units.write_units(
-        aggregate_bytes, transactional=True
-    )
-    # the event's table has one GSI projecting the whole item: one standard write per event
-    assert len(TABLES["calibration"].indexes) == 1
-    assert declared["rule-index copy of the event (projection ALL)"].write_units == (
-        units.write_units(event_bytes)
-    )
-    assert declared["consent GetItem"].read_units == units.get_item_read_units(4096)
 
 
 # --- the command -----------------------------------------------------------------------------

@@ -1,21 +1,26 @@
-"""Least privilege, proven both ways: each function does its whole job holding only the IAM
-actions docs/privacy.md lists for it, and is denied what lies outside that job.
+"""Least privilege, proven both ways: each function does its whole job holding only the inline
+policy the program registers for its role, and is denied what lies outside that job.
 
-The moto account holds the contract's tables, the salt secret (seeded by the rotator) and the
-org key (testing/service.py). Each handler runs in-process through its real entry point with
-an assumed-role session whose only policy is the one built below from the contract's table
-"IAM: the exact actions and resources", with IAM enforced per resource ARN
-(tests/moto_iam.py: tables, transaction items, batch writes, the secret, the KMS key). moto
-ignores conditions (``kms:ViaService``, ``dynamodb:EnclosingOperation``,
-``kms:MacAlgorithm``): they are written here as the contract states them, and the program's
-policy documents must carry them; a document test on the program side asserts them.
-The program's own policies are wired to this proof when the Pulumi side implements the contract.
+The policies are the staging program's own (each role's ``aws:iam/rolePolicy:RolePolicy`` of
+the mocked run), so this proof and the program cannot drift; tests/test_service_iam.py holds
+those documents to docs/privacy.md's table. The moto account holds the tables and the salt
+secret under the names the run declares and an org key (testing/deployed.py); moto names the
+secret and the key itself, so their ARNs, and nothing else, are rewritten to moto's in the
+policy. Each handler runs in-process through its real entry point with an assumed-role session
+holding only that policy, IAM enforced per resource ARN (tests/moto_iam.py: tables,
+transaction items, batch writes, the secret, the KMS key). moto ignores conditions
+(``kms:ViaService``, ``dynamodb:EnclosingOperation``, ``kms:MacAlgorithm``) and holds neither
+the tables' nor the salt's CMK: those statements are evaluated with their conditions in
+tests/test_service_iam.py, and the transaction-only grants are asserted on the policy here.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import re
 from collections.abc import Iterator
+from contextlib import redirect_stdout
 from datetime import timedelta
 from typing import Any
 
@@ -24,104 +29,42 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from testing.aws import first_current_allowed
+from testing.aws import begin_rotation, first_current_allowed
+from testing.deployed import Account, account, deployed_codes, function_for
 from testing.lambdas import ROOT
 from testing.service import Service, utc
+from tests.lambdas import emf
 from tests.moto_iam import ACCOUNT, enforced, session_with_policy
+from tools.mock_program import ProgramRun
 
 REGION = "us-east-1"
 OWNER = "4242"
-TABLES_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/00000000-0000-0000-0000-00000000ab1e"
-SALT_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/00000000-0000-0000-0000-0000000005a1"
 IN_TRANSACTION = {
     "ForAnyValue:StringEquals": {"dynamodb:EnclosingOperation": ["TransactWriteItems"]}
 }
-
-
-def allow(sid: str, actions: list[str], resources: list[str], condition: Any = None) -> dict:
-    statement = {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
-    return statement | ({"Condition": condition} if condition else {})
-
-
-def via(service: str) -> dict[str, Any]:
-    return {"StringEquals": {"kms:ViaService": f"{service}.{REGION}.amazonaws.com"}}
-
-
-def contract_policies(s: Service) -> dict[str, list[dict[str, Any]]]:
-    """docs/privacy.md, section 5, "IAM: the exact actions and resources", per function."""
-
-    def table(logical: str) -> str:
-        return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{s.tables[logical]}"
-
-    table_key = allow("UseTableKeyViaDynamoDB", ["kms:Decrypt"], [TABLES_KEY], via("dynamodb"))
-    salt = [
-        allow("ReadSalt", ["secretsmanager:GetSecretValue"], [s.salt_arn]),
-        allow("UseSaltKeyViaSecretsManager", ["kms:Decrypt"], [SALT_KEY], via("secretsmanager")),
-    ]
-    mac = allow(
-        "DeriveOrgPseudonym",
-        ["kms:GenerateMac"],
-        [s.org_key_arn],
-        {"StringEquals": {"kms:MacAlgorithm": "HMAC_SHA_256"}},
-    )
-    purge = allow(
-        "PurgePendingEvents", ["dynamodb:Query", "dynamodb:DeleteItem"], [table("pending")]
-    )
-    return {
-        "fp_ingestion": [
-            allow("CheckAdmissionAndConsent", ["dynamodb:ConditionCheckItem"],
-                  [table("admission"), table("consent")], IN_TRANSACTION),
-            allow("StorePendingEvent", ["dynamodb:PutItem"], [table("pending"), table("dedup")],
-                  IN_TRANSACTION),
-            table_key, *salt, mac,
-        ],
-        "consent": [
-            allow("ReadAdmission", ["dynamodb:GetItem"], [table("admission")]),
-            allow("WriteConsent", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-                  [table("consent")]),
-            purge, table_key, *salt, mac,
-        ],
-        "admission": [
-            allow("ManageAdmission", ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem",
-                                      "dynamodb:DeleteItem"], [table("admission")]),
-            purge, table_key, *salt, mac,
-        ],
-        "release": [
-            allow("ReleasePendingEvents", ["dynamodb:Scan", "dynamodb:UpdateItem",
-                                           "dynamodb:BatchWriteItem"], [table("pending")]),
-            allow("PublishBatches", ["dynamodb:PutItem", "dynamodb:UpdateItem"],
-                  [table("published")], IN_TRANSACTION),
-            allow("ReadBatchRecords", ["dynamodb:GetItem"], [table("published")]),
-            table_key,
-            allow("ListSaltVersions", ["secretsmanager:DescribeSecret"], [s.salt_arn]),
-        ],
-        "calibration_query": [
-            allow("ReadPublished", ["dynamodb:Query"], [table("published")]),
-            table_key,
-        ],
-        "salt_rotator": [
-            allow("RotateSalt", ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
-                                 "secretsmanager:PutSecretValue",
-                                 "secretsmanager:UpdateSecretVersionStage"], [s.salt_arn]),
-            allow("UseSaltKeyViaSecretsManager", ["kms:Decrypt", "kms:GenerateDataKey"],
-                  [SALT_KEY], via("secretsmanager")),
-        ],
-    }  # fmt: skip
+# Every function the program deploys, by its lambdas/ folder.
+FUNCTIONS = ("fp_ingestion", "consent", "admission", "release", "calibration_query",
+             "salt_rotator", "salt_age")  # fmt: skip
 
 
 @pytest.fixture
-def service(monkeypatch: pytest.MonkeyPatch) -> Iterator[Service]:
-    with mock_aws():
-        yield Service(now=utc(2026, 3, 15, 12)).install(monkeypatch.setattr)
+def moto_account(staging: ProgramRun) -> Iterator[Account]:
+    with mock_aws(), pytest.MonkeyPatch.context() as monkeypatch:
+        built = account(staging, now=utc(2026, 3, 15, 12))
+        built.service.install(monkeypatch.setattr)
+        yield built
 
 
-def as_function(s: Service, function: str) -> boto3.Session:
-    """The function's clients now hold only its contract policy; returns that session."""
-    import json
+@pytest.fixture
+def service(moto_account: Account) -> Service:
+    return moto_account.service
 
-    policy = {"Version": "2012-10-17", "Statement": contract_policies(s)[function]}
-    session = session_with_policy(f"proof-{function.replace('_', '-')}", json.dumps(policy))
-    s.restrict(function, session)
+
+def as_function(moto_account: Account, function: str) -> boto3.Session:
+    """The function's clients now hold only the program's policy for it; returns the session."""
+    policy = json.dumps(moto_account.policy_document(function))
+    session = session_with_policy(f"proof-{function.replace('_', '-')}", policy)
+    moto_account.service.restrict(function, session)
     return session
 
 
@@ -140,12 +83,12 @@ def ready(s: Service, owners: tuple[str, ...] = (OWNER,)) -> Service:
     return s
 
 
-# --- each function does its whole job with only its contract policy ----------------------
+# --- each function does its whole job with only the program's policy for it -------------
 
 
-def test_ingestion_does_its_whole_job(service: Service) -> None:
+def test_ingestion_does_its_whole_job(moto_account: Account, service: Service) -> None:
     ready(service)
-    as_function(service, "fp_ingestion")
+    as_function(moto_account, "fp_ingestion")
     with enforced():
         assert service.ingest(OWNER, eventId="e-1") == (202, {"status": "pending"})
         assert service.ingest(OWNER, eventId="e-1") == (200, {"status": "duplicate"})
@@ -154,13 +97,13 @@ def test_ingestion_does_its_whole_job(service: Service) -> None:
     assert len(service.items("pending")) == 2
 
 
-def test_consent_does_its_whole_job(service: Service) -> None:
+def test_consent_does_its_whole_job(moto_account: Account, service: Service) -> None:
     ready(service)
     service.ingest(OWNER)
     service.now += timedelta(days=17)
     service.rotate_salt()
     service.ingest(OWNER)
-    as_function(service, "consent")
+    as_function(moto_account, "consent")
     with enforced():
         assert service.consent(OWNER, "PUT", {"consentType": "explicit"})[0] == 200
         assert service.consent(OWNER, "GET")[1]["status"] == "active"
@@ -168,10 +111,10 @@ def test_consent_does_its_whole_job(service: Service) -> None:
         assert (status, body["pendingEventsDeleted"]) == (200, 2)
 
 
-def test_admission_does_its_whole_job(service: Service) -> None:
+def test_admission_does_its_whole_job(moto_account: Account, service: Service) -> None:
     ready(service)
     service.ingest(OWNER)
-    as_function(service, "admission")
+    as_function(moto_account, "admission")
     with enforced():
         assert service.admin("PUT", "99")[0] == 200
         assert service.admin("PUT", "99")[0] == 200  # re-admission: GetItem, PutItem audit
@@ -180,14 +123,14 @@ def test_admission_does_its_whole_job(service: Service) -> None:
         assert (status, body["pendingEventsDeleted"]) == (200, 1)
 
 
-def test_release_does_its_whole_job(service: Service) -> None:
+def test_release_does_its_whole_job(moto_account: Account, service: Service) -> None:
     ready(service, ("1", "2", "3", "4"))
     for owner in ("1", "2", "3"):
         service.ingest(owner)
         service.ingest(owner)
         service.ingest(owner)  # one over the cap of 2: dropped
     service.ingest("4", ruleId="XY-1234")
-    as_function(service, "release")
+    as_function(moto_account, "release")
     with enforced():
         summary = service.release()
     assert (summary["eventsReleased"], summary["excessEventsDropped"]) == (6, 3)
@@ -205,26 +148,26 @@ def test_release_does_its_whole_job(service: Service) -> None:
     assert service.items("pending") == []
 
 
-def test_query_does_its_whole_job(service: Service) -> None:
+def test_query_does_its_whole_job(moto_account: Account, service: Service) -> None:
     ready(service, ("1", "2", "3"))
     for owner in ("1", "2", "3"):
         service.ingest(owner)
     service.release()
-    as_function(service, "calibration_query")
+    as_function(moto_account, "calibration_query")
     with enforced():
         assert service.query()[1]["eventCount"] == 3
 
 
-def test_rotator_seeds_rotates_and_refuses_a_stale_value(service: Service) -> None:
+def test_rotator_seeds_rotates_and_refuses_a_stale_value(
+    moto_account: Account, service: Service
+) -> None:
     rotator = service.modules["salt_rotator"]
-    as_function(service, "salt_rotator")
+    as_function(moto_account, "salt_rotator")
     with enforced():
         service.rotate_salt("11111111-2222-3333-4444-555555555555")  # seeds
         service.now += timedelta(days=17)
         service.rotate_salt("22222222-3333-4444-5555-666666666666")
     # a value left pending in April is stale in May: its label is removed (IAM allows it)
-    from testing.aws import begin_rotation
-
     token = "33333333-4444-5555-6666-777777777777"
     begin_rotation(service.salt_arn, token)
     event = {"SecretId": service.salt_arn, "ClientRequestToken": token}
@@ -235,6 +178,18 @@ def test_rotator_seeds_rotates_and_refuses_a_stale_value(service: Service) -> No
             rotator.handler(event | {"Step": "testSecret"}, service.context)
     stages = service.sm.describe_secret(SecretId=service.salt_arn)["VersionIdsToStages"]
     assert stages[token] == []
+
+
+def test_salt_age_check_measures_from_the_secret_s_dates_alone(
+    moto_account: Account, service: Service
+) -> None:
+    service.rotate_salt()
+    as_function(moto_account, "salt_age")
+    out = io.StringIO()
+    with enforced(), redirect_stdout(out):
+        answer = service.call("salt_age", {})
+    assert 0 <= answer["saltAgeDays"] < 1
+    assert [p.name for p in emf.metric_points(out.getvalue())] == ["SaltAgeDays"]
 
 
 # --- and is denied everything outside it --------------------------------------------------
@@ -248,6 +203,7 @@ def outside(s: Service, session: boto3.Session) -> dict[str, Any]:
     other_key = s.kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"][
         "Arn"
     ]
+    other_secret = s.sm.create_secret(Name="someone-elses-secret", SecretString="{}")["ARN"]
     t = s.tables
     org = {"orgKey": {"S": "x"}}
     pending = {"orgHash": {"S": "x"}, "eventKey": {"S": "x"}}
@@ -276,6 +232,9 @@ def outside(s: Service, session: boto3.Session) -> dict[str, Any]:
         "read the salt": lambda: sm.get_secret_value(SecretId=s.salt_arn),
         "write the salt": lambda: sm.put_secret_value(SecretId=s.salt_arn, SecretString="{}"),
         "describe the salt": lambda: sm.describe_secret(SecretId=s.salt_arn),
+        "rotate the salt": lambda: sm.rotate_secret(SecretId=s.salt_arn),
+        "read another secret": lambda: sm.get_secret_value(SecretId=other_secret),
+        "describe another secret": lambda: sm.describe_secret(SecretId=other_secret),
         "derive a pseudonym": lambda: kms.generate_mac(
             KeyId=s.org_key_arn, Message=b"phase-mirror/org/1", MacAlgorithm="HMAC_SHA_256"),
         "use another key": lambda: kms.generate_mac(
@@ -293,6 +252,7 @@ NEEDED = {
     "release": {"scan pending", "read published", "describe the salt"},
     "calibration_query": set(),
     "salt_rotator": {"read the salt", "write the salt", "describe the salt"},
+    "salt_age": {"describe the salt"},
 }  # fmt: skip
 
 
@@ -302,19 +262,23 @@ IN_TRANSACTION_ONLY = {"fp_ingestion": {"write pending": "dynamodb:PutItem"},
                        "release": {"write published": "dynamodb:PutItem"}}  # fmt: skip
 
 
+def test_every_deployed_function_is_proven(staging: ProgramRun) -> None:
+    assert set(NEEDED) == set(FUNCTIONS) == deployed_codes(staging)
+
+
 @pytest.mark.parametrize("function", sorted(NEEDED))
 def test_each_function_is_denied_everything_outside_its_job(
-    service: Service, function: str
+    moto_account: Account, service: Service, function: str
 ) -> None:
     ready(service)
-    session = as_function(service, function)
+    session = as_function(moto_account, function)
     calls = outside(service, session)
     with enforced():
         refused = {name for name, call in calls.items() if denied(call)}
     conditioned = IN_TRANSACTION_ONLY.get(function, {})
     assert refused == set(calls) - NEEDED[function] - set(conditioned)
     for action in conditioned.values():
-        for statement in contract_policies(service)[function]:
+        for statement in moto_account.policy_document(function)["Statement"]:
             if action in statement["Action"]:
                 assert statement["Condition"] == IN_TRANSACTION, statement["Sid"]
 
@@ -322,15 +286,17 @@ def test_each_function_is_denied_everything_outside_its_job(
 def test_moto_authorises_transaction_items_and_batch_writes_per_table(service: Service) -> None:
     """The enforcement the proofs rely on: each item of a transaction and each table of a batch
     write is authorised on its own; one item outside the policy denies it all."""
-    import json
-
     t = service.tables
     arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/"
     policy = {
         "Version": "2012-10-17",
         "Statement": [
-            allow("Put", ["dynamodb:PutItem"], [arn + t["dedup"]]),
-            allow("Batch", ["dynamodb:BatchWriteItem"], [arn + t["pending"]]),
+            {"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": arn + t["dedup"]},
+            {
+                "Effect": "Allow",
+                "Action": "dynamodb:BatchWriteItem",
+                "Resource": arn + t["pending"],
+            },
         ],
     }
     ddb = session_with_policy("proof-moto", json.dumps(policy)).client("dynamodb")
@@ -350,11 +316,35 @@ def test_moto_authorises_transaction_items_and_batch_writes_per_table(service: S
     assert len(service.items("dedup")) == len(service.items("pending")) == 1
 
 
-def test_the_actions_here_are_the_contracts(service: Service) -> None:
+def test_the_policies_proven_here_grant_exactly_the_documented_actions(
+    moto_account: Account,
+) -> None:
+    # docs/privacy.md's table for the six functions of the service; the salt-age check reads
+    # the salt's dates only (docs: the salt-age alarm's source)
     doc = (ROOT / "docs" / "privacy.md").read_text()
     iam = doc[doc.index("### IAM: the exact actions") : doc.index("**Key policies.**")]
     documented = set(re.findall(r"`((?:dynamodb|secretsmanager|kms):\w+)`", iam))
     documented |= {f"secretsmanager:{a}" for a in ("GetSecretValue", "PutSecretValue",
                                                    "UpdateSecretVersionStage")}  # fmt: skip
-    granted = {a for ss in contract_policies(service).values() for s in ss for a in s["Action"]}
-    assert granted == documented
+
+    def granted(functions: tuple[str, ...]) -> set[str]:
+        statements = [s for f in functions for s in moto_account.policy_document(f)["Statement"]]
+        actions = {a for s in statements for a in s["Action"]}
+        return {a for a in actions if not a.startswith(("logs:", "xray:"))}
+
+    assert granted(FUNCTIONS[:-1]) == documented
+    assert granted(("salt_age",)) == {"secretsmanager:DescribeSecret"}
+
+
+def test_the_proof_runs_the_program_s_policy_with_only_moto_s_arns_in_place(
+    staging: ProgramRun, moto_account: Account
+) -> None:
+    for function in FUNCTIONS:
+        proven = json.dumps(moto_account.policy_document(function), sort_keys=True)
+        for declared, moto in moto_account.moto_arns.items():
+            proven = proven.replace(moto, declared)
+        role = function_for(staging, function).inputs["role"].rsplit("/", 1)[-1]
+        (policy,) = [
+            p for p in staging.of_type("aws:iam/rolePolicy:RolePolicy") if p.inputs["role"] == role
+        ]
+        assert proven == json.dumps(json.loads(policy.inputs["policy"]), sort_keys=True)

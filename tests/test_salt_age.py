@@ -1,5 +1,7 @@
 """SaltAgeCheck: a schedule frequent enough for the salt-age alarm, and a role that may only read
-the salt secret's dates, proven on moto with IAM enforced (tests/moto_iam.py).
+the salt secret's dates. The role's policy is proven on moto with the other functions'
+(tests/test_iam_proof.py); the checker's paths, run as deployed, feed the metric contract
+(tests/lambdas/test_metric_contract.py).
 
 The alarm looks back at most 7 days (period x evaluation periods <= 604,800 s) and treats
 missing data as breaching, so its source must publish in every period whether or not traffic
@@ -8,31 +10,17 @@ flows: the check runs every 15 minutes and each alarm period is an hour.
 
 from __future__ import annotations
 
-import io
 import json
 import re
-from collections.abc import Iterator
-from contextlib import redirect_stdout
 from typing import Any
 
-import boto3
-import pytest
-from botocore.exceptions import ClientError
-from moto import mock_aws
-
 from components.observability.alarm_catalog import SERVICE_NAMESPACE
-from testing.aws import salt_document
-from testing.lambdas import LambdaContext, load_handler
-from tests.lambdas import emf
-from tests.moto_iam import enforced, session_with_policy
+from testing.lambdas import load_handler
 from tools.mock_program import ProgramRun
 
 FUNCTION = "aws:lambda/function:Function"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours)\)")
-
-
-VERSION = "00000000-0000-4000-8000-000000000001"  # a version id is a token of 32+ characters
 
 
 def checker(run: ProgramRun) -> Any:
@@ -111,78 +99,3 @@ def test_the_role_may_describe_the_salt_secret_and_nothing_else_of_secrets_manag
     ]
     # DescribeSecret returns no value, so no KMS permission either
     assert not [s for s in statements if any(a.startswith("kms:") for a in s["Action"])]
-
-
-# --- least privilege, proven on moto ---------------------------------------------------------
-
-
-@pytest.fixture
-def proof(staging: ProgramRun) -> Iterator[tuple[Any, str, str, boto3.Session]]:
-    """The declared salt secret (moto's ARN), another secret, and the checker's session holding
-    exactly its declared policy."""
-    with mock_aws():
-        sm = boto3.client("secretsmanager", region_name="us-east-1")
-        secret = salt_secret(staging)
-        arn = sm.create_secret(
-            Name=secret.inputs["name"],
-            SecretString=json.dumps(salt_document(bytes(32), "2026-03", VERSION)),
-        )["ARN"]
-        other = sm.create_secret(Name="someone-elses-secret", SecretString="{}")["ARN"]
-        policy = json.dumps(declared_policy(staging)).replace(secret.outputs["arn"], arn)
-        yield sm, arn, other, session_with_policy("proof-salt-age-check", policy)
-
-
-def denied(call: Any) -> bool:
-    try:
-        call()
-    except ClientError as error:
-        return error.response["Error"]["Code"] in ("AccessDenied", "AccessDeniedException", "403")
-    return False
-
-
-def test_the_checker_does_its_job_with_only_its_declared_policy(proof):
-    _, arn, _, session = proof
-    module = load_handler("salt_age")
-    deps = module.Dependencies(
-        secret_id=arn, environment="staging", client=session.client("secretsmanager")
-    )
-    out = io.StringIO()
-    with enforced(), redirect_stdout(out):
-        age = module.measure(deps)
-    assert 0 <= age < 1
-    assert [p.name for p in emf.metric_points(out.getvalue())] == ["SaltAgeDays"]
-
-
-def test_the_checker_is_denied_the_salt_value_and_every_other_secret(proof):
-    _, arn, other, session = proof
-    sm = session.client("secretsmanager")
-    with enforced():
-        assert denied(lambda: sm.get_secret_value(SecretId=arn))
-        assert denied(lambda: sm.put_secret_value(SecretId=arn, SecretString="{}"))
-        assert denied(lambda: sm.rotate_secret(SecretId=arn))
-        assert denied(lambda: sm.describe_secret(SecretId=other))
-        assert denied(lambda: sm.get_secret_value(SecretId=other))
-        # and the allowed call, for contrast
-        assert sm.describe_secret(SecretId=arn)["ARN"] == arn
-
-
-def test_the_handler_runs_as_deployed(proof, staging, monkeypatch: pytest.MonkeyPatch):
-    """Cold start with the program's environment (the secret ARN rewritten to moto's)."""
-    _, arn, _, session = proof
-    module = load_handler("salt_age")
-    for name, value in checker(staging).inputs["environment"]["variables"].items():
-        monkeypatch.setenv(name, value.replace(salt_secret(staging).outputs["arn"], arn))
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", session)
-    module.dependencies.cache_clear()
-    try:
-        out = io.StringIO()
-        with enforced(), redirect_stdout(out):
-            answer = module.handler({}, LambdaContext())
-        assert answer["saltAgeDays"] >= 0
-        (point,) = emf.metric_points(out.getvalue())
-        assert (point.namespace, point.dimensions) == (
-            SERVICE_NAMESPACE,
-            {"Environment": "staging"},
-        )
-    finally:
-        module.dependencies.cache_clear()

@@ -35,6 +35,7 @@ PRICED = frozenset(
 
 # Resources AWS does not bill for by themselves (their use is billed where it happens).
 FREE: dict[str, str] = {
+    "aws:apigatewayv2/authorizer:Authorizer": "part of the API (JWT authorizers bill nothing)",
     "aws:apigatewayv2/integration:Integration": "part of the API",
     "aws:apigatewayv2/route:Route": "part of the API",
     "aws:apigatewayv2/stage:Stage": "part of the API",
@@ -59,6 +60,7 @@ FREE: dict[str, str] = {
     "aws:iam/rolePolicy:RolePolicy": "no charge",
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "no charge",
     "aws:kms/alias:Alias": "no charge",
+    "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": "no charge",
     "aws:lambda/permission:Permission": "no charge",
     "aws:rds/parameterGroup:ParameterGroup": "no charge",
     "aws:rds/subnetGroup:SubnetGroup": "no charge",
@@ -89,6 +91,9 @@ LEFT_OUT: dict[str, str] = {
     "aws:lambda/function:Function": "Lambda invocations and duration (see `python -m bench`)",
     "aws:lambda/layerVersion:LayerVersion": "Lambda layer storage (within the free 75 GB)",
     "aws:s3/bucket:Bucket": "S3 storage and requests",
+    "aws:scheduler/schedule:Schedule": (
+        "EventBridge Scheduler invocations (the first 14 million a month are free)"
+    ),
     "aws:sns/topic:Topic": "SNS notifications",
 }
 # Charges of priced resources that grow with traffic, also left out of the floor.

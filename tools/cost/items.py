@@ -346,7 +346,7 @@ def per_event(rs: Sequence[Registered]) -> list[Line]:
                     request.what,
                     request.write_units * EVENTS,
                     "dynamodb-write",
-                    f"{request.write_units} WRU x 1M",
+                    f"{request.write_units:g} WRU x 1M",
                 )
             )
         if request.read_units:

@@ -62,24 +62,55 @@ class Usage:
 
 @dataclass(frozen=True)
 class Request:
-    """One DynamoDB request of an ingested event, in on-demand request units."""
+    """One DynamoDB request (or one item of a request) per ingested event, in on-demand units.
+
+    ``action`` and ``table`` (the logical table) name it as bench/event_units.py meters it."""
 
     what: str
-    write_units: int = 0
+    action: str
+    table: str
+    write_units: float = 0
     read_units: float = 0
 
 
-# The requests lambdas/fp_ingestion makes per stored event: one consent GetItem and one
-# TransactWriteItems (the event's conditional Put and its aggregate's Update). Units as
-# bench/units.py computes them: a strongly consistent read of up to 4 KB is 1 unit, a
-# transactional write 2 units per KB of the item, the GSI copy a standard write of the
-# projected item. tests/test_cost.py runs the handler against moto and checks this pattern.
+# The smallest batch the release job publishes: kAnonymity's default and production floor, one
+# event per organisation. A batch's publishing write is shared by its events, so the smallest
+# batch is the dearest per event.
+BATCH_EVENTS = 10
+# A pending item: two 64-character keyed hashes, a 36-character salt version, the rule, the
+# flag, the month and two times (bench/event_units.py measures 265 bytes for MD-003).
+PENDING_ITEM_BYTES = 270
+
+# What one event costs from ingestion to publication, as lambdas/fp_ingestion and
+# lambdas/release make the requests (docs/privacy.md sections 7 and 8), in the units
+# bench/units.py computes by DynamoDB's rules: a write is 1 unit per KB of the larger of the
+# item's images before and after; every item of a TransactWriteItems, a ConditionCheck
+# included, costs two underlying writes, one to prepare the transaction and one to commit it
+# (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html,
+# "Capacity management for transactions"); a strongly consistent Scan is 1 unit per 4 KB of the
+# items it returns (.../developerguide/read-write-operations.html). Every item here is under
+# 1 KB. The release job's rows assume the event is released by the first run that scans it (a
+# batch below k waits, and each run that finds it waiting scans it again).
+# tests/test_cost.py holds this table to what the handlers do on moto (bench/event_units.py).
 INGESTED_EVENT: tuple[Request, ...] = (
-    Request("consent GetItem, strongly consistent, item under 4 KB", read_units=1),
-    Request("event Put in TransactWriteItems, item under 1 KB", write_units=2),
-    Request("rule-index copy of the event (projection ALL), item under 1 KB", write_units=1),
-    Request("aggregate Update in TransactWriteItems, shard item under 1 KB", write_units=2),
-)
+    Request("admission ConditionCheck in the ingestion TransactWriteItems",
+            "ConditionCheck", "admission", write_units=2),
+    Request("consent ConditionCheck in the ingestion TransactWriteItems",
+            "ConditionCheck", "consent", write_units=2),
+    Request("de-duplication record Put in the ingestion TransactWriteItems",
+            "Put", "dedup", write_units=2),
+    Request("pending event Put in the ingestion TransactWriteItems",
+            "Put", "pending", write_units=2),
+    Request(f"release: the event's share of the consistent Scan ({PENDING_ITEM_BYTES} B of 4 KB)",
+            "Scan", "pending", read_units=round(PENDING_ITEM_BYTES / 4096, 4)),
+    Request("release: claim Update in a TransactWriteItems", "Update", "pending", write_units=2),
+    Request("release: delete in a BatchWriteItem", "Delete", "pending", write_units=1),
+    Request(f"release: batch record Put in the publishing TransactWriteItems, shared by a "
+            f"batch of {BATCH_EVENTS} events", "Put", "published", write_units=2 / BATCH_EVENTS),
+    Request(f"release: period counters Update in the publishing TransactWriteItems, shared by "
+            f"a batch of {BATCH_EVENTS} events", "Update", "published",
+            write_units=2 / BATCH_EVENTS),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

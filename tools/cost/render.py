@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tools.cost.catalog import ALSO_LEFT_OUT
-from tools.cost.model import INGESTED_EVENT, Estimate, Line
+from tools.cost.model import BATCH_EVENTS, INGESTED_EVENT, Estimate, Line
 from tools.prices import AS_OF, HOURS_PER_MONTH, NOT_FOUND, PRICES, REGION, Price
 
 REWRITE = "python -m tools.cost --write-doc"
@@ -30,7 +30,10 @@ def _unconfirmed(price: Price) -> str:
 def _event_units() -> str:
     writes = sum(r.write_units for r in INGESTED_EVENT)
     reads = sum(r.read_units for r in INGESTED_EVENT)
-    return f"{writes} WRU + {reads:g} RRU an event, from lambdas/fp_ingestion"
+    return (
+        f"{writes:g} WRU + {reads:g} RRU an event, from ingestion to publication in a batch "
+        f"of {BATCH_EVENTS}"
+    )
 
 
 def _footer(found: Estimate, *, markdown: bool = False) -> list[str]:
@@ -130,6 +133,17 @@ def render_markdown(found: Sequence[Estimate], *, heading: str = "###") -> str:
                 "",
                 f"DynamoDB on demand: **{money(estimate.per_million)} per million ingested "
                 f"events** ({_event_units()}).",
+                "",
+                "<details><summary>Request units of one event</summary>",
+                "",
+                "| request | table | write units | read units |",
+                "| --- | --- | ---: | ---: |",
+                *(
+                    f"| {_cell(r.what)} | {r.table} | {r.write_units:g} | {r.read_units:g} |"
+                    for r in INGESTED_EVENT
+                ),
+                "",
+                "</details>",
             ]
         out += ["", "<details><summary>Usage assumed and what is left out</summary>", ""]
         out += _footer(estimate, markdown=True)
