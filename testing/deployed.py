@@ -1,6 +1,6 @@
 """The calibration service as a run of the program declares it, in a moto account.
 
-A run of ``__main__.py`` under mocks (tools/mock_program.py) registers each function with its
+A run of ``__main__.py`` under mocks (testing/program.py) registers each function with its
 package (``lambdas/<folder>/``), environment and one inline role policy, and the tables and the
 salt secret they name. ``account`` builds a ``Service`` (testing/service.py) whose tables and
 salt secret carry the declared names; moto gives the secret and the org key other ARNs than the
@@ -17,8 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from testing.aws import TABLES
+from testing.program import ProgramRun, Resource
 from testing.service import Service
-from tools.mock_program import ProgramRun, Resource
 
 FUNCTION = "aws:lambda/function:Function"
 TABLE = "aws:dynamodb/table:Table"

@@ -1,7 +1,7 @@
 """The one test harness: the whole program under mocks, for each real stack file.
 
 ``staging`` and ``production`` are session-scoped runs of ``__main__.py`` with the config of
-``Pulumi.<stack>.yaml`` (tools/mock_program.py); ``program`` runs every test once per stack
+``Pulumi.<stack>.yaml`` (testing/program.py); ``program`` runs every test once per stack
 and once more per stack in preview mode.
 ``run_program`` is also importable for tests that change config.
 """
@@ -12,7 +12,7 @@ import functools
 
 import pytest
 
-from tools.mock_program import ProgramRun, run_program
+from testing.program import ProgramRun, run_program
 
 STACKS = ("staging", "production")
 

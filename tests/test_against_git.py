@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from testing.program import ROOT
 from tools import against
-from tools.mock_program import ROOT
 
 CONSENT_SPEC = 'TableSpec(role="consent-store", hash_key="orgKey"'
 CONSENT_URN_TAIL = "aws:dynamodb/table:Table::calibration-store-consent-store"

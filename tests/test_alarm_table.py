@@ -7,8 +7,8 @@ import re
 
 import pytest
 
+from testing.program import ProgramRun
 from tools import alarm_table
-from tools.mock_program import ProgramRun
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 

@@ -27,7 +27,7 @@ from components.observability.alarm_catalog import (
 )
 from components.observability.alarms import rotation_failed_pattern
 from components.observability.resource_alarms import function_role
-from tools.mock_program import ACCOUNT_ID, ROOT, ProgramRun, Resource
+from testing.program import ACCOUNT_ID, ROOT, ProgramRun, Resource
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 NS = "PhaseMirror/FPCalibration"

@@ -1,6 +1,6 @@
 """Lambda assets are reproducible: two builds give the engine's same hash.
 
-``tools/asset_hash.py`` reimplements the engine's archive hash (a tar of name, mode 0600, size
+``testing/asset_hash.py`` reimplements the engine's archive hash (a tar of name, mode 0600, size
 and content, members sorted). Two builds from other checkout paths with other file times hash
 the same, bytecode included (hash-checked, fixed ``/opt/python`` path). A build on another
 Python than the runtime's would differ (bytecode only the runtime's Python makes): ``pulumi up``
@@ -22,8 +22,8 @@ import pytest
 
 import components.core.function as function_module
 from components.config import ConfigError
-from tools.asset_hash import _split, archive_hash, archive_tar
-from tools.mock_program import ROOT, run_program
+from testing.asset_hash import _split, archive_hash, archive_tar
+from testing.program import ROOT, run_program
 
 # archive.go: the hash of an empty archive, which the engine treats as "no contents".
 EMPTY_ARCHIVE_HASH = "5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"

@@ -13,7 +13,7 @@ from moto.core import enable_iam_authentication
 from bootstrap.config import DEFAULT_DEPLOY_ENVIRONMENTS, parse
 from bootstrap.preview_access import preview_policy
 from components.config import ConfigError
-from tools.mock_program import ACCOUNT_ID, ROOT, ProgramRun, Resource, run_program
+from testing.program import ACCOUNT_ID, ROOT, ProgramRun, Resource, run_program
 
 PROJECT = "phase-mirror-bootstrap"
 BOOTSTRAP = ROOT / "bootstrap"

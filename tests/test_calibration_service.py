@@ -20,8 +20,8 @@ from testing.policy_eval import (
     service_request,
     trust_decision,
 )
+from testing.program import ACCOUNT_ID, ProgramRun, run_program
 from tools.identity import Identities
-from tools.mock_program import ACCOUNT_ID, ProgramRun, run_program
 
 P = "phase-mirror-infra:"
 FUNCTION = "aws:lambda/function:Function"

@@ -16,8 +16,8 @@ import pytest
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import alias_pb2
 
+from testing.program import ProgramRun, Resource
 from tools import against, replacement
-from tools.mock_program import ProgramRun, Resource
 from tools.replacement import STATEFUL, STATEFUL_RESOURCES, is_stateful
 
 TABLE = "aws:dynamodb/table:Table"

@@ -39,6 +39,7 @@ from bootstrap.preview_access import (
     UNREFRESHABLE,
     refresh_actions,
 )
+from testing.mocks import PhaseMirrorMocks
 from testing.policy_eval import (
     Decision,
     Request,
@@ -48,7 +49,7 @@ from testing.policy_eval import (
     role_request,
     trust_decision,
 )
-from tools.mock_program import ACCOUNT_ID, ROOT, PhaseMirrorMocks, ProgramRun, run_program
+from testing.program import ACCOUNT_ID, ROOT, ProgramRun, run_program
 
 REPO = "phase-mirror/phase-mirror-infra"
 PROJECT = "phase-mirror-bootstrap"

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from components.config import ConfigError, Naming, parse
-from tools.mock_program import run_program
+from testing.program import run_program
 
 P = "phase-mirror-infra:"
 BASE = {"environment": "staging"}

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from testing.program import ROOT, ProgramRun, run_program
 from tools import cost
 from tools.cost import items
 from tools.cost.model import (
@@ -27,7 +28,6 @@ from tools.cost.model import (
     Usage,
 )
 from tools.cost.render import render_doc, render_markdown, render_text
-from tools.mock_program import ROOT, ProgramRun, run_program
 from tools.prices import PRICES
 
 

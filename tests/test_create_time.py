@@ -15,7 +15,7 @@ import pytest
 from components.config import ConfigError, aws_limits, parse
 from components.config.aws_limits import RULES, PlannedName
 from components.network.network import EKS_UNSUPPORTED_ZONE_IDS
-from tools.mock_program import ACCOUNT_ID, ProgramRun, run_program
+from testing.program import ACCOUNT_ID, ProgramRun, run_program
 
 P = "phase-mirror-infra:"
 # (type, input) -> rule, for every input that carries a physical name.

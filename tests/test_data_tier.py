@@ -11,7 +11,7 @@ from components.config import DataSettings
 from components.core.grants import Grants
 from components.data_tier.eks_cluster import access_entries
 from components.data_tier.redis_cache import grant_connect
-from tools.mock_program import ProgramRun, Resource, run_program
+from testing.program import ProgramRun, Resource, run_program
 
 P = "phase-mirror-infra:"
 DB = "aws:rds/instance:Instance"

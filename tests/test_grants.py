@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from components.core.grants import Grants
-from tools.mock_program import run_program
+from testing.program import run_program
 
 
 def test_a_grant_after_the_policy_is_built_is_refused():

@@ -7,7 +7,7 @@ those documents to docs/privacy.md's table. The moto account holds the tables an
 secret under the names the run declares and an org key (testing/deployed.py); moto names the
 secret and the key itself, so their ARNs, and nothing else, are rewritten to moto's in the
 policy. Each handler runs in-process through its real entry point with an assumed-role session
-holding only that policy, IAM enforced per resource ARN (tests/moto_iam.py: tables,
+holding only that policy, IAM enforced per resource ARN (testing/moto_iam.py: tables,
 transaction items, batch writes, the secret, the KMS key). moto ignores conditions
 (``kms:ViaService``, ``dynamodb:EnclosingOperation``, ``kms:MacAlgorithm``) and holds neither
 the tables' nor the salt's CMK: those statements are evaluated with their conditions in
@@ -32,10 +32,10 @@ from moto import mock_aws
 from testing.aws import begin_rotation, first_current_allowed
 from testing.deployed import Account, account, deployed_codes, function_for
 from testing.lambdas import ROOT
+from testing.moto_iam import ACCOUNT, enforced, session_with_policy
+from testing.program import ProgramRun
 from testing.service import Service, utc
 from tests.lambdas import emf
-from tests.moto_iam import ACCOUNT, enforced, session_with_policy
-from tools.mock_program import ProgramRun
 
 REGION = "us-east-1"
 OWNER = "4242"

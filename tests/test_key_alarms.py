@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from moto.events.models import EventPattern
 
-from tools.mock_program import ACCOUNT_ID, ProgramRun
+from testing.program import ACCOUNT_ID, ProgramRun
 
 RULE = "aws:cloudwatch/eventRule:EventRule"
 

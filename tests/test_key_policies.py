@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from testing.policy_eval import Decision, key_decision, role_request, service_request
-from tools.mock_program import ACCOUNT_ID, ROOT, ProgramRun, run_program
+from testing.program import ACCOUNT_ID, ROOT, ProgramRun, run_program
 
 REGION = "us-east-1"
 IAM = f"arn:aws:iam::{ACCOUNT_ID}"

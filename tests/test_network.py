@@ -15,7 +15,8 @@ import pytest
 from components.config import ConfigError
 from components.network.network import select_zones
 from components.network.subnet_plan import AZ_SLOTS, plan_subnets, vpc_problem
-from tools.mock_program import ZONE_MAP, ProgramRun, Resource, run_program
+from testing.mocks import ZONE_MAP
+from testing.program import ProgramRun, Resource, run_program
 
 P = "phase-mirror-infra:"
 NETWORK = "phase-mirror:index:Network"

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tools.mock_program import ProgramRun, run_program
+from testing.program import ProgramRun, run_program
 
 P = "phase-mirror-infra:"
 PEERING = {f"{P}peerCidr": "10.99.0.0/16", f"{P}peeringConnectionId": "pcx-0a1b2c3d4e5f6a7b8"}

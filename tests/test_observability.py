@@ -13,7 +13,7 @@ from moto import mock_aws
 from components.config import AlertSettings, ConfigError
 from components.observability.cis_controls import CIS_CONTROLS
 from components.observability.observability import SEVERITIES, recipients
-from tools.mock_program import ACCOUNT_ID, ProgramRun, Resource, run_program
+from testing.program import ACCOUNT_ID, ProgramRun, Resource, run_program
 
 P = "phase-mirror-infra:"
 TOPIC = "aws:sns/topic:Topic"

@@ -11,7 +11,7 @@ import dataclasses
 import pytest
 
 from components.config import ConfigError, floors, keys, operator_values, parse
-from tools.mock_program import TEAM_VALUES, run_program
+from testing.program import TEAM_VALUES, run_program
 
 P = "phase-mirror-infra:"
 MAIN_KEYS = [k for v in operator_values.OPERATOR_VALUES if v.project == P[:-1] for k in v.keys]

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from pulumi.runtime import rpc
 
+from testing.program import ProgramRun, Resource, run_program
 from tools import checklist, preview
-from tools.mock_program import ProgramRun, Resource, run_program
 
 TABLE = "aws:dynamodb/table:Table"
 # Items the program proves from the foundation's components (CalibrationStore, Backup, keys).

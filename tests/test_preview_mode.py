@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from pulumi.output import Unknown
 
-from tools.mock_program import ProgramRun, run_program
+from testing.program import ProgramRun, run_program
 
 STACKS = ("staging", "production")
 

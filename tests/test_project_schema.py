@@ -17,7 +17,7 @@ import jsonschema
 import pytest
 import yaml
 
-from tools.mock_program import ROOT
+from testing.program import ROOT
 
 SCHEMA = json.loads((ROOT / "tests" / "data" / "pulumi-project.schema.json").read_text())
 PROJECT_FILES = (ROOT / "Pulumi.yaml", ROOT / "bootstrap" / "Pulumi.yaml")

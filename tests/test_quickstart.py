@@ -24,7 +24,7 @@ import yaml
 
 from bootstrap.config import parse as parse_bootstrap
 from components.config import parse as parse_stack
-from tools.mock_program import ROOT, ProgramRun, run_program, stack_config
+from testing.program import ROOT, ProgramRun, run_program, stack_config
 
 STEPS = ("Bootstrap", "Secrets provider", "Operator values", "Preflight", "First `pulumi up`")
 OPERATOR_KEYS = {

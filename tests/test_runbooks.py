@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from components.service.salt_rotation import ROTATION_SCHEDULE
-from tools.mock_program import ACCOUNT_ID, ROOT, ProgramRun, Resource, run_program, stack_config
+from testing.program import ACCOUNT_ID, ROOT, ProgramRun, Resource, run_program, stack_config
 
 RUNBOOKS = ROOT / "docs" / "runbooks"
 EXPECTED_RUNBOOKS = {"deployment.md", "operations.md", "salt-rotation.md", "backup-recovery.md"}

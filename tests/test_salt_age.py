@@ -16,7 +16,7 @@ from typing import Any
 
 from components.observability.alarm_catalog import SERVICE_NAMESPACE
 from testing.lambdas import load_handler
-from tools.mock_program import ProgramRun
+from testing.program import ProgramRun
 
 FUNCTION = "aws:lambda/function:Function"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tools.mock_program import ROOT, ProgramRun, run_program
+from testing.program import ROOT, ProgramRun, run_program
 
 FALLBACK = "PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER"
 STACKS = ("staging", "production")

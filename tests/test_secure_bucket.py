@@ -14,7 +14,7 @@ from components.core.secure_bucket import (
     lifecycle_rules,
     tls_only_statements,
 )
-from tools.mock_program import ProgramRun, Resource
+from testing.program import ProgramRun, Resource
 
 BUCKET = "aws:s3/bucket:Bucket"
 BUCKETS = ("data-tier-access-logs", "data-tier-baselines")

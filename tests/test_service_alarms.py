@@ -8,7 +8,7 @@ import pytest
 
 from components.observability.alarm_catalog import Metric
 from components.service.service_alarms import calibration_service_alarms
-from tools.mock_program import ProgramRun
+from testing.program import ProgramRun
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 NS = "PhaseMirror/FPCalibration"

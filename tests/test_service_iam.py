@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from testing.policy_eval import Decision, identity_decision, key_decision, role_request
-from tools.mock_program import ACCOUNT_ID, ProgramRun
+from testing.program import ACCOUNT_ID, ProgramRun
 
 ROLES = ("fp-ingestion", "fp-consent", "fp-admission", "fp-release", "calibration-query")
 ALL_ROLES = (*ROLES, "salt-rotator")

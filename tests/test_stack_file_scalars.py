@@ -14,8 +14,8 @@ import yaml
 
 from components.config import ConfigError
 from components.config.stack_file import ambiguous_scalars, check
-from tools.engine_config import config_strings, go_float
-from tools.mock_program import ROOT, run_program
+from testing.engine_config import config_strings, go_float
+from testing.program import ROOT, run_program
 
 # spelling -> (what the CLI passes, what PyYAML's YAML 1.1 makes of it, kind refused)
 SPELLINGS = {

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from policy.resource_rules import STATEFUL_TYPES
-from tools.mock_program import ProgramRun, Resource
+from testing.program import ProgramRun, Resource
 
 Check = Callable[[Resource], bool]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from bench import __main__ as bench_main
+from testing.program import ROOT, StackFileError, run_program, stack_config
 from tools import preview, snapshot
-from tools.mock_program import ROOT, StackFileError, run_program, stack_config
 
 TOOLS = ROOT / "tools"
 KNOWN = {"tools.preview", "tools.against", "tools.preview_gate", "tools.snapshot", "tools.cost"}

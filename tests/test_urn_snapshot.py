@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from testing.program import ProgramRun, run_program
 from tools import snapshot
-from tools.mock_program import ProgramRun, run_program
 
 STACKS = ("staging", "production")
 

@@ -4,7 +4,7 @@
 
 Runs the program at git ref REF (extracted with ``git archive`` into a temporary directory, so
 the work tree and its index are never touched) and the program in the work tree, both under
-the same mocks (``tools.mock_program``) with each checkout's own ``Pulumi.<STACK>.yaml``. For
+the same mocks (``testing.program``) with each checkout's own ``Pulumi.<STACK>.yaml``. For
 every stateful resource of REF (types in ``tools.replacement``) it prints whether it is gone
 (no resource of the work tree answers to its URN, aliases included) or which replace-forcing
 input changed, old -> new, with secrets masked. Exit status: 0 when nothing would be replaced
@@ -32,8 +32,8 @@ from typing import Any, Literal
 
 from pulumi.runtime import rpc
 
+from testing.program import ROOT, ProgramRun, Resource, run_program
 from tools.identity import Identities
-from tools.mock_program import ROOT, ProgramRun, Resource, run_program
 from tools.replacement import (
     RENAMES_IN_PLACE,
     forcing_inputs,

@@ -3,7 +3,7 @@
     python -m tools.alarm_table           # rewrite the table in docs/operations.md
     python -m tools.alarm_table --check   # exit 1 when the committed table is stale
 
-Both stack files run under mocks (tools.mock_program); every CloudWatch alarm and every
+Both stack files run under mocks (testing.program); every CloudWatch alarm and every
 EventBridge rule that targets an alert topic becomes one row, named with ``<stack>`` and marked
 with the stacks that create it. The rows come from the registered resources, not from a list
 kept here, so a new function's alarms appear as soon as the program creates them.
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tools.mock_program import ROOT, ProgramRun, run_program
+from testing.program import ROOT, ProgramRun, run_program
 
 DOC = ROOT / "docs" / "operations.md"
 BEGIN = "<!-- alarm table: written by `python -m tools.alarm_table`; do not edit by hand -->"

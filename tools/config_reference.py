@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from components.config import keys, operator_values
 from components.config.validators import optional
-from tools.mock_program import ROOT
+from testing.program import ROOT
 
 DOC = ROOT / "docs" / "configuration.md"
 TITLES = {

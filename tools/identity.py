@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tools.mock_program import ProgramRun, Resource
+from testing.program import ProgramRun, Resource
 
 ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 

@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 from components.config import ConfigError, StackConfig, aws_limits, parse
 from components.core.base import PROJECT_TAG
 from components.network.network import EKS_UNSUPPORTED_ZONE_IDS
-from tools.mock_program import PROJECT, ROOT, stack_config
+from testing.program import PROJECT, ROOT, stack_config
 
 EXAMPLE = "example, as the identity that runs pulumi up:\n  python -m tools.preflight staging"
 

@@ -28,8 +28,8 @@ from typing import Any
 import pulumi
 
 from policy import rules
+from testing.program import PROJECT, ROOT, ProgramRun, Resource, StackFileError, run_program
 from tools import against, checklist
-from tools.mock_program import PROJECT, ROOT, ProgramRun, Resource, StackFileError, run_program
 
 # What a reviewer looks at per type (dotted input paths); other types show their name only.
 SETTINGS: dict[str, tuple[str, ...]] = {

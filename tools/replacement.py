@@ -9,7 +9,7 @@ replacement exactly when the provider schema marks the argument ``ForceNew`` (or
 ``CustomizeDiff`` forces it). Each entry cites the schema file in
 ``hashicorp/terraform-provider-aws`` that says so, and the argument's documentation in the
 installed SDK (``.venv/.../pulumi_aws/<module>.py``) or the provider docs. Input names are the
-engine's camelCase names, as ``tools.mock_program`` records them; a dotted name walks into a
+engine's camelCase names, as ``testing.program`` records them; a dotted name walks into a
 nested block (``kubernetesNetworkConfig.serviceIpv4Cidr``).
 
 Deliberately absent: the RDS instance ``identifier``. It forced replacement until the Terraform

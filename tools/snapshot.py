@@ -21,9 +21,9 @@ from typing import Any
 
 import pulumi
 
+from testing.program import ROOT, ProgramRun, StackFileError, run_program
+from testing.program import stacks as stack_names
 from tools.identity import Identities
-from tools.mock_program import ROOT, ProgramRun, StackFileError, run_program
-from tools.mock_program import stacks as stack_names
 
 SNAPSHOTS = ROOT / "tests" / "snapshots"
 STACKS = ("staging", "production")

@@ -28,9 +28,9 @@ from moto.kms.models import kms_backends
 from testing.aws import cheap_key_pairs
 from testing.deployed import Account, account, function_for
 from testing.lambdas import ACCOUNT, REGION, LambdaContext, load_handler
+from testing.program import ProgramRun
 from testing.service import Service
 from tests.lambdas import emf
-from tools.mock_program import ProgramRun
 
 Kind = Literal["success", "refused", "failure"]
 

@@ -29,11 +29,11 @@ import pytest
 from components.observability.alarm_catalog import SERVICE_NAMESPACE
 from testing.deployed import deployed_codes, function_for
 from testing.lambdas import LAMBDAS
+from testing.program import ProgramRun, run_program
 from testing.service import ADMIN_ARN, INTERNAL_ARN
 from tests.lambdas import emf
 from tests.lambdas.as_deployed import Outcome, Scenario, deployed, play, play_all
 from tests.lambdas.scenarios import SCENARIOS
-from tools.mock_program import ProgramRun, run_program
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 ALLOW_LISTS = {

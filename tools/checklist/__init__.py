@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Literal
 
 from policy import rules
+from testing.program import PROJECT, ROOT, ProgramRun
 from tools.checklist.checks import SECURITY_ALARMS, Facts, subject
 from tools.checklist.items import ITEMS, ChecklistItem
-from tools.mock_program import PROJECT, ROOT, ProgramRun
 
 Status = Literal["pass", "fail", "warn", "manual"]
 ORDER: tuple[Status, ...] = ("fail", "warn", "manual", "pass")

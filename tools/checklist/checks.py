@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from policy import rules
-from tools.mock_program import ROOT, ProgramRun, Resource
+from testing.program import ROOT, ProgramRun, Resource
 
 DYNAMODB_TABLE = "aws:dynamodb/table:Table"
 SECRETS_MANAGER = "aws:secretsmanager/secret:Secret"

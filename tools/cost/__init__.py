@@ -5,7 +5,7 @@
     python -m tools.cost production --markdown      # a table for a pull-request comment
     python -m tools.cost --write-doc                # rewrite docs/cost.md
 
-Runs the program under the test mocks (tools.mock_program: no Pulumi CLI, no credentials, no
+Runs the program under the test mocks (testing.program: no Pulumi CLI, no credentials, no
 network), so every quantity comes from the resources the stack registers and their inputs:
 NAT gateways and their public IPv4 addresses, the database (Multi-AZ doubles instance and
 storage), cache nodes, the EKS control plane and the on-demand nodes at the group's minimum
@@ -28,11 +28,11 @@ from typing import Any
 
 import pulumi
 
+from testing.program import ROOT, StackFileError, run_program
 from tools.cost.catalog import T
 from tools.cost.items import estimate
 from tools.cost.model import CostError, Estimate, Usage
 from tools.cost.render import render_doc, render_markdown, render_text
-from tools.mock_program import ROOT, StackFileError, run_program
 
 __all__ = ["CostError", "Estimate", "Usage", "estimate", "estimate_stacks", "main", "usage_for"]
 

@@ -14,7 +14,7 @@ class CostError(Exception):
 
 
 class Registered(Protocol):
-    """What the estimate reads of a registered resource (``tools.mock_program.Resource``)."""
+    """What the estimate reads of a registered resource (``testing.program.Resource``)."""
 
     @property
     def type(self) -> str: ...
