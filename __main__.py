@@ -5,6 +5,7 @@ import pulumi
 from components.config import check_principal_accounts
 from components.config.startup import start
 from components.core.base import component_options
+from components.core.context import StackContext
 from components.core.function import registered_function_names
 from components.core.key_policy import Deployers
 from components.data_tier.backup import Backup, BackupArgs
@@ -28,37 +29,40 @@ from components.service.service_alarms import calibration_service_alarms
 # Config, operator values and AWS's create-time rules, all checked before any resource exists.
 cfg, account_id = start()
 naming = cfg.naming
-# Every identity that runs `pulumi up`: the key policies let exactly these deploy.
-deployers = Deployers(
-    deploy_role_arn=cfg.deploy_role_arn, operator_role_arn_pattern=cfg.operator_role_arn_pattern
-)
 # Allow-listed callers must be principals of this stack's own account.
 check_principal_accounts(cfg.service, account_id)
+stack = StackContext(
+    naming=naming,
+    account_id=account_id,
+    region=cfg.region,
+    environment=cfg.environment,
+    protect=cfg.deletion_protection,
+    # Every identity that runs `pulumi up`: the key policies let exactly these deploy.
+    deployers=Deployers(
+        deploy_role_arn=cfg.deploy_role_arn,
+        operator_role_arn_pattern=cfg.operator_role_arn_pattern,
+    ),
+    log_retention_days=cfg.log_retention_days,
+)
 
 observability = Observability(
     "observability",
     ObservabilityArgs(
-        naming=naming,
-        account_id=account_id,
-        region=cfg.region,
-        deletion_protection=cfg.deletion_protection,
+        stack=stack,
         alerts=cfg.alerts,
-        deployers=deployers,
     ),
     opts=component_options(cfg, "Observability"),
 )
+# Every other component encrypts its log groups with the observability log key.
+stack = stack.with_log_key(observability.log_key.arn)
 
 store = CalibrationStore(
     "calibration-store",
     CalibrationStoreArgs(
-        naming=naming,
-        account_id=account_id,
-        region=cfg.region,
-        deletion_protection=cfg.deletion_protection,
+        stack=stack,
         # Every function that reads or writes items: the table key's policy names their roles.
         table_user_roles=(*PSEUDONYM_FUNCTIONS, "fp-release", "calibration-query"),
         org_key_users=PSEUDONYM_FUNCTIONS,
-        deployers=deployers,
     ),
     opts=component_options(cfg, "CalibrationStore"),
 )
@@ -66,15 +70,8 @@ store = CalibrationStore(
 salt = SaltRotation(
     "salt-rotation",
     SaltRotationArgs(
-        naming=naming,
-        account_id=account_id,
-        region=cfg.region,
-        environment=cfg.environment,
-        deletion_protection=cfg.deletion_protection,
-        log_key_arn=observability.log_key.arn,
-        log_retention_days=cfg.log_retention_days,
+        stack=stack,
         salt_reader_roles=PSEUDONYM_FUNCTIONS,
-        deployers=deployers,
     ),
     opts=component_options(cfg, "SaltRotation"),
 )
@@ -82,12 +79,9 @@ salt = SaltRotation(
 salt_age = SaltAgeCheck(
     "salt-age",
     SaltAgeCheckArgs(
-        naming=naming,
-        environment=cfg.environment,
+        stack=stack,
         secret_arn=salt.secret.arn,
         env_key_arn=salt.env_key.arn,
-        log_key_arn=observability.log_key.arn,
-        log_retention_days=cfg.log_retention_days,
         layers=[salt.powertools.arn],
     ),
     opts=component_options(cfg, "SaltAgeCheck"),
@@ -96,15 +90,11 @@ salt_age = SaltAgeCheck(
 service = CalibrationService(
     "calibration-service",
     CalibrationServiceArgs(
-        naming=naming,
-        account_id=account_id,
-        environment=cfg.environment,
+        stack=stack,
         store=store,
         salt=salt,
         settings=cfg.service,
         k_anonymity=cfg.k_anonymity,
-        log_key_arn=observability.log_key.arn,
-        log_retention_days=cfg.log_retention_days,
     ),
     opts=component_options(cfg, "CalibrationService", previous="CalibrationApi"),
 )
@@ -112,12 +102,8 @@ service = CalibrationService(
 network = Network(
     "network",
     NetworkArgs(
-        naming=naming,
+        stack=stack,
         settings=cfg.network,
-        account_id=account_id,
-        region=cfg.region,
-        log_key_arn=observability.log_key.arn,
-        log_retention_days=cfg.log_retention_days,
     ),
     opts=component_options(cfg, "Network"),
 )
@@ -125,18 +111,12 @@ network = Network(
 data = DataTier(
     "data-tier",
     DataTierArgs(
-        naming=naming,
+        stack=stack,
         settings=cfg.data,
-        account_id=account_id,
-        region=cfg.region,
         vpc_id=network.vpc.id,
         app_subnet_ids=network.subnet_ids("app"),
         data_subnet_ids=network.subnet_ids("data"),
         data_security_group_id=network.security_groups["data"].id,
-        log_key_arn=observability.log_key.arn,
-        log_retention_days=cfg.log_retention_days,
-        deletion_protection=cfg.deletion_protection,
-        deployers=deployers,
     ),
     opts=component_options(cfg, "DataTier"),
 )
@@ -146,12 +126,8 @@ if data.cluster is not None:
 Backup(
     "backup",
     BackupArgs(
-        naming=naming,
-        account_id=account_id,
-        region=cfg.region,
+        stack=stack,
         resources=[*store.table_arns, data.db_arn],
-        deletion_protection=cfg.deletion_protection,
-        deployers=deployers,
     ),
     opts=component_options(cfg, "Backup"),
 )
@@ -162,16 +138,10 @@ if cfg.account_baseline:
     AuditTrail(
         "audit-trail",
         AuditTrailArgs(
-            naming=naming,
-            account_id=account_id,
-            region=cfg.region,
-            log_key_arn=observability.log_key.arn,
-            log_retention_days=cfg.log_retention_days,
+            stack=stack,
             retention_days=cfg.alerts.trail_retention_days,
             access_log_bucket=data.buckets["accessLogs"].bucket.bucket,
             critical_topic_arn=observability.topics["critical"].arn,
-            deletion_protection=cfg.deletion_protection,
-            deployers=deployers,
         ),
         opts=component_options(cfg, "AuditTrail"),
     )
@@ -179,7 +149,7 @@ if cfg.account_baseline:
 KeyAlarms(
     "key-alarms",
     KeyAlarmsArgs(
-        naming=naming,
+        stack=stack,
         keys={"salt": salt.key},
         critical_topic_arn=observability.topics["critical"].arn,
     ),
@@ -189,9 +159,7 @@ KeyAlarms(
 Alarms(
     "alarms",
     AlarmsArgs(
-        naming=naming,
-        stack=cfg.stack,
-        region=cfg.region,
+        stack=stack,
         topics={severity: topic.arn for severity, topic in observability.topics.items()},
         # Created last: every function registered so far gets its Errors and Throttles alarms.
         service=ServiceTargets(

@@ -8,13 +8,14 @@ by adding its ARN in ``__main__.py``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components.config import Naming
 from components.core.base import managed_key, service_trust, stateful
+from components.core.context import StackContext
 from components.core.key_policy import (
     Deployers,
     by_name,
@@ -51,19 +52,13 @@ BACKUP_SERVICE_POLICIES = (
 class BackupArgs:
     """Inputs of ``Backup``.
 
-    - naming: the stack's physical-name rule (vault, plan and role ``{prefix}-backup-{stack}``).
-    - account_id, region: the vault's home (its key policy names the backup role by ARN).
+    - stack: the stack's shared context (names, account and region, protection,
+      deployers, log key and retention: components/core/context.py).
     - resources: ARNs of the resources the plan backs up (tables, the database, ...).
-    - deletion_protection: Pulumi ``protect`` and retain-on-delete on the vault and its key.
-    - deployers: the identities that run ``pulumi up`` (default: none configured).
     """
 
-    naming: Naming
-    account_id: str
-    region: str
+    stack: StackContext
     resources: Sequence[pulumi.Input[str]]
-    deletion_protection: bool
-    deployers: Deployers = field(default_factory=Deployers)
 
 
 def backup_role_arn(account_id: str, naming: Naming) -> str:
@@ -114,23 +109,25 @@ class Backup(pulumi.ComponentResource):
         key = managed_key(
             f"{name}-key",
             parent=self,
-            protect=args.deletion_protection,
-            description=f"AWS Backup vault encryption for {args.naming.physical('backup')}",
-            alias=args.naming.alias("backup"),
-            policy=vault_key_policy(args.account_id, args.region, args.naming, args.deployers),
+            protect=args.stack.protect,
+            description=f"AWS Backup vault encryption for {args.stack.naming.physical('backup')}",
+            alias=args.stack.naming.alias("backup"),
+            policy=vault_key_policy(
+                args.stack.account_id, args.stack.region, args.stack.naming, args.stack.deployers
+            ),
         )
         self.vault = aws.backup.Vault(
             f"{name}-vault",
-            name=args.naming.physical("backup"),
+            name=args.stack.naming.physical("backup"),
             kms_key_arn=key.arn,
             # Without protection (staging) a destroy deletes the recovery points with the
             # vault; AWS refuses to delete a vault that still holds any (DeleteBackupVault).
-            force_destroy=not args.deletion_protection,
-            opts=stateful(self, args.deletion_protection),
+            force_destroy=not args.stack.protect,
+            opts=stateful(self, args.stack.protect),
         )
         self.plan = aws.backup.Plan(
             f"{name}-plan",
-            name=args.naming.physical("backup"),
+            name=args.stack.naming.physical("backup"),
             rules=[
                 aws.backup.PlanRuleArgs(
                     rule_name=rule.name,
@@ -144,7 +141,7 @@ class Backup(pulumi.ComponentResource):
         )
         role = aws.iam.Role(
             f"{name}-role",
-            name=args.naming.physical(ROLE),
+            name=args.stack.naming.physical(ROLE),
             assume_role_policy=service_trust("backup.amazonaws.com"),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -157,7 +154,7 @@ class Backup(pulumi.ComponentResource):
             )
         aws.backup.Selection(
             f"{name}-selection",
-            name=args.naming.physical("backup"),
+            name=args.stack.naming.physical("backup"),
             plan_id=self.plan.id,
             iam_role_arn=role.arn,
             resources=args.resources,

@@ -11,7 +11,7 @@ joins the AWS Backup plan through ``db_arn``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -19,6 +19,7 @@ import pulumi_eks as eks
 
 from components.config import DataSettings, Naming
 from components.core.base import managed_key, service_trust, stateful
+from components.core.context import StackContext
 from components.core.grants import Grants
 from components.core.key_policy import (
     SECRETS_MANAGER_VALIDATION,
@@ -61,28 +62,18 @@ BASELINES = "baselines"
 class DataTierArgs:
     """Inputs of ``DataTier``.
 
-    - naming: the stack's physical-name rule (``{prefix}-db-{stack}``, ``{prefix}-redis-{stack}``).
+    - stack: the stack's shared context (names, account and region, protection,
+      deployers, log key and retention: components/core/context.py).
     - settings: the RDS / Redis / EKS keys of the stack config (``DataSettings``).
-    - account_id, region: where the tier lives (key policy, log-delivery conditions).
     - vpc_id, app_subnet_ids, data_subnet_ids, data_security_group_id: from ``Network``.
-    - log_key_arn, log_retention_days: encryption and retention of every log group.
-    - deletion_protection: AWS deletion protection and a final snapshot on RDS / Redis / EKS,
-      Pulumi ``protect`` with retain-on-delete on them, the buckets and the key.
-    - deployers: the identities that run ``pulumi up`` (default: none configured).
     """
 
-    naming: Naming
+    stack: StackContext
     settings: DataSettings
-    account_id: str
-    region: str
     vpc_id: pulumi.Input[str]
     app_subnet_ids: Sequence[pulumi.Input[str]]
     data_subnet_ids: Sequence[pulumi.Input[str]]
     data_security_group_id: pulumi.Input[str]
-    log_key_arn: pulumi.Input[str]
-    log_retention_days: int
-    deletion_protection: bool
-    deployers: Deployers = field(default_factory=Deployers)
 
 
 # Secrets RDS creates for a DB instance's master user are named ``rds!db-<uuid>``
@@ -207,19 +198,19 @@ class DataTier(pulumi.ComponentResource):
         self, name: str, args: DataTierArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("phase-mirror:index:DataTier", name, None, opts)
-        protect = args.deletion_protection
+        protect = args.stack.protect
         self.key = managed_key(
             f"{name}-key",
             parent=self,
             protect=protect,
-            description=f"Data tier encryption for {args.naming.physical('data')}",
-            alias=args.naming.alias("data"),
+            description=f"Data tier encryption for {args.stack.naming.physical('data')}",
+            alias=args.stack.naming.alias("data"),
             policy=data_key_policy(
-                args.account_id,
-                args.region,
-                args.naming,
-                args.deployers,
-                args.naming.bucket(BASELINES, args.account_id, args.region),
+                args.stack.account_id,
+                args.stack.region,
+                args.stack.naming,
+                args.stack.deployers,
+                args.stack.naming.bucket(BASELINES, args.stack.account_id, args.stack.region),
             ),
         )
         self.db = self._database(name, args)
@@ -227,13 +218,13 @@ class DataTier(pulumi.ComponentResource):
             self,
             name,
             RedisArgs(
-                naming=args.naming,
+                naming=args.stack.naming,
                 settings=args.settings,
                 subnet_ids=args.data_subnet_ids,
                 security_group_id=args.data_security_group_id,
                 key_arn=self.key.arn,
-                log_key_arn=args.log_key_arn,
-                log_retention_days=args.log_retention_days,
+                log_key_arn=args.stack.log_key,
+                log_retention_days=args.stack.log_retention_days,
                 protect=protect,
             ),
         )
@@ -243,16 +234,16 @@ class DataTier(pulumi.ComponentResource):
             build_cluster(
                 f"{name}-eks",
                 EksClusterArgs(
-                    naming=args.naming,
+                    naming=args.stack.naming,
                     settings=args.settings,
                     vpc_id=args.vpc_id,
                     subnet_ids=args.app_subnet_ids,
-                    account_id=args.account_id,
-                    region=args.region,
-                    log_key_arn=args.log_key_arn,
-                    log_retention_days=args.log_retention_days,
+                    account_id=args.stack.account_id,
+                    region=args.stack.region,
+                    log_key_arn=args.stack.log_key,
+                    log_retention_days=args.stack.log_retention_days,
                     protect=protect,
-                    deployers=args.deployers,
+                    deployers=args.stack.deployers,
                 ),
                 parent=self,
             )
@@ -272,13 +263,13 @@ class DataTier(pulumi.ComponentResource):
         return aws.cloudwatch.LogGroup(
             name,
             name=physical,
-            kms_key_id=args.log_key_arn,
-            retention_in_days=args.log_retention_days,
+            kms_key_id=args.stack.log_key,
+            retention_in_days=args.stack.log_retention_days,
             opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _database(self, name: str, args: DataTierArgs) -> aws.rds.Instance:
-        s, naming, protect = args.settings, args.naming, args.deletion_protection
+        s, naming, protect = args.settings, args.stack.naming, args.stack.protect
         child = pulumi.ResourceOptions(parent=self)
         identifier = naming.physical("db")
         major = s.db_engine_version.split(".")[0]
@@ -310,7 +301,7 @@ class DataTier(pulumi.ComponentResource):
             name=naming.physical("db-monitoring"),
             assume_role_policy=service_trust(
                 "monitoring.rds.amazonaws.com",
-                {"StringEquals": {"aws:SourceAccount": args.account_id}},
+                {"StringEquals": {"aws:SourceAccount": args.stack.account_id}},
             ),
             opts=child,
         )
@@ -376,8 +367,8 @@ class DataTier(pulumi.ComponentResource):
         return self.cache.grant_connect(grants)
 
     def _buckets(self, name: str, args: DataTierArgs) -> dict[str, SecureBucket]:
-        naming, protect = args.naming, args.deletion_protection
-        logs_name = naming.bucket("access-logs", args.account_id, args.region)
+        naming, protect = args.stack.naming, args.stack.protect
+        logs_name = naming.bucket("access-logs", args.stack.account_id, args.stack.region)
         access_logs = SecureBucket(
             f"{name}-access-logs",
             SecureBucketArgs(
@@ -386,7 +377,7 @@ class DataTier(pulumi.ComponentResource):
                 kms_key_arn=None,
                 access_log_bucket=None,
                 lifecycle=LOGS,
-                extra_statements=[log_delivery_statement(logs_name, args.account_id)],
+                extra_statements=[log_delivery_statement(logs_name, args.stack.account_id)],
                 protect=protect,
                 force_destroy=not protect,
             ),
@@ -395,7 +386,7 @@ class DataTier(pulumi.ComponentResource):
         baselines = SecureBucket(
             f"{name}-baselines",
             SecureBucketArgs(
-                bucket_name=naming.bucket(BASELINES, args.account_id, args.region),
+                bucket_name=naming.bucket(BASELINES, args.stack.account_id, args.stack.region),
                 kms_key_arn=self.key.arn,
                 access_log_bucket=access_logs.bucket.bucket,
                 lifecycle=DOCUMENTS,

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.config import ConfigError, Naming, NetworkSettings
+from components.config import ConfigError, NetworkSettings
 from components.core.base import service_trust
+from components.core.context import StackContext
 from components.network.subnet_plan import TIERS, plan_subnets
 
 DATA_PORTS = {"postgres": 5432, "redis": 6379}
@@ -41,19 +42,13 @@ FLOW_LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeL
 class NetworkArgs:
     """Inputs of ``Network``.
 
-    - naming: the stack's physical-name rule (security groups ``{prefix}-{role}-{stack}``).
+    - stack: the stack's shared context (names, account and region, protection,
+      deployers, log key and retention: components/core/context.py).
     - settings: the VPC keys of the stack config (``NetworkSettings``, each key documented there).
-    - account_id, region: where the VPC lives (endpoint service names, flow-log role trust).
-    - log_key_arn: the KMS key that encrypts the flow-log group (Observability's log key).
-    - log_retention_days: retention of the flow-log group (a CloudWatch retention value).
     """
 
-    naming: Naming
+    stack: StackContext
     settings: NetworkSettings
-    account_id: str
-    region: str
-    log_key_arn: pulumi.Input[str]
-    log_retention_days: int
 
 
 def select_zones(available: list[str], count: int) -> list[str]:
@@ -201,7 +196,7 @@ class Network(pulumi.ComponentResource):
                 )
 
     def _security_groups(self, name: str, args: NetworkArgs) -> None:
-        s, naming = args.settings, args.naming
+        s, naming = args.settings, args.stack.naming
         purposes = {
             "lb": "Load balancer: 80/443 from the configured ingress ranges",
             "app": f"App: port {s.app_port} from the load balancer only",
@@ -265,17 +260,17 @@ class Network(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.flow_log_group = aws.cloudwatch.LogGroup(
             f"{name}-flow-logs",
-            name=args.naming.path("vpc", "flow-logs"),
-            kms_key_id=args.log_key_arn,
-            retention_in_days=args.log_retention_days,
+            name=args.stack.naming.path("vpc", "flow-logs"),
+            kms_key_id=args.stack.log_key,
+            retention_in_days=args.stack.log_retention_days,
             opts=child,
         )
         role = aws.iam.Role(
             f"{name}-flow-logs-role",
-            name=args.naming.physical("vpc-flow-logs"),
+            name=args.stack.naming.physical("vpc-flow-logs"),
             assume_role_policy=service_trust(
                 "vpc-flow-logs.amazonaws.com",
-                {"StringEquals": {"aws:SourceAccount": args.account_id}},
+                {"StringEquals": {"aws:SourceAccount": args.stack.account_id}},
             ),
             opts=child,
         )
@@ -329,7 +324,7 @@ class Network(pulumi.ComponentResource):
             aws.ec2.VpcEndpoint(
                 f"{name}-{service}-endpoint",
                 vpc_id=self.vpc.id,
-                service_name=f"com.amazonaws.{args.region}.{service}",
+                service_name=f"com.amazonaws.{args.stack.region}.{service}",
                 vpc_endpoint_type="Gateway",
                 route_table_ids=private_tables,
                 opts=child,
@@ -340,7 +335,7 @@ class Network(pulumi.ComponentResource):
             aws.ec2.VpcEndpoint(
                 f"{name}-{service}-endpoint",
                 vpc_id=self.vpc.id,
-                service_name=f"com.amazonaws.{args.region}.{service}",
+                service_name=f"com.amazonaws.{args.stack.region}.{service}",
                 vpc_endpoint_type="Interface",
                 subnet_ids=self.subnet_ids("app"),
                 security_group_ids=[self.security_groups["endpoints"].id],

@@ -20,7 +20,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.config import Naming
+from components.core.context import StackContext
 from components.observability.alarm_catalog import (
     AlarmSpec,
     DataTierTargets,
@@ -101,8 +101,8 @@ QUERIES = (
 class AlarmsArgs:
     """Inputs of ``Alarms``.
 
-    - naming: the stack's physical-name rule (alarms ``{prefix}-{role}-{stack}``).
-    - stack, region: the dashboard's name (``PhaseMirror-FPCalibration-<Stack>``) and region.
+    - stack: the stack's shared context (names, account and region, protection,
+      deployers, log key and retention: components/core/context.py).
     - topics: the ``critical`` and ``warning`` topic ARNs (``Observability.topics``).
     - service: the calibration service's function, table and API names (``ServiceTargets``).
     - salt_secret_arn, salt_secret_name: the salt secret whose failed rotations page.
@@ -112,9 +112,7 @@ class AlarmsArgs:
       components/service/service_alarms.py.
     """
 
-    naming: Naming
-    stack: str
-    region: str
+    stack: StackContext
     topics: Mapping[Severity, pulumi.Input[str]]
     service: ServiceTargets
     salt_secret_arn: pulumi.Input[str]
@@ -126,7 +124,7 @@ class AlarmsArgs:
 
 def alarm_specs(args: AlarmsArgs) -> list[AlarmSpec]:
     """Every alarm of the stack, in a stable order."""
-    t, naming = args.service, args.naming
+    t, naming = args.service, args.stack.naming
     specs = service_alarms(ServiceMetrics(t))
     specs += function_alarms(naming, t.functions)
     specs += table_alarms(naming, t.tables)
@@ -306,7 +304,7 @@ class Alarms(pulumi.ComponentResource):
             topic = args.topics[spec.severity]
             self.alarms[spec.role] = aws.cloudwatch.MetricAlarm(
                 f"{name}-{spec.role}",
-                name=args.naming.physical(spec.role),
+                name=args.stack.naming.physical(spec.role),
                 alarm_description=f"{spec.description}. Runbook: {spec.runbook_link}",
                 comparison_operator=spec.comparison,
                 threshold=spec.threshold,
@@ -319,7 +317,7 @@ class Alarms(pulumi.ComponentResource):
             )
         rule = aws.cloudwatch.EventRule(
             f"{name}-rotation-failed",
-            name=args.naming.physical("rotation-failed"),
+            name=args.stack.naming.physical("rotation-failed"),
             description=(
                 "Secrets Manager could not rotate this stack's HMAC salt. "
                 "Runbook: docs/runbooks/operations.md#salt-rotation-failed"
@@ -338,7 +336,7 @@ class Alarms(pulumi.ComponentResource):
         for query in QUERIES:
             aws.cloudwatch.QueryDefinition(
                 f"{name}-{query.role}",
-                name=f"{args.naming.physical('fp-calibration')}/{query.title}",
+                name=f"{args.stack.naming.physical('fp-calibration')}/{query.title}",
                 log_group_names=[args.log_groups[query.log_group]],
                 query_string=query.query,
                 opts=child,
@@ -346,13 +344,13 @@ class Alarms(pulumi.ComponentResource):
         by_role = {spec.role: spec for spec in specs}
         self.dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
-            dashboard_name=dashboard_name(args.stack),
+            dashboard_name=dashboard_name(args.stack.naming.stack),
             dashboard_body=pulumi.Output.from_input(args.log_groups["rotator"]).apply(
                 lambda group: json.dumps(
                     {
                         "widgets": [
-                            *dashboard_widgets(metrics, by_role, args.region, group),
-                            *extra_widgets(args.extra_alarms, args.region),
+                            *dashboard_widgets(metrics, by_role, args.stack.region, group),
+                            *extra_widgets(args.extra_alarms, args.stack.region),
                         ]
                     }
                 )

@@ -11,14 +11,14 @@ data tier's access-log bucket.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from components.config import Naming
 from components.core.base import managed_key, service_trust, stateful
+from components.core.context import StackContext
 from components.core.key_policy import Deployers, by_name, key_policy, service, via
 from components.core.secure_bucket import Lifecycle, SecureBucket, SecureBucketArgs, bucket_arn
 from components.observability.cis_controls import CIS_CONTROLS, PERIOD_S, THRESHOLD
@@ -30,28 +30,17 @@ CIS_NAMESPACE = "PhaseMirror/Security"
 class AuditTrailArgs:
     """Inputs of ``AuditTrail``.
 
-    - naming: the stack's physical-name rule (trail ``{prefix}-trail-{stack}``, bucket
-      ``{prefix}-cloudtrail-{stack}``).
-    - account_id, region: the trail's home (its ARN is known before creation, so the key and
-      bucket policies can name exactly this trail).
-    - log_key_arn, log_retention_days: the trail log group's CMK and retention.
+    - stack: the stack's shared context (names, account and region, protection,
+      deployers, log key and retention: components/core/context.py).
     - retention_days: days log files stay in the bucket (config ``trailRetentionDays``, >= 90).
     - access_log_bucket: the bucket receiving the trail bucket's S3 access logs.
     - critical_topic_arn: where the CIS alarms go.
-    - deletion_protection: Pulumi ``protect`` and retain-on-delete on the key, bucket and log group.
-    - deployers: the identities that run ``pulumi up``; its operators read the log files.
     """
 
-    naming: Naming
-    account_id: str
-    region: str
-    log_key_arn: pulumi.Input[str]
-    log_retention_days: int
+    stack: StackContext
     retention_days: int
     access_log_bucket: pulumi.Input[str]
     critical_topic_arn: pulumi.Input[str]
-    deletion_protection: bool
-    deployers: Deployers = field(default_factory=Deployers)
 
 
 def trail_arn(account_id: str, region: str, trail_name: str) -> str:
@@ -154,19 +143,21 @@ class AuditTrail(pulumi.ComponentResource):
         )
 
     def _trail(self, name: str, args: AuditTrailArgs) -> None:
-        naming = args.naming
+        naming = args.stack.naming
         child = pulumi.ResourceOptions(parent=self)
         trail_name = naming.physical("trail")
-        arn = trail_arn(args.account_id, args.region, trail_name)
+        arn = trail_arn(args.stack.account_id, args.stack.region, trail_name)
         self.key = managed_key(
             f"{name}-trail-key",
             parent=self,
-            protect=args.deletion_protection,
+            protect=args.stack.protect,
             description=f"CloudTrail log file encryption for {trail_name}",
             alias=naming.alias("trail"),
-            policy=trail_key_policy(args.account_id, args.region, arn, args.deployers),
+            policy=trail_key_policy(
+                args.stack.account_id, args.stack.region, arn, args.stack.deployers
+            ),
         )
-        bucket_name = naming.bucket("cloudtrail", args.account_id, args.region)
+        bucket_name = naming.bucket("cloudtrail", args.stack.account_id, args.stack.region)
         self.bucket = SecureBucket(
             f"{name}-trail-bucket",
             SecureBucketArgs(
@@ -174,27 +165,27 @@ class AuditTrail(pulumi.ComponentResource):
                 kms_key_arn=self.key.arn,
                 access_log_bucket=args.access_log_bucket,
                 lifecycle=Lifecycle(expire_days=args.retention_days),
-                extra_statements=trail_bucket_statements(args.account_id, bucket_name, arn),
-                protect=args.deletion_protection,
+                extra_statements=trail_bucket_statements(args.stack.account_id, bucket_name, arn),
+                protect=args.stack.protect,
                 # With an S3 Bucket Key, CreateTrail and UpdateTrail need kms:Decrypt for
                 # CloudTrail ("Configure AWS KMS key policies for CloudTrail", required
                 # elements); without one, the trail key stays encrypt-only for CloudTrail, for
                 # under a dollar a month of extra KMS requests.
                 bucket_key=False,
                 # A stack without protection (staging) can be torn down with its logs.
-                force_destroy=not args.deletion_protection,
+                force_destroy=not args.stack.protect,
             ),
             opts=child,
         )
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-trail-logs",
             name=f"/aws/cloudtrail/{trail_name}",
-            retention_in_days=args.log_retention_days,
-            kms_key_id=args.log_key_arn,
+            retention_in_days=args.stack.log_retention_days,
+            kms_key_id=args.stack.log_key,
             # The audit record: CloudWatch Logs refuses to delete it while protected, and the
             # replacement gate names it (tools/replacement.py, by URN).
-            deletion_protection_enabled=args.deletion_protection,
-            opts=stateful(self, args.deletion_protection),
+            deletion_protection_enabled=args.stack.protect,
+            opts=stateful(self, args.stack.protect),
         )
         role = aws.iam.Role(
             f"{name}-trail-role",
@@ -241,7 +232,7 @@ class AuditTrail(pulumi.ComponentResource):
             # CloudTrail checks bucket policy and role when the trail is created; a deleted
             # trail stops the audit record, so it is protected like the data it writes.
             opts=pulumi.ResourceOptions.merge(
-                stateful(self, args.deletion_protection),
+                stateful(self, args.stack.protect),
                 pulumi.ResourceOptions(depends_on=[self.bucket, role_policy]),
             ),
         )
@@ -250,7 +241,7 @@ class AuditTrail(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.cis_alarms = []
         for control in CIS_CONTROLS:
-            metric_name = args.naming.physical(control.role)
+            metric_name = args.stack.naming.physical(control.role)
             aws.cloudwatch.LogMetricFilter(
                 f"{name}-{control.role}-filter",
                 name=metric_name,

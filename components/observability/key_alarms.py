@@ -24,7 +24,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.config import Naming
+from components.core.context import StackContext
 
 WATCHED_CALLS = ("PutKeyPolicy", "CreateGrant")
 
@@ -46,12 +46,13 @@ def key_access_pattern(key_id: str, key_arn: str) -> dict[str, Any]:
 class KeyAlarmsArgs:
     """Inputs of ``KeyAlarms``.
 
-    - naming: rules are ``{prefix}-{role}-key-access-{stack}``.
+    - stack: the stack's shared context (names, account and region, protection,
+      deployers, log key and retention: components/core/context.py).
     - keys: the watched keys by role (``{"salt": salt.key}``).
     - critical_topic_arn: where a matching call pages.
     """
 
-    naming: Naming
+    stack: StackContext
     keys: Mapping[str, aws.kms.Key]
     critical_topic_arn: pulumi.Input[str]
 
@@ -68,7 +69,7 @@ class KeyAlarms(pulumi.ComponentResource):
         for role, key in args.keys.items():
             rule = aws.cloudwatch.EventRule(
                 f"{name}-{role}",
-                name=args.naming.physical(f"{role}-key-access"),
+                name=args.stack.naming.physical(f"{role}-key-access"),
                 description=(
                     f"PutKeyPolicy or CreateGrant on the {role} key: who may use it changed. "
                     f"Runbook: docs/runbooks/operations.md#{role}-key-access"

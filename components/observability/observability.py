@@ -16,8 +16,9 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.config import AlertSettings, Naming
+from components.config import AlertSettings
 from components.core.base import managed_key
+from components.core.context import StackContext
 from components.core.key_policy import Deployers, key_policy, service
 
 Severity = Literal["critical", "warning"]
@@ -47,19 +48,13 @@ TOPIC_OWNER_ACTIONS = [
 class ObservabilityArgs:
     """Inputs of ``Observability``.
 
-    - naming: the stack's physical-name rule.
-    - account_id, region: where the log groups, topics and trail live (policies name them).
-    - deletion_protection: Pulumi ``protect`` and retain-on-delete on the keys.
+    - stack: the stack's shared context (names, account and region, protection,
+      deployers, log key and retention: components/core/context.py).
     - alerts: the topics' email recipients (``AlertSettings``; default: nobody subscribed).
-    - deployers: the identities that run ``pulumi up`` (default: none configured).
     """
 
-    naming: Naming
-    account_id: str
-    region: str
-    deletion_protection: bool
+    stack: StackContext
     alerts: AlertSettings = field(default_factory=AlertSettings)
-    deployers: Deployers = field(default_factory=Deployers)
 
 
 def log_key_policy(account_id: str, region: str, deployers: Deployers) -> str:
@@ -180,14 +175,14 @@ class Observability(pulumi.ComponentResource):
         self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("phase-mirror:index:Observability", name, None, opts)
-        naming = args.naming
+        naming = args.stack.naming
         self.log_key = managed_key(
             f"{name}-log-key",
             parent=self,
-            protect=args.deletion_protection,
+            protect=args.stack.protect,
             description=f"CloudWatch Logs encryption for {naming.physical('logs')}",
             alias=naming.alias("logs"),
-            policy=log_key_policy(args.account_id, args.region, args.deployers),
+            policy=log_key_policy(args.stack.account_id, args.stack.region, args.stack.deployers),
         )
         self._alert_topics(name, args)
         self.register_outputs(
@@ -203,19 +198,19 @@ class Observability(pulumi.ComponentResource):
         self.alert_key = managed_key(
             f"{name}-alert-key",
             parent=self,
-            protect=args.deletion_protection,
-            description=f"SNS alert topic encryption for {args.naming.physical('alerts')}",
-            alias=args.naming.alias("alerts"),
+            protect=args.stack.protect,
+            description=f"SNS alert topic encryption for {args.stack.naming.physical('alerts')}",
+            alias=args.stack.naming.alias("alerts"),
             policy=alert_key_policy(
-                args.account_id,
-                args.region,
-                [args.naming.physical(f"{severity}-alerts") for severity in SEVERITIES],
-                args.deployers,
+                args.stack.account_id,
+                args.stack.region,
+                [args.stack.naming.physical(f"{severity}-alerts") for severity in SEVERITIES],
+                args.stack.deployers,
             ),
         )
         self.topics = {}
         for severity in SEVERITIES:
-            topic_name = args.naming.physical(f"{severity}-alerts")
+            topic_name = args.stack.naming.physical(f"{severity}-alerts")
             topic = aws.sns.Topic(
                 f"{name}-{severity}-topic",
                 name=topic_name,
@@ -225,7 +220,7 @@ class Observability(pulumi.ComponentResource):
             aws.sns.TopicPolicy(
                 f"{name}-{severity}-topic-policy",
                 arn=topic.arn,
-                policy=topic_policy(args.account_id, args.region, topic_name),
+                policy=topic_policy(args.stack.account_id, args.stack.region, topic_name),
                 opts=child,
             )
             # Named by address, not position: removing one recipient must not re-subscribe

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.config import Naming
+from components.core.context import StackContext
 from components.core.function import Function, FunctionArgs, allow, lambda_function
 from components.core.grants import Grants
 from components.observability.alarm_catalog import SERVICE_NAMESPACE
@@ -29,19 +29,16 @@ DESCRIBE_ACTIONS = ["secretsmanager:DescribeSecret"]
 class SaltAgeCheckArgs:
     """Inputs of ``SaltAgeCheck``.
 
-    - naming, environment: the function is ``{prefix}-salt-age-check-{stack}``; ``environment``
-      is the metric's ``Environment`` dimension.
+    - stack: the stack's shared context (names, account and region, protection,
+      deployers, log key and retention: components/core/context.py).
     - secret_arn: the salt secret (``SaltRotation.secret``); the role may describe it, nothing
       else.
-    - env_key_arn, log_key_arn, log_retention_days, layers: as for every function.
+    - env_key_arn, layers: as for every function.
     """
 
-    naming: Naming
-    environment: str
+    stack: StackContext
     secret_arn: pulumi.Input[str]
     env_key_arn: pulumi.Input[str]
-    log_key_arn: pulumi.Input[str]
-    log_retention_days: int
     layers: Sequence[pulumi.Input[str]] = ()
 
 
@@ -64,12 +61,12 @@ class SaltAgeCheck(pulumi.ComponentResource):
             self,
             f"{name}-check",
             FunctionArgs(
-                name=args.naming.physical("salt-age-check"),
+                name=args.stack.naming.physical("salt-age-check"),
                 code="salt_age",
                 description="Publishes the HMAC salt's age (SaltAgeDays) every 15 minutes",
                 grants=grant_describe(Grants("salt-age-check"), args.secret_arn),
                 environment={
-                    "ENVIRONMENT": args.environment,
+                    "ENVIRONMENT": args.stack.environment,
                     "POWERTOOLS_SERVICE_NAME": "salt-age-check",
                     "POWERTOOLS_METRICS_NAMESPACE": SERVICE_NAMESPACE,
                     "SALT_SECRET_ID": args.secret_arn,
@@ -79,14 +76,14 @@ class SaltAgeCheck(pulumi.ComponentResource):
                 timeout_s=30,
                 reserved_concurrency=1,
                 env_key_arn=args.env_key_arn,
-                log_key_arn=args.log_key_arn,
-                log_retention_days=args.log_retention_days,
+                log_key_arn=args.stack.log_key,
+                log_retention_days=args.stack.log_retention_days,
                 layers=args.layers,
             ),
         )
         self.schedule = aws.cloudwatch.EventRule(
             f"{name}-schedule",
-            name=args.naming.physical("salt-age-check"),
+            name=args.stack.naming.physical("salt-age-check"),
             description="Invokes the salt-age check; the salt-age alarm needs a frequent source",
             schedule_expression=SCHEDULE,
             opts=child,

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.config import Naming, ServiceSettings
+from components.config import ServiceSettings
 from components.core.base import service_trust
+from components.core.context import StackContext
 from components.core.function import (
     Function,
     FunctionArgs,
@@ -152,25 +153,20 @@ FUNCTIONS: dict[str, FunctionSpec] = {
 class CalibrationServiceArgs:
     """Inputs of ``CalibrationService``.
 
-    - naming, account_id, environment: names, the account (scheduler trust) and the metrics'
-      Environment dimension.
+    - stack: the stack's shared context (names, account and region, protection,
+      deployers, log key and retention: components/core/context.py).
     - store: the CalibrationStore (tables, org key); salt: the SaltRotation (salt secret, the
       functions' environment key and Powertools layer).
     - settings: the service's stack config (concurrency, throttling, release interval, the
       per-organisation cap, the OIDC audience and the allow-lists).
     - k_anonymity: organisations a released batch must cover.
-    - log_key_arn, log_retention_days: every log group's key and retention.
     """
 
-    naming: Naming
-    account_id: str
-    environment: str
+    stack: StackContext
     store: CalibrationStore
     salt: SaltRotation
     settings: ServiceSettings
     k_anonymity: int
-    log_key_arn: pulumi.Input[str]
-    log_retention_days: int
 
 
 class CalibrationService(pulumi.ComponentResource):
@@ -214,7 +210,7 @@ class CalibrationService(pulumi.ComponentResource):
                 self,
                 f"{name}-{spec.key}",
                 FunctionArgs(
-                    name=args.naming.physical(role),
+                    name=args.stack.naming.physical(role),
                     code=spec.code,
                     description=spec.description,
                     grants=grants[role],
@@ -226,8 +222,8 @@ class CalibrationService(pulumi.ComponentResource):
                     timeout_s=spec.timeout_s,
                     reserved_concurrency=concurrency[role],
                     env_key_arn=salt.env_key.arn,
-                    log_key_arn=args.log_key_arn,
-                    log_retention_days=args.log_retention_days,
+                    log_key_arn=args.stack.log_key,
+                    log_retention_days=args.stack.log_retention_days,
                     layers=[salt.powertools.arn],
                 ),
                 moved.get(role),
@@ -238,13 +234,13 @@ class CalibrationService(pulumi.ComponentResource):
             self,
             name,
             HttpApiArgs(
-                api_name=args.naming.physical("api"),
-                authorizer_name=args.naming.physical("github-oidc"),
+                api_name=args.stack.naming.physical("api"),
+                authorizer_name=args.stack.naming.physical("github-oidc"),
                 audience=settings.github_oidc_audience,
                 rate_limit=settings.api_rate_limit,
                 burst_limit=settings.api_burst_limit,
-                log_key_arn=args.log_key_arn,
-                log_retention_days=args.log_retention_days,
+                log_key_arn=args.stack.log_key,
+                log_retention_days=args.stack.log_retention_days,
                 previous=PREVIOUS_NAME,
             ),
             self.functions,
@@ -271,7 +267,7 @@ class CalibrationService(pulumi.ComponentResource):
         args, tables = self._args, self._args.store.tables
         settings = args.settings
         return {
-            "ENVIRONMENT": args.environment,
+            "ENVIRONMENT": args.stack.environment,
             "ADMISSION_TABLE_NAME": tables["admission"].name,
             "CONSENT_TABLE_NAME": tables["consent"].name,
             "PENDING_TABLE_NAME": tables["pending"].name,
@@ -297,13 +293,13 @@ class CalibrationService(pulumi.ComponentResource):
         """EventBridge Scheduler invokes fp-release asynchronously every interval."""
         args = self._args
         child = pulumi.ResourceOptions(parent=self)
-        role_name = args.naming.physical("fp-release-scheduler")
+        role_name = args.stack.naming.physical("fp-release-scheduler")
         role = aws.iam.Role(
             f"{name}-release-scheduler-role",
             name=role_name,
             # Only schedules of this account may use the role (confused deputy: "Set up the
             # execution role", EventBridge Scheduler user guide).
-            assume_role_policy=scheduler_trust(args.account_id),
+            assume_role_policy=scheduler_trust(args.stack.account_id),
             max_session_duration=3600,
             opts=child,
         )
@@ -325,7 +321,7 @@ class CalibrationService(pulumi.ComponentResource):
         )
         return aws.scheduler.Schedule(
             f"{name}-release-schedule",
-            name=args.naming.physical("fp-release"),
+            name=args.stack.naming.physical("fp-release"),
             description="Publishes pending FP events in k-anonymous batches",
             # The interval is at least 5 minutes, so the unit is always the plural AWS requires.
             schedule_expression=f"rate({args.settings.release_interval_minutes} minutes)",

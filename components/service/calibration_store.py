@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components.config import Naming
 from components.core.base import managed_key, stateful
+from components.core.context import StackContext
 from components.core.function import Statement, allow, key_via_service
 from components.core.grants import Grants
 from components.core.key_policy import (
@@ -140,25 +141,18 @@ def org_key_policy(account_id: str, deployers: Deployers, user_role_arns: Sequen
 class CalibrationStoreArgs:
     """Inputs of ``CalibrationStore``.
 
-    - naming: the stack's physical-name rule; tables are ``{prefix}-{role}-{stack}``.
-    - account_id, region: the tables' home (KMS use is limited to DynamoDB in it).
-    - deletion_protection: AWS deletion protection on the tables, and Pulumi ``protect``
-      with retain-on-delete on the tables and both keys.
+    - stack: the stack's shared context (names, account and region, protection,
+      deployers, log key and retention: components/core/context.py).
     - table_user_roles: the roles (``naming`` roles such as ``fp-ingestion``) of the functions
       that read or write items: the key policy names them, and the ``grant_*`` methods refuse
       any other role.
     - org_key_users: the functions whose roles may derive pseudonyms with the org key
       (``grant_org_pseudonyms`` refuses any other role).
-    - deployers: the identities that run ``pulumi up`` (default: none configured).
     """
 
-    naming: Naming
-    account_id: str
-    region: str
-    deletion_protection: bool
+    stack: StackContext
     table_user_roles: Sequence[str]
     org_key_users: Sequence[str]
-    deployers: Deployers = field(default_factory=Deployers)
 
 
 def table_key_policy(
@@ -207,22 +201,22 @@ class CalibrationStore(pulumi.ComponentResource):
         self, name: str, args: CalibrationStoreArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("phase-mirror:index:CalibrationStore", name, None, opts)
-        self._region = args.region
+        self._region = args.stack.region
         self._table_users = frozenset(args.table_user_roles)
         self._org_key_users = frozenset(args.org_key_users)
-        protect = args.deletion_protection
+        protect = args.stack.protect
         self.key = managed_key(
             f"{name}-key",
             parent=self,
             protect=protect,
-            description=f"DynamoDB encryption for {args.naming.physical('calibration')}",
-            alias=args.naming.alias("calibration-tables"),
+            description=f"DynamoDB encryption for {args.stack.naming.physical('calibration')}",
+            alias=args.stack.naming.alias("calibration-tables"),
             policy=table_key_policy(
-                args.account_id,
-                args.region,
-                args.naming,
-                args.deployers,
-                [args.naming.physical(role) for role in args.table_user_roles],
+                args.stack.account_id,
+                args.stack.region,
+                args.stack.naming,
+                args.stack.deployers,
+                [args.stack.naming.physical(role) for role in args.table_user_roles],
             ),
         )
         self.org_key = self._org_key(name, args)
@@ -237,22 +231,25 @@ class CalibrationStore(pulumi.ComponentResource):
         )
 
     def _org_key(self, name: str, args: CalibrationStoreArgs) -> aws.kms.Key:
-        roles = [role_arn(args.account_id, args.naming.physical(r)) for r in args.org_key_users]
+        roles = [
+            role_arn(args.stack.account_id, args.stack.naming.physical(r))
+            for r in args.org_key_users
+        ]
         key = aws.kms.Key(
             f"{name}-org-key",
-            description=f"Organisation pseudonyms ({args.naming.physical('org-key')})",
+            description=f"Organisation pseudonyms ({args.stack.naming.physical('org-key')})",
             customer_master_key_spec="HMAC_256",
             key_usage="GENERATE_VERIFY_MAC",
             # KMS rotates only symmetric encryption keys; a new HMAC key would change every
             # orgKey, so consent and admission records could no longer be found.
             enable_key_rotation=False,
             deletion_window_in_days=30,
-            policy=org_key_policy(args.account_id, args.deployers, roles),
-            opts=stateful(self, args.deletion_protection),
+            policy=org_key_policy(args.stack.account_id, args.stack.deployers, roles),
+            opts=stateful(self, args.stack.protect),
         )
         aws.kms.Alias(
             f"{name}-org-key-alias",
-            name=args.naming.alias("org-key"),
+            name=args.stack.naming.alias("org-key"),
             target_key_id=key.key_id,
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -261,7 +258,7 @@ class CalibrationStore(pulumi.ComponentResource):
     def _table(self, name: str, spec: TableSpec, args: CalibrationStoreArgs) -> aws.dynamodb.Table:
         table = aws.dynamodb.Table(
             f"{name}-{spec.role}",
-            name=args.naming.physical(spec.role),
+            name=args.stack.naming.physical(spec.role),
             billing_mode="PAY_PER_REQUEST",
             hash_key=spec.hash_key,
             range_key=spec.range_key,
@@ -296,8 +293,8 @@ class CalibrationStore(pulumi.ComponentResource):
             server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(
                 enabled=True, kms_key_arn=self.key.arn
             ),
-            deletion_protection_enabled=args.deletion_protection,
-            opts=stateful(self, args.deletion_protection),
+            deletion_protection_enabled=args.stack.protect,
+            opts=stateful(self, args.stack.protect),
         )
         aws.dynamodb.ContributorInsights(
             f"{name}-{spec.role}-insights",

@@ -19,13 +19,13 @@ the service shares: the rotator needs both, and the calibration service needs th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from components.config import Naming
 from components.core.base import managed_key, stateful
+from components.core.context import StackContext
 from components.core.function import (
     Function,
     FunctionArgs,
@@ -63,24 +63,14 @@ DESCRIBE_SECRET_ACTIONS = ["secretsmanager:DescribeSecret"]
 class SaltRotationArgs:
     """Inputs of ``SaltRotation``.
 
-    - naming, account_id, region, environment: where it lives; roles and the secret are named
-      by ``naming``; ``environment`` is the metrics' Environment dimension.
-    - deletion_protection: ``protect`` + retain-on-delete on the keys and the secret.
-    - log_key_arn, log_retention_days: the rotator's log group.
+    - stack: the stack's shared context (names, account and region, protection,
+      deployers, log key and retention: components/core/context.py).
     - salt_reader_roles: the functions (``naming`` roles such as ``fp-ingestion``) that read the
       salt; the key policy names their roles, and ``grant_read`` refuses any other role.
-    - deployers: the identities that run ``pulumi up`` (default: none configured).
     """
 
-    naming: Naming
-    account_id: str
-    region: str
-    environment: str
-    deletion_protection: bool
-    log_key_arn: pulumi.Input[str]
-    log_retention_days: int
+    stack: StackContext
     salt_reader_roles: Sequence[str]
-    deployers: Deployers = field(default_factory=Deployers)
 
 
 def secret_arn_pattern(account_id: str, region: str, secret_name: str) -> str:
@@ -199,8 +189,8 @@ class SaltRotation(pulumi.ComponentResource):
         self, name: str, args: SaltRotationArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("phase-mirror:index:SaltRotation", name, None, opts)
-        naming, protect = args.naming, args.deletion_protection
-        self._region = args.region
+        naming, protect = args.stack.naming, args.stack.protect
+        self._region = args.stack.region
         self._readers = frozenset(args.salt_reader_roles)
         rotator_name = naming.physical("salt-rotator")
         secret_name = naming.path("fp-calibration", "hmac-salt")
@@ -212,15 +202,15 @@ class SaltRotation(pulumi.ComponentResource):
             description=f"HMAC salt encryption ({naming.physical('salt')})",
             alias=naming.alias("salt"),
             policy=salt_key_policy(
-                args.account_id,
-                args.region,
+                args.stack.account_id,
+                args.stack.region,
                 secret_name=secret_name,
-                deployers=args.deployers,
+                deployers=args.stack.deployers,
                 reader_role_arns=[
-                    role_arn(args.account_id, role)
+                    role_arn(args.stack.account_id, role)
                     for role in map(naming.physical, args.salt_reader_roles)
                 ],
-                rotator_role_arn=role_arn(args.account_id, rotator_name),
+                rotator_role_arn=role_arn(args.stack.account_id, rotator_name),
             ),
         )
         self.env_key = managed_key(
@@ -229,7 +219,9 @@ class SaltRotation(pulumi.ComponentResource):
             protect=protect,
             description=f"Lambda environment encryption ({naming.physical('functions')})",
             alias=naming.alias("functions"),
-            policy=environment_key_policy(args.account_id, args.region, args.deployers),
+            policy=environment_key_policy(
+                args.stack.account_id, args.stack.region, args.stack.deployers
+            ),
         )
         # No value here: the rotation below seeds the first salt, so it never enters state.
         self.secret = aws.secretsmanager.Secret(
@@ -256,7 +248,7 @@ class SaltRotation(pulumi.ComponentResource):
                 grants=self._rotator_grants(),
                 environment={
                     **powertools_environment("salt-rotator"),
-                    "ENVIRONMENT": args.environment,
+                    "ENVIRONMENT": args.stack.environment,
                     "SALT_SECRET_ID": self.secret.arn,
                 },
                 # bench: peak RSS 50 MB after init (boto3 alone 43 MB); 12 runs a year, so
@@ -266,8 +258,8 @@ class SaltRotation(pulumi.ComponentResource):
                 # One rotation at a time: Secrets Manager retries steps, never in parallel.
                 reserved_concurrency=1,
                 env_key_arn=self.env_key.arn,
-                log_key_arn=args.log_key_arn,
-                log_retention_days=args.log_retention_days,
+                log_key_arn=args.stack.log_key,
+                log_retention_days=args.stack.log_retention_days,
                 layers=[self.powertools.arn],
             ),
         )
@@ -277,7 +269,7 @@ class SaltRotation(pulumi.ComponentResource):
             function=self.rotator.function.name,
             principal="secretsmanager.amazonaws.com",
             source_arn=self.secret.arn,
-            source_account=args.account_id,
+            source_account=args.stack.account_id,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.rotation = aws.secretsmanager.SecretRotation(
