@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_aws as aws
 
 from components.config import StackConfig
+
+if TYPE_CHECKING:
+    from components.core.context import StackContext
 
 PROJECT_TAG = "PhaseMirror"
 
@@ -59,12 +63,13 @@ def managed_key(
     name: str,
     *,
     parent: pulumi.Resource,
-    protect: bool,
+    stack: StackContext,
+    alias_role: str,
     description: str,
-    alias: str,
     policy: pulumi.Input[str],
 ) -> aws.kms.Key:
-    """A customer-managed symmetric key with yearly rotation, an alias and an explicit policy.
+    """A customer-managed symmetric key with yearly rotation, an explicit policy and the alias
+    ``alias/{prefix}-{alias_role}-{stack}``; protected and retained where the stack protects data.
 
     ``policy`` is required: without one KMS applies its default policy, which delegates every
     action, use included, to the account's IAM policies (components/core/key_policy.py).
@@ -75,11 +80,11 @@ def managed_key(
         enable_key_rotation=True,
         deletion_window_in_days=30,
         policy=policy,
-        opts=stateful(parent, protect),
+        opts=stateful(parent, stack.protect),
     )
     aws.kms.Alias(
         f"{name}-alias",
-        name=alias,
+        name=stack.naming.alias(alias_role),
         target_key_id=key.key_id,
         opts=pulumi.ResourceOptions(parent=parent),
     )

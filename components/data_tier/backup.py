@@ -17,7 +17,6 @@ from components.config import Naming
 from components.core.base import managed_key, service_trust, stateful
 from components.core.context import StackContext
 from components.core.key_policy import (
-    Deployers,
     by_name,
     for_aws_resource,
     key_policy,
@@ -74,11 +73,12 @@ def backup_role_arn(account_id: str, naming: Naming) -> str:
 VAULT_KEY_USE = ("kms:GenerateDataKey", "kms:Decrypt")
 
 
-def vault_key_policy(account_id: str, region: str, naming: Naming, deployers: Deployers) -> str:
+def vault_key_policy(stack: StackContext) -> str:
     """The deployers create the vault and the backup role runs the jobs, both through AWS
     Backup; nobody uses the key directly."""
-    users = [*deployers.arns, backup_role_arn(account_id, naming)]
-    through_backup = via("backup", region)
+    account_id, deployers = stack.account_id, stack.deployers
+    users = [*deployers.arns, backup_role_arn(account_id, stack.naming)]
+    through_backup = via("backup", stack.region)
     return key_policy(
         account_id,
         deployers,
@@ -109,12 +109,10 @@ class Backup(pulumi.ComponentResource):
         key = managed_key(
             f"{name}-key",
             parent=self,
-            protect=args.stack.protect,
+            stack=args.stack,
+            alias_role="backup",
             description=f"AWS Backup vault encryption for {args.stack.naming.physical('backup')}",
-            alias=args.stack.naming.alias("backup"),
-            policy=vault_key_policy(
-                args.stack.account_id, args.stack.region, args.stack.naming, args.stack.deployers
-            ),
+            policy=vault_key_policy(args.stack),
         )
         self.vault = aws.backup.Vault(
             f"{name}-vault",

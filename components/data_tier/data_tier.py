@@ -17,13 +17,12 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_eks as eks
 
-from components.config import DataSettings, Naming
+from components.config import DataSettings
 from components.core.base import managed_key, service_trust, stateful
 from components.core.context import StackContext
 from components.core.grants import Grants
 from components.core.key_policy import (
     SECRETS_MANAGER_VALIDATION,
-    Deployers,
     by_name,
     for_aws_resource,
     key_policy,
@@ -81,9 +80,7 @@ class DataTierArgs:
 RDS_MANAGED_NAMES = "rds!db-*"
 
 
-def data_key_policy(
-    account_id: str, region: str, naming: Naming, deployers: Deployers, baselines_bucket: str
-) -> str:
+def data_key_policy(stack: StackContext, baselines_bucket: str) -> str:
     """Who uses the data tier's key, each through the service that owns the data.
 
     - RDS acts for the principal who creates or changes the instance (kms:GenerateDataKey and
@@ -103,6 +100,12 @@ def data_key_policy(
       Key the encryption context is the bucket's ARN, "Encryption context" in
       https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html).
     """
+    account_id, region, naming, deployers = (
+        stack.account_id,
+        stack.region,
+        stack.naming,
+        stack.deployers,
+    )
     through_secrets_manager = via("secretsmanager", region)
     rds_secrets = {
         "StringLike": {
@@ -202,14 +205,11 @@ class DataTier(pulumi.ComponentResource):
         self.key = managed_key(
             f"{name}-key",
             parent=self,
-            protect=protect,
+            stack=args.stack,
+            alias_role="data",
             description=f"Data tier encryption for {args.stack.naming.physical('data')}",
-            alias=args.stack.naming.alias("data"),
             policy=data_key_policy(
-                args.stack.account_id,
-                args.stack.region,
-                args.stack.naming,
-                args.stack.deployers,
+                args.stack,
                 args.stack.naming.bucket(BASELINES, args.stack.account_id, args.stack.region),
             ),
         )
@@ -234,16 +234,10 @@ class DataTier(pulumi.ComponentResource):
             build_cluster(
                 f"{name}-eks",
                 EksClusterArgs(
-                    naming=args.stack.naming,
+                    stack=args.stack,
                     settings=args.settings,
                     vpc_id=args.vpc_id,
                     subnet_ids=args.app_subnet_ids,
-                    account_id=args.stack.account_id,
-                    region=args.stack.region,
-                    log_key_arn=args.stack.log_key,
-                    log_retention_days=args.stack.log_retention_days,
-                    protect=protect,
-                    deployers=args.stack.deployers,
                 ),
                 parent=self,
             )

@@ -12,15 +12,16 @@ component under another parent later is not reliably aliasable.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_eks as eks
 
-from components.config import DataSettings, Naming
+from components.config import DataSettings
 from components.core.base import managed_key, service_trust, stateful
-from components.core.key_policy import Deployers, deployer_grants, key_policy, via
+from components.core.context import StackContext
+from components.core.key_policy import deployer_grants, key_policy, via
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
@@ -39,34 +40,24 @@ NODE_DISK_GB = 50
 class EksClusterArgs:
     """Inputs of ``build_cluster``.
 
-    - naming: the cluster is ``{prefix}-eks-{stack}``.
+    - stack: the stack's shared context; the cluster is ``{prefix}-eks-{stack}``.
     - settings: version, node sizes, instance types, public CIDRs and access roles.
     - vpc_id, subnet_ids: the VPC and its app subnets (control-plane ENIs and nodes).
-    - account_id, region: the cluster's home (the secrets key's policy).
-    - log_key_arn, log_retention_days: the control-plane log group.
-    - protect: deletion protection, Pulumi ``protect`` and retain-on-delete.
-    - deployers: the identities that run ``pulumi up`` (default: none configured).
     """
 
-    naming: Naming
+    stack: StackContext
     settings: DataSettings
     vpc_id: pulumi.Input[str]
     subnet_ids: Sequence[pulumi.Input[str]]
-    account_id: str
-    region: str
-    log_key_arn: pulumi.Input[str]
-    log_retention_days: int
-    protect: bool
-    deployers: Deployers = field(default_factory=Deployers)
 
 
-def secrets_key_policy(account_id: str, region: str, deployers: Deployers) -> str:
+def secrets_key_policy(stack: StackContext) -> str:
     """EKS envelope-encrypts Kubernetes secrets on a grant it creates for the principal that
     creates the cluster (kms:CreateGrant, kms:DescribeKey; "Encrypt Kubernetes secrets with KMS
     on existing clusters": https://docs.aws.amazon.com/eks/latest/userguide/enable-kms.html).
     Nobody else uses the key; DescribeKey comes with administration."""
-    grants = deployer_grants(account_id, deployers, via("eks", region))
-    return key_policy(account_id, deployers, grants)
+    grants = deployer_grants(stack.account_id, stack.deployers, via("eks", stack.region))
+    return key_policy(stack.account_id, stack.deployers, grants)
 
 
 def access_entries(settings: DataSettings) -> dict[str, eks.AccessEntryArgs]:
@@ -89,23 +80,23 @@ def access_entries(settings: DataSettings) -> dict[str, eks.AccessEntryArgs]:
 
 
 def build_cluster(name: str, args: EksClusterArgs, *, parent: pulumi.Resource) -> eks.Cluster:
-    s, naming = args.settings, args.naming
+    s, naming = args.settings, args.stack.naming
     child = pulumi.ResourceOptions(parent=parent)
     cluster_name = naming.physical("eks")
     key = managed_key(
         f"{name}-secrets-key",
         parent=parent,
-        protect=args.protect,
+        stack=args.stack,
+        alias_role="eks-secrets",
         description=f"EKS secrets envelope encryption for {cluster_name}",
-        alias=naming.alias("eks-secrets"),
-        policy=secrets_key_policy(args.account_id, args.region, args.deployers),
+        policy=secrets_key_policy(args.stack),
     )
     # EKS would create this group itself, unencrypted and kept forever: create it first.
     log_group = aws.cloudwatch.LogGroup(
         f"{name}-control-plane-logs",
         name=f"/aws/eks/{cluster_name}/cluster",
-        kms_key_id=args.log_key_arn,
-        retention_in_days=args.log_retention_days,
+        kms_key_id=args.stack.log_key,
+        retention_in_days=args.stack.log_retention_days,
         opts=child,
     )
     node_role = aws.iam.Role(
@@ -140,9 +131,9 @@ def build_cluster(name: str, args: EksClusterArgs, *, parent: pulumi.Resource) -
         skip_default_node_group=True,
         skip_default_security_groups=True,
         node_associate_public_ip_address=False,
-        deletion_protection=args.protect,
+        deletion_protection=args.stack.protect,
         opts=pulumi.ResourceOptions.merge(
-            stateful(parent, args.protect), pulumi.ResourceOptions(depends_on=[log_group])
+            stateful(parent, args.stack.protect), pulumi.ResourceOptions(depends_on=[log_group])
         ),
     )
     groups = {"on-demand": (s.eks_on_demand_min_size, s.eks_on_demand_max_size)}

@@ -19,7 +19,7 @@ import pulumi_aws as aws
 
 from components.core.base import managed_key, service_trust, stateful
 from components.core.context import StackContext
-from components.core.key_policy import Deployers, by_name, key_policy, service, via
+from components.core.key_policy import by_name, key_policy, service, via
 from components.core.secure_bucket import Lifecycle, SecureBucket, SecureBucketArgs, bucket_arn
 from components.observability.cis_controls import CIS_CONTROLS, PERIOD_S, THRESHOLD
 
@@ -47,15 +47,14 @@ def trail_arn(account_id: str, region: str, trail_name: str) -> str:
     return f"arn:aws:cloudtrail:{region}:{account_id}:trail/{trail_name}"
 
 
-def trail_key_policy(
-    account_id: str, region: str, source_trail_arn: str, deployers: Deployers
-) -> str:
+def trail_key_policy(stack: StackContext, source_trail_arn: str) -> str:
     """The required elements of "Configure AWS KMS key policies for CloudTrail"
     (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail.html),
     limited to this trail; log files are decrypted by name: the operators, through S3."""
     trail_context = {
-        "kms:EncryptionContext:aws:cloudtrail:arn": f"arn:aws:cloudtrail:*:{account_id}:trail/*"
+        "kms:EncryptionContext:aws:cloudtrail:arn": f"arn:aws:cloudtrail:*:{stack.account_id}:trail/*"
     }
+    account_id, region, deployers = stack.account_id, stack.region, stack.deployers
     return key_policy(
         account_id,
         deployers,
@@ -150,12 +149,10 @@ class AuditTrail(pulumi.ComponentResource):
         self.key = managed_key(
             f"{name}-trail-key",
             parent=self,
-            protect=args.stack.protect,
+            stack=args.stack,
+            alias_role="trail",
             description=f"CloudTrail log file encryption for {trail_name}",
-            alias=naming.alias("trail"),
-            policy=trail_key_policy(
-                args.stack.account_id, args.stack.region, arn, args.stack.deployers
-            ),
+            policy=trail_key_policy(args.stack, arn),
         )
         bucket_name = naming.bucket("cloudtrail", args.stack.account_id, args.stack.region)
         self.bucket = SecureBucket(

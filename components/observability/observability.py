@@ -19,7 +19,7 @@ import pulumi_aws as aws
 from components.config import AlertSettings
 from components.core.base import managed_key
 from components.core.context import StackContext
-from components.core.key_policy import Deployers, key_policy, service
+from components.core.key_policy import key_policy, service
 
 Severity = Literal["critical", "warning"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "warning")
@@ -57,16 +57,17 @@ class ObservabilityArgs:
     alerts: AlertSettings = field(default_factory=AlertSettings)
 
 
-def log_key_policy(account_id: str, region: str, deployers: Deployers) -> str:
+def log_key_policy(stack: StackContext) -> str:
     """CloudWatch Logs encrypts and decrypts this account's log groups in this region as its own
     principal, for the group named in the encryption context ("Encrypt log data in CloudWatch
     Logs using AWS Key Management Service", key policy step:
     https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
     Nobody else uses the key: readers of a group are authorised by CloudWatch Logs."""
-    groups = f"arn:aws:logs:{region}:{account_id}:log-group:*"
+    region = stack.region
+    groups = f"arn:aws:logs:{region}:{stack.account_id}:log-group:*"
     return key_policy(
-        account_id,
-        deployers,
+        stack.account_id,
+        stack.deployers,
         [
             service(
                 "CloudWatchLogsEncryptsThisAccountsGroups",
@@ -78,19 +79,17 @@ def log_key_policy(account_id: str, region: str, deployers: Deployers) -> str:
     )
 
 
-def alert_key_policy(
-    account_id: str, region: str, topic_names: list[str], deployers: Deployers
-) -> str:
+def alert_key_policy(stack: StackContext, topic_names: list[str]) -> str:
     """CloudWatch alarms and EventBridge rules publish to the encrypted topics: SNS is not a
     principal, the publishing service is, and it needs kms:Decrypt and kms:GenerateDataKey*
     ("Enable compatibility between event sources from AWS services and encrypted topics",
     https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services),
     only for these topics (SNS's encryption context ``aws:sns:topicArn``). The topic policies
     limit publishing to this account's alarms and rules."""
-    topics = [topic_arn(account_id, region, name) for name in topic_names]
+    topics = [topic_arn(stack.account_id, stack.region, name) for name in topic_names]
     return key_policy(
-        account_id,
-        deployers,
+        stack.account_id,
+        stack.deployers,
         [
             service(
                 "AlarmsAndRulesPublishToEncryptedTopics",
@@ -179,10 +178,10 @@ class Observability(pulumi.ComponentResource):
         self.log_key = managed_key(
             f"{name}-log-key",
             parent=self,
-            protect=args.stack.protect,
+            stack=args.stack,
+            alias_role="logs",
             description=f"CloudWatch Logs encryption for {naming.physical('logs')}",
-            alias=naming.alias("logs"),
-            policy=log_key_policy(args.stack.account_id, args.stack.region, args.stack.deployers),
+            policy=log_key_policy(args.stack),
         )
         self._alert_topics(name, args)
         self.register_outputs(
@@ -198,14 +197,12 @@ class Observability(pulumi.ComponentResource):
         self.alert_key = managed_key(
             f"{name}-alert-key",
             parent=self,
-            protect=args.stack.protect,
+            stack=args.stack,
+            alias_role="alerts",
             description=f"SNS alert topic encryption for {args.stack.naming.physical('alerts')}",
-            alias=args.stack.naming.alias("alerts"),
             policy=alert_key_policy(
-                args.stack.account_id,
-                args.stack.region,
+                args.stack,
                 [args.stack.naming.physical(f"{severity}-alerts") for severity in SEVERITIES],
-                args.stack.deployers,
             ),
         )
         self.topics = {}

@@ -26,13 +26,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.config import Naming
 from components.core.base import managed_key, stateful
 from components.core.context import StackContext
 from components.core.function import Statement, allow, key_via_service
 from components.core.grants import Grants
 from components.core.key_policy import (
-    Deployers,
     by_name,
     for_aws_resource,
     key_policy,
@@ -119,17 +117,17 @@ GENERATE_MAC_ACTIONS = ["kms:GenerateMac"]
 MAC_ALGORITHM = "HMAC_SHA_256"
 
 
-def org_key_policy(account_id: str, deployers: Deployers, user_role_arns: Sequence[str]) -> str:
+def org_key_policy(stack: StackContext, user_role_arns: Sequence[str]) -> str:
     """The account administers the org key and never uses it; only the roles named here derive
     organisation pseudonyms with it, with the one algorithm the code uses ("Condition keys for
     AWS KMS", kms:MacAlgorithm:
     https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html)."""
     return key_policy(
-        account_id,
-        deployers,
+        stack.account_id,
+        stack.deployers,
         by_name(
             "PseudonymRolesGenerateMac",
-            account_id,
+            stack.account_id,
             user_role_arns,
             GENERATE_MAC_ACTIONS,
             {"StringEquals": {"kms:MacAlgorithm": MAC_ALGORITHM}},
@@ -155,9 +153,7 @@ class CalibrationStoreArgs:
     org_key_users: Sequence[str]
 
 
-def table_key_policy(
-    account_id: str, region: str, naming: Naming, deployers: Deployers, user_roles: Sequence[str]
-) -> str:
+def table_key_policy(stack: StackContext, user_roles: Sequence[str]) -> str:
     """DynamoDB uses the key for the caller ("How Amazon DynamoDB uses AWS KMS",
     https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.usagenotes.html
     and https://docs.aws.amazon.com/kms/latest/developerguide/services-dynamodb.html): whoever
@@ -166,7 +162,8 @@ def table_key_policy(
     writes items needs kms:Decrypt of the table key through DynamoDB. AWS Backup restores a
     table as its own role, so that role may let DynamoDB create the new table's grant.
     """
-    through_dynamodb = via("dynamodb", region)
+    account_id, naming, deployers = stack.account_id, stack.naming, stack.deployers
+    through_dynamodb = via("dynamodb", stack.region)
     return key_policy(
         account_id,
         deployers,
@@ -204,18 +201,14 @@ class CalibrationStore(pulumi.ComponentResource):
         self._region = args.stack.region
         self._table_users = frozenset(args.table_user_roles)
         self._org_key_users = frozenset(args.org_key_users)
-        protect = args.stack.protect
         self.key = managed_key(
             f"{name}-key",
             parent=self,
-            protect=protect,
+            stack=args.stack,
+            alias_role="calibration-tables",
             description=f"DynamoDB encryption for {args.stack.naming.physical('calibration')}",
-            alias=args.stack.naming.alias("calibration-tables"),
             policy=table_key_policy(
-                args.stack.account_id,
-                args.stack.region,
-                args.stack.naming,
-                args.stack.deployers,
+                args.stack,
                 [args.stack.naming.physical(role) for role in args.table_user_roles],
             ),
         )
@@ -244,7 +237,7 @@ class CalibrationStore(pulumi.ComponentResource):
             # orgKey, so consent and admission records could no longer be found.
             enable_key_rotation=False,
             deletion_window_in_days=30,
-            policy=org_key_policy(args.stack.account_id, args.stack.deployers, roles),
+            policy=org_key_policy(args.stack, roles),
             opts=stateful(self, args.stack.protect),
         )
         aws.kms.Alias(

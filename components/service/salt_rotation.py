@@ -148,13 +148,14 @@ def salt_key_policy(
     )
 
 
-def environment_key_policy(account_id: str, region: str, deployers: Deployers) -> str:
+def environment_key_policy(stack: StackContext) -> str:
     """Lambda encrypts the functions' environment with this key through a grant it creates for
     the principal who configures the function ("Securing environment variables": that principal
     needs kms:CreateGrant and kms:Encrypt, and kms:Decrypt to read the variables back;
     https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars-encryption.html). The
     execution roles need nothing: Lambda decrypts with its grant."""
-    through_lambda = via("lambda", region)
+    account_id, deployers = stack.account_id, stack.deployers
+    through_lambda = via("lambda", stack.region)
     return key_policy(
         account_id,
         deployers,
@@ -198,9 +199,9 @@ class SaltRotation(pulumi.ComponentResource):
         self.key = managed_key(
             f"{name}-key",
             parent=self,
-            protect=protect,
+            stack=args.stack,
+            alias_role="salt",
             description=f"HMAC salt encryption ({naming.physical('salt')})",
-            alias=naming.alias("salt"),
             policy=salt_key_policy(
                 args.stack.account_id,
                 args.stack.region,
@@ -216,12 +217,10 @@ class SaltRotation(pulumi.ComponentResource):
         self.env_key = managed_key(
             f"{name}-env-key",
             parent=self,
-            protect=protect,
+            stack=args.stack,
+            alias_role="functions",
             description=f"Lambda environment encryption ({naming.physical('functions')})",
-            alias=naming.alias("functions"),
-            policy=environment_key_policy(
-                args.stack.account_id, args.stack.region, args.stack.deployers
-            ),
+            policy=environment_key_policy(args.stack),
         )
         # No value here: the rotation below seeds the first salt, so it never enters state.
         self.secret = aws.secretsmanager.Secret(
