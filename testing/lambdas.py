@@ -11,6 +11,7 @@ import copy
 import importlib.util
 import json
 import os
+import re
 import sys
 import uuid
 from collections.abc import Iterator, Mapping
@@ -180,3 +181,12 @@ class LambdaContext:
 def response_body(response: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """(statusCode, parsed body) of a handler's HTTP API response."""
     return response["statusCode"], json.loads(response["body"])
+
+
+def mentions(text: str, value: str) -> bool:
+    """Does ``value`` appear in ``text`` as a word of its own?
+
+    Log lines carry hex digests, UUIDs and millisecond timestamps; a short organisation id such
+    as ``1001`` turns up inside those by chance, which is not a leak. A leak is the id standing
+    alone: a JSON value, a path segment or a word of a message."""
+    return re.search(rf"(?<![0-9A-Za-z]){re.escape(value)}(?![0-9A-Za-z])", text) is not None
