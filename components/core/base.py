@@ -105,3 +105,24 @@ def service_trust(service: str, condition: Mapping[str, Mapping[str, str]] | Non
     if condition:
         statement["Condition"] = condition
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def log_group(
+    key: str,
+    name: pulumi.Input[str],
+    *,
+    key_arn: pulumi.Input[str],
+    retention_days: int,
+    opts: pulumi.ResourceOptions,
+    deletion_protection: bool | None = None,
+) -> aws.cloudwatch.LogGroup:
+    """A log group encrypted with the log key and kept ``retention_days``: created before the
+    service that writes to it, which would otherwise create it unencrypted and kept forever."""
+    return aws.cloudwatch.LogGroup(
+        key,
+        name=name,
+        kms_key_id=key_arn,
+        retention_in_days=retention_days,
+        deletion_protection_enabled=deletion_protection,
+        opts=opts,
+    )

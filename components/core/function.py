@@ -23,7 +23,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.core.base import service_trust
+from components.core.base import log_group, service_trust
 from components.core.grants import Grants
 from components.observability.alarm_catalog import SERVICE_NAMESPACE
 
@@ -303,18 +303,18 @@ def lambda_function(
         max_session_duration=3600,
         opts=child("role"),
     )
-    log_group = aws.cloudwatch.LogGroup(
+    logs = log_group(
         f"{key}-logs",
-        name=f"/aws/lambda/{args.name}",
-        retention_in_days=args.log_retention_days,
-        kms_key_id=args.log_key_arn,
+        f"/aws/lambda/{args.name}",
+        key_arn=args.log_key_arn,
+        retention_days=args.log_retention_days,
         opts=child("logs"),
     )
     own_logs: Statement = {
         "Sid": "WriteOwnLogs",
         "Effect": "Allow",
         "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-        "Resource": log_group.arn.apply(lambda arn: f"{arn}:*"),
+        "Resource": logs.arn.apply(lambda arn: f"{arn}:*"),
     }
     statements = unique_statements([*args.grants.close(), own_logs, XRAY_STATEMENT])
     policy = aws.iam.RolePolicy(
@@ -345,10 +345,10 @@ def lambda_function(
         environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(args.environment)),
         tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
         logging_config=aws.lambda_.FunctionLoggingConfigArgs(
-            log_format="JSON", log_group=log_group.name
+            log_format="JSON", log_group=logs.name
         ),
         layers=list(args.layers),
         # The log group and policy exist before the first invocation can need them.
-        opts=child("function", depends_on=[log_group, policy]),
+        opts=child("function", depends_on=[logs, policy]),
     )
-    return Function(role=role, log_group=log_group, function=function)
+    return Function(role=role, log_group=logs, function=function)

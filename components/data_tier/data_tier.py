@@ -18,7 +18,7 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 
 from components.config import DataSettings
-from components.core.base import managed_key, service_trust, stateful
+from components.core.base import log_group, managed_key, service_trust, stateful
 from components.core.context import StackContext
 from components.core.grants import Grants
 from components.core.key_policy import (
@@ -254,11 +254,11 @@ class DataTier(pulumi.ComponentResource):
         )
 
     def _log_group(self, name: str, physical: str, args: DataTierArgs) -> aws.cloudwatch.LogGroup:
-        return aws.cloudwatch.LogGroup(
+        return log_group(
             name,
-            name=physical,
-            kms_key_id=args.stack.log_key,
-            retention_in_days=args.stack.log_retention_days,
+            physical,
+            key_arn=args.stack.log_key,
+            retention_days=args.stack.log_retention_days,
             opts=pulumi.ResourceOptions(parent=self),
         )
 

@@ -19,7 +19,7 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 
 from components.config import DataSettings
-from components.core.base import managed_key, service_trust, stateful
+from components.core.base import log_group, managed_key, service_trust, stateful
 from components.core.context import StackContext
 from components.core.key_policy import deployer_grants, key_policy, via
 
@@ -92,11 +92,11 @@ def build_cluster(name: str, args: EksClusterArgs, *, parent: pulumi.Resource) -
         policy=secrets_key_policy(args.stack),
     )
     # EKS would create this group itself, unencrypted and kept forever: create it first.
-    log_group = aws.cloudwatch.LogGroup(
+    control_plane_logs = log_group(
         f"{name}-control-plane-logs",
-        name=f"/aws/eks/{cluster_name}/cluster",
-        kms_key_id=args.stack.log_key,
-        retention_in_days=args.stack.log_retention_days,
+        f"/aws/eks/{cluster_name}/cluster",
+        key_arn=args.stack.log_key,
+        retention_days=args.stack.log_retention_days,
         opts=child,
     )
     node_role = aws.iam.Role(
@@ -133,7 +133,8 @@ def build_cluster(name: str, args: EksClusterArgs, *, parent: pulumi.Resource) -
         node_associate_public_ip_address=False,
         deletion_protection=args.stack.protect,
         opts=pulumi.ResourceOptions.merge(
-            stateful(parent, args.stack.protect), pulumi.ResourceOptions(depends_on=[log_group])
+            stateful(parent, args.stack.protect),
+            pulumi.ResourceOptions(depends_on=[control_plane_logs]),
         ),
     )
     groups = {"on-demand": (s.eks_on_demand_min_size, s.eks_on_demand_max_size)}

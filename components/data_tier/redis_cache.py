@@ -18,7 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import DataSettings, Naming
-from components.core.base import stateful
+from components.core.base import log_group, stateful
 from components.core.function import allow
 from components.core.grants import Grants
 
@@ -137,11 +137,11 @@ def build_redis(parent: pulumi.Resource, name: str, args: RedisArgs) -> RedisCac
         opts=child,
     )
     logs = {
-        kind: aws.cloudwatch.LogGroup(
+        kind: log_group(
             f"{name}-redis-{kind}",
-            name=naming.path("redis", kind),
-            kms_key_id=args.log_key_arn,
-            retention_in_days=args.log_retention_days,
+            naming.path("redis", kind),
+            key_arn=args.log_key_arn,
+            retention_days=args.log_retention_days,
             opts=child,
         )
         for kind in ("slow-log", "engine-log")

@@ -21,7 +21,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import ConfigError, NetworkSettings
-from components.core.base import service_trust
+from components.core.base import log_group, service_trust
 from components.core.context import StackContext
 from components.network.subnet_plan import TIERS, plan_subnets
 
@@ -258,11 +258,11 @@ class Network(pulumi.ComponentResource):
 
     def _flow_logs(self, name: str, args: NetworkArgs) -> None:
         child = pulumi.ResourceOptions(parent=self)
-        self.flow_log_group = aws.cloudwatch.LogGroup(
+        self.flow_log_group = log_group(
             f"{name}-flow-logs",
-            name=args.stack.naming.path("vpc", "flow-logs"),
-            kms_key_id=args.stack.log_key,
-            retention_in_days=args.stack.log_retention_days,
+            args.stack.naming.path("vpc", "flow-logs"),
+            key_arn=args.stack.log_key,
+            retention_days=args.stack.log_retention_days,
             opts=child,
         )
         role = aws.iam.Role(

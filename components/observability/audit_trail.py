@@ -17,7 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.core.base import managed_key, service_trust, stateful
+from components.core.base import log_group, managed_key, service_trust, stateful
 from components.core.context import StackContext
 from components.core.key_policy import by_name, key_policy, service, via
 from components.core.secure_bucket import Lifecycle, SecureBucket, SecureBucketArgs, bucket_arn
@@ -174,14 +174,14 @@ class AuditTrail(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.log_group = aws.cloudwatch.LogGroup(
+        self.log_group = log_group(
             f"{name}-trail-logs",
-            name=f"/aws/cloudtrail/{trail_name}",
-            retention_in_days=args.stack.log_retention_days,
-            kms_key_id=args.stack.log_key,
+            f"/aws/cloudtrail/{trail_name}",
+            key_arn=args.stack.log_key,
+            retention_days=args.stack.log_retention_days,
             # The audit record: CloudWatch Logs refuses to delete it while protected, and the
             # replacement gate names it (tools/replacement.py, by URN).
-            deletion_protection_enabled=args.stack.protect,
+            deletion_protection=args.stack.protect,
             opts=stateful(self, args.stack.protect),
         )
         role = aws.iam.Role(

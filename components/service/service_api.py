@@ -21,6 +21,7 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
+from components.core.base import log_group
 from components.core.function import Function
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
@@ -147,11 +148,11 @@ def http_api(
         description="Phase Mirror FP calibration API (GitHub OIDC and IAM-authorised routes)",
         opts=child("http-api"),
     )
-    access_logs = aws.cloudwatch.LogGroup(
+    access_logs = log_group(
         f"{key}-access-logs",
-        name=f"/aws/apigateway/{args.api_name}",
-        retention_in_days=args.log_retention_days,
-        kms_key_id=args.log_key_arn,
+        f"/aws/apigateway/{args.api_name}",
+        key_arn=args.log_key_arn,
+        retention_days=args.log_retention_days,
         opts=child("access-logs"),
     )
     # The authorizer checks only kid, iss, aud, exp and nbf ("Controlling access to HTTP APIs
