@@ -550,7 +550,7 @@ def widget_metrics(widget: dict[str, Any]) -> list[tuple[str, str, dict[str, str
     return found
 
 
-def test_dashboard_has_spec_000s_seven_widgets(program):
+def test_dashboard_shows_the_seven_service_widgets_then_the_further_alarmed_metrics(program):
     # then one graph of the metrics the calibration service's further alarms watch
     *widgets, further = dashboard(program)["widgets"]
     assert further["properties"]["title"] == "Further alarmed metrics"

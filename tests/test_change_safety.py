@@ -56,7 +56,7 @@ def test_every_replace_forcing_input_is_an_argument_of_the_installed_sdk(key):
         assert _snake(secret) in params, f"{token}: secret input {secret} unknown"
 
 
-def test_the_issue_s_stateful_types_are_all_listed():
+def test_every_stateful_type_is_gated():
     wanted = {
         "aws:rds/instance:Instance",
         "aws:elasticache/replicationGroup:ReplicationGroup",

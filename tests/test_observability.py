@@ -352,7 +352,7 @@ def cis_file_patterns() -> dict[str, str]:
     return {control: pattern.replace("\\|", "|") for control, pattern in rows}
 
 
-def test_the_cis_table_in_code_is_the_spec_table():
+def test_the_cis_patterns_in_code_are_the_cis_foundations_table():
     expected = cis_file_patterns()
     assert len(expected) == 14
     assert {c.control: c.pattern for c in CIS_CONTROLS} == expected

