@@ -16,13 +16,7 @@ import pulumi_aws as aws
 from components.config import Naming
 from components.core.base import managed_key, service_trust, stateful
 from components.core.context import StackContext
-from components.core.key_policy import (
-    by_name,
-    for_aws_resource,
-    key_policy,
-    role_arn,
-    via,
-)
+from components.core.key_policy import by_name, for_aws_resource, key_policy, role_arn, via
 
 
 @dataclass(frozen=True)

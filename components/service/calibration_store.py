@@ -30,13 +30,7 @@ from components.core.base import managed_key, stateful
 from components.core.context import StackContext
 from components.core.function import Statement, allow, key_via_service
 from components.core.grants import Grants
-from components.core.key_policy import (
-    by_name,
-    for_aws_resource,
-    key_policy,
-    role_arn,
-    via,
-)
+from components.core.key_policy import by_name, for_aws_resource, key_policy, role_arn, via
 from components.data_tier.backup import backup_role_arn
 
 
