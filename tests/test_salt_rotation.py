@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from components.core.key_policy import Deployers
+from components.config import Naming
+from components.core.context import StackContext
 from components.service.salt_rotation import salt_key_policy
 
 SECRET = "aws:secretsmanager/secret:Secret"
@@ -44,10 +45,15 @@ def test_salt_key_rotates_and_names_exactly_the_roles_that_touch_the_salt(progra
 def test_a_further_salt_reader_is_one_more_name_in_the_readers_list():
     policy = json.loads(
         salt_key_policy(
-            "123456789012",
-            "us-east-1",
+            StackContext(
+                naming=Naming("p", "staging"),
+                account_id="123456789012",
+                region="us-east-1",
+                environment="staging",
+                protect=False,
+                log_retention_days=30,
+            ),
             secret_name="/p/s/salt",
-            deployers=Deployers(),
             reader_role_arns=[
                 "arn:aws:iam::123456789012:role/a",
                 "arn:aws:iam::123456789012:role/b",

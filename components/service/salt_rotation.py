@@ -39,7 +39,6 @@ from components.core.function import (
 from components.core.grants import Grants
 from components.core.key_policy import (
     SECRETS_MANAGER_VALIDATION,
-    Deployers,
     by_name,
     for_aws_resource,
     key_policy,
@@ -79,11 +78,9 @@ def secret_arn_pattern(account_id: str, region: str, secret_name: str) -> str:
 
 
 def salt_key_policy(
-    account_id: str,
-    region: str,
+    stack: StackContext,
     *,
     secret_name: str,
-    deployers: Deployers,
     reader_role_arns: Sequence[str],
     rotator_role_arn: str,
 ) -> str:
@@ -98,6 +95,7 @@ def salt_key_policy(
     of it, and every ``CreateGrant`` attempt, pages the on-call engineer
     (components/observability/key_alarms.py).
     """
+    account_id, region = stack.account_id, stack.region
     through_secrets_manager = via("secretsmanager", region)
     this_secret = {
         "StringLike": {
@@ -106,7 +104,7 @@ def salt_key_policy(
     }
     return key_policy(
         account_id,
-        deployers,
+        stack.deployers,
         [
             {
                 "Sid": "NobodyGrantsUseOfTheSalt",
@@ -118,7 +116,7 @@ def salt_key_policy(
             *by_name(
                 "DeployersOnlyValidateTheKeyForSecretsManager",
                 account_id,
-                deployers.arns,
+                stack.deployers.arns,
                 ["kms:GenerateDataKey", "kms:Decrypt"],
                 through_secrets_manager,
                 this_secret,
@@ -203,10 +201,8 @@ class SaltRotation(pulumi.ComponentResource):
             alias_role="salt",
             description=f"HMAC salt encryption ({naming.physical('salt')})",
             policy=salt_key_policy(
-                args.stack.account_id,
-                args.stack.region,
+                args.stack,
                 secret_name=secret_name,
-                deployers=args.stack.deployers,
                 reader_role_arns=[
                     role_arn(args.stack.account_id, role)
                     for role in map(naming.physical, args.salt_reader_roles)
