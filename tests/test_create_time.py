@@ -96,6 +96,20 @@ def test_at_the_longest_accepted_prefix_every_name_fits_aws(longest):
         assert RULES[name.rule].problem(name.name) is None, name
 
 
+def test_every_bucket_name_carries_the_account_and_region(program):
+    # S3 names are global: without the account id, a second team on the default prefix would
+    # get BucketAlreadyExists ("General purpose bucket naming rules", S3 user guide).
+    region = program.config["aws:region"]
+    names = [str(b.inputs["bucket"]) for b in program.of_type("aws:s3/bucket:Bucket")]
+    assert names
+    for name in names:
+        role = name.removeprefix("phase-mirror-").removesuffix(
+            f"-{ACCOUNT_ID}-{region}-{program.stack}"
+        )
+        assert name == f"phase-mirror-{role}-{ACCOUNT_ID}-{region}-{program.stack}", name
+        assert role and ACCOUNT_ID not in role, name
+
+
 def test_no_two_resources_of_one_type_share_a_name(program):
     counts = Counter(
         (type_, str(r.inputs[key]).lower())

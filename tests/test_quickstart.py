@@ -23,7 +23,9 @@ import pytest
 import yaml
 
 from bootstrap.config import parse as parse_bootstrap
+from components.config import operator_values
 from components.config import parse as parse_stack
+from components.core.function import runtime_version
 from testing.program import ROOT, ProgramRun, run_program, stack_config
 
 STEPS = ("Bootstrap", "Secrets provider", "Operator values", "Preflight", "First `pulumi up`")
@@ -159,23 +161,42 @@ def test_every_value_it_sets_passes_the_stacks_validation(boot):
             key, value = parsed.args
             assert parsed.stack is not None, command
             sets.setdefault((parsed.cwd, parsed.stack), {})[key] = value
-    production = sets.pop((ROOT, "production"))
-    assert set(production) == OPERATOR_KEYS, set(production)
-    assert production["deployRoleArn"] == boot.outputs["deployRoleArn"]
-    raw = stack_config("production")
-    project = {k.split(":", 1)[1]: v for k, v in raw.items() if k.startswith("phase-mirror-infra:")}
-    parse_stack(
-        {**project, **production},
-        project="phase-mirror-infra",
-        stack="production",
-        region=raw["aws:region"],
-    )
+    # CI deploys both stacks from the committed files: each gets every value its `up` refuses
+    # without.
+    for stack in ("staging", "production"):
+        values = sets.pop((ROOT, stack))
+        absent = operator_values.missing(operator_values.MAIN_PROJECT, values)
+        assert not operator_values.refused(stack, absent), (stack, absent)
+        assert values["deployRoleArn"] == boot.outputs["deployRoleArn"], stack
+        raw = stack_config(stack)
+        project = {
+            k.split(":", 1)[1]: v for k, v in raw.items() if k.startswith("phase-mirror-infra:")
+        }
+        parse_stack(
+            {**project, **values},
+            project="phase-mirror-infra",
+            stack=stack,
+            region=raw["aws:region"],
+        )
+        if stack == "production":
+            assert set(values) == OPERATOR_KEYS, set(values)
     bootstrap = sets.pop((ROOT / "bootstrap", "bootstrap"))
     assert set(bootstrap) == {"githubRepository"}, bootstrap
     # OWNER/REPO is the placeholder the reader replaces; a real name of that shape must pass.
     assert bootstrap["githubRepository"] == "OWNER/REPO"
     parse_bootstrap({"githubRepository": "OWNER/REPO"}, stack="bootstrap", region="us-east-1")
     assert not sets, sets
+
+
+def test_it_asks_for_the_python_that_pulumi_up_accepts():
+    # `pulumi up` on another Python refuses (the layer's bytecode is the runtime's own).
+    needs = quickstart().split("1. **", 1)[0]
+    assert "Python {}.{}".format(*runtime_version()) in needs, needs
+
+
+def test_it_says_to_commit_the_values_ci_reads():
+    (body,) = [body for title, body in steps() if title == "Operator values"]
+    assert "Commit both stack files" in body, body
 
 
 def workflow_runs(module: str) -> bool:

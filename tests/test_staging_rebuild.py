@@ -70,6 +70,24 @@ STAGING_TEARDOWN: dict[str, list[tuple[str, Check, str]]] = {
 }  # fmt: skip
 
 
+# type -> the AWS API reference page each row's behaviour comes from.
+SOURCES = {
+    "aws:dynamodb/table:Table":
+        "https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_DeleteTable.html",
+    "aws:rds/instance:Instance":
+        "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DeleteDBInstance.html",
+    "aws:elasticache/replicationGroup:ReplicationGroup":
+        "https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/"
+        "API_DeleteReplicationGroup.html",
+    "aws:s3/bucket:Bucket": "https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteBucket.html",
+    "aws:kms/key:Key": "https://docs.aws.amazon.com/kms/latest/APIReference/API_DeleteAlias.html",
+    "aws:secretsmanager/secret:Secret":
+        "https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_DeleteSecret.html",
+    "aws:backup/vault:Vault":
+        "https://docs.aws.amazon.com/aws-backup/latest/devguide/API_DeleteBackupVault.html",
+}  # fmt: skip
+
+
 def stateful(run: ProgramRun) -> list[Resource]:
     return [r for r in run if r.type in STATEFUL_TYPES]
 
@@ -77,6 +95,7 @@ def stateful(run: ProgramRun) -> list[Resource]:
 def test_every_stateful_type_of_staging_has_a_teardown_rule(staging):
     unknown = sorted({r.type for r in stateful(staging)} - set(STAGING_TEARDOWN))
     assert not unknown, f"decide how staging destroys and re-creates: {unknown}"
+    assert set(SOURCES) == set(STAGING_TEARDOWN), "cite the AWS page of each type's rows"
 
 
 def test_staging_can_be_destroyed_and_rebuilt_under_the_same_names(staging):
@@ -84,7 +103,9 @@ def test_staging_can_be_destroyed_and_rebuilt_under_the_same_names(staging):
         assert not resource.protect, f"{resource.urn}: protect blocks pulumi destroy"
         assert not resource.retain_on_delete, f"{resource.urn}: retained, its name stays taken"
         for what, holds, because in STAGING_TEARDOWN[resource.type]:
-            assert holds(resource), f"{resource.urn}: needs {what}: {because}"
+            assert holds(resource), (
+                f"{resource.urn}: needs {what}: {because} ({SOURCES[resource.type]})"
+            )
 
 
 def test_production_keeps_protect_retain_and_recovery_windows(production):
