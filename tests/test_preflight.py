@@ -212,3 +212,44 @@ def test_an_unknown_stack_is_one_line_and_exit_2(capsys):
     assert preflight.main(["prod"], session=object()) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Pulumi.prod.yaml" in err
+
+
+def test_a_call_the_identity_may_not_make_fails_that_check_as_one_line(capsys):
+    # GIVEN an identity without lambda:GetAccountSettings, the rest of the account healthy
+    account = StubbedAccount()
+    account.stubs["lambda"].add_client_error(
+        "get_account_settings", "AccessDeniedException", http_status_code=403
+    )
+    account.ec2(quota=5, addresses=[], zone_ids=["use1-az1", "use1-az2", "use1-az4"])
+    account.secrets([None])
+    account.buckets([404, 404])
+    # WHEN the preflight runs
+    code = preflight.main(["staging"], session=account)
+    # THEN that check fails on one line naming the call, the others still run, exit 1
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 1
+    assert lines[0] == (
+        "FAIL Lambda reserved concurrency: GetAccountSettings failed with"
+        " AccessDeniedException: run as the deploying identity"
+    )
+    assert [line.split(":")[0] for line in lines[1:]] == [
+        "ok   Elastic IP addresses",
+        "ok   Availability zones",
+        "ok   Secret names",
+        "ok   Bucket names",
+    ]
+
+
+def test_no_credentials_is_one_line_and_exit_2(capsys):
+    class NoCredentials:
+        def client(self, service: str) -> Any:
+            return boto3.client(
+                service, region_name="us-east-1", aws_access_key_id="", aws_secret_access_key=""
+            )
+
+    # botocore refuses to sign with empty keys before any request leaves the machine
+    code = preflight.main(["staging"], session=NoCredentials())
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.err.startswith("tools.preflight: no AWS identity to read the account with:")
+    assert captured.out == ""

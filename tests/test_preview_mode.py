@@ -2,7 +2,7 @@
 
 In a real ``pulumi preview`` the outputs of resources still to be created are unknown and
 ``apply`` callbacks on them never run, so a resource created inside an ``apply`` silently
-disappears from the preview (field-notes "Pulumi mocks", pulumi/pulumi#8172). The stock
+disappears from the preview (pulumi/pulumi#8172). The stock
 ``set_mocks(..., preview=True)`` still answers every output, which cannot show that; the harness'
 ``unknowns`` mode answers like the engine previewing a first deployment (inputs only, no id,
 no computed outputs). tests/conftest.py also runs every component test in preview mode.

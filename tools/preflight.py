@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from components.config import ConfigError, StackConfig, aws_limits, parse
 from components.core.base import PROJECT_TAG
@@ -170,13 +170,28 @@ def _stack_tags(cfg: StackConfig) -> set[tuple[str, str]]:
 
 
 def run_checks(cfg: StackConfig, account_id: str, client: Callable[[str], Any]) -> list[Check]:
-    return [
-        lambda_concurrency(cfg, client("lambda")),
-        elastic_ips(cfg, client("ec2")),
-        availability_zones(cfg, client("ec2")),
-        secret_names(cfg, account_id, client("secretsmanager")),
-        bucket_names(cfg, account_id, client("s3")),
-    ]
+    checks: tuple[tuple[str, Callable[[], Check]], ...] = (
+        ("Lambda reserved concurrency", lambda: lambda_concurrency(cfg, client("lambda"))),
+        ("Elastic IP addresses", lambda: elastic_ips(cfg, client("ec2"))),
+        ("Availability zones", lambda: availability_zones(cfg, client("ec2"))),
+        ("Secret names", lambda: secret_names(cfg, account_id, client("secretsmanager"))),
+        ("Bucket names", lambda: bucket_names(cfg, account_id, client("s3"))),
+    )
+    return [_guarded(name, check) for name, check in checks]
+
+
+def _guarded(name: str, check: Callable[[], Check]) -> Check:
+    """A check AWS would not answer (a missing permission, a throttle) fails as one line: the
+    account was not read, so nothing can be said to fit."""
+    try:
+        return check()
+    except ClientError as error:
+        operation = error.operation_name
+        return Check(
+            name, False, f"{operation} failed with {_code(error)}: run as the deploying identity"
+        )
+    except BotoCoreError as error:
+        return Check(name, False, f"{type(error).__name__}: {error}")
 
 
 def load(stack: str) -> StackConfig:
@@ -205,7 +220,13 @@ def main(argv: Sequence[str] | None = None, session: Any = None) -> int:
         import boto3
 
         session = boto3.Session(region_name=cfg.region)
-    account_id = session.client("sts").get_caller_identity()["Account"]
+    try:
+        account_id = session.client("sts").get_caller_identity()["Account"]
+    except (BotoCoreError, ClientError) as error:
+        print(
+            f"tools.preflight: no AWS identity to read the account with: {error}", file=sys.stderr
+        )
+        return 2
     checks = run_checks(cfg, account_id, session.client)
     for check in checks:
         print(check.line())

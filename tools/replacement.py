@@ -155,7 +155,8 @@ _EKS_CLUSTER = _f(
 
 # pulumi-eks's component passes these straight to its aws.eks.Cluster child (name -> name,
 # serviceRole -> roleArn, ...), so a change replaces the control plane. The component is remote:
-# under mocks only its own inputs exist (field-notes "pulumi-eks").
+# under mocks only its own inputs exist, and aliases into remote components are unreliable
+# (pulumi/pulumi#17278).
 _EKS_COMPONENT = tuple(
     Forcing(name, f"{TF}internal/service/eks/cluster.go via {SDK}pulumi_eks/cluster.py ({arg})")
     for name, arg in (
