@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import NoCredentialsError
 from botocore.stub import Stubber
 
 from components.config import aws_limits
@@ -242,14 +243,19 @@ def test_a_call_the_identity_may_not_make_fails_that_check_as_one_line(capsys):
 
 def test_no_credentials_is_one_line_and_exit_2(capsys):
     class NoCredentials:
-        def client(self, service: str) -> Any:
-            return boto3.client(
-                service, region_name="us-east-1", aws_access_key_id="", aws_secret_access_key=""
-            )
+        """What boto3 does on a machine with no profile, role or environment keys."""
 
-    # botocore refuses to sign with empty keys before any request leaves the machine
+        def client(self, service: str) -> Any:
+            class Client:
+                def get_caller_identity(self) -> dict[str, str]:
+                    raise NoCredentialsError()
+
+            return Client()
+
     code = preflight.main(["staging"], session=NoCredentials())
     captured = capsys.readouterr()
     assert code == 2
-    assert captured.err.startswith("tools.preflight: no AWS identity to read the account with:")
+    assert captured.err == (
+        "tools.preflight: no AWS identity to read the account with: Unable to locate credentials\n"
+    )
     assert captured.out == ""
