@@ -19,7 +19,6 @@ from typing import Any, TypeAlias
 import boto3
 from aws_lambda_powertools.logging.logger import Logger
 from aws_lambda_powertools.metrics.metrics import Metrics
-from aws_lambda_powertools.metrics.provider.cloudwatch_emf.metric_properties import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
 # Siblings: this function's modules and lambdas/shared/, both at the package's root.
@@ -29,13 +28,13 @@ from caller import (
     InvalidField,
     Refused,
     caller_of,
-    env_environment,
-    env_int,
     error,
     path_parameter,
     respond,
     unavailable,
 )
+from environment import env_environment, env_int
+from telemetry import count, tag_environment
 
 ENV_VARS: tuple[str, ...] = (
     "ENVIRONMENT",
@@ -165,7 +164,7 @@ def query(event: object, deps: Dependencies) -> dict[str, Any]:
         if not isinstance(rule_id, str) or not RULE_ID.fullmatch(rule_id):
             raise InvalidField("ruleId", "must be like MD-003 (2-5 capitals, dash, 3-4 digits)")
     except Refused as exc:
-        metrics.add_metric(name=CALLER_REFUSALS, unit=MetricUnit.Count, value=1)
+        count(metrics, CALLER_REFUSALS)
         logger.warning("caller refused", extra={"reason": exc.reason})
         return error(403, "forbidden", "caller", exc.reason)
     except InvalidField as exc:
@@ -174,7 +173,7 @@ def query(event: object, deps: Dependencies) -> dict[str, Any]:
         published = list(periods(deps, rule_id))
     except (ClientError, BotoCoreError) as exc:
         code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
-        metrics.add_metric(name=QUERY_STORE_FAILURES, unit=MetricUnit.Count, value=1)
+        count(metrics, QUERY_STORE_FAILURES)
         logger.error("calibration query failed", extra={"errorCode": code or type(exc).__name__})
         return unavailable("store_unavailable", "the calibration cannot be read right now")
     answer = calibration(rule_id, published, deps.settings.k)
@@ -190,6 +189,5 @@ def query(event: object, deps: Dependencies) -> dict[str, Any]:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     deps = dependencies()
-    if metrics.default_dimensions.get("Environment") != deps.settings.environment:
-        metrics.set_default_dimensions(Environment=deps.settings.environment)
+    tag_environment(metrics, deps.settings.environment)
     return query(event, deps)
