@@ -36,21 +36,11 @@ from caller import (
     respond,
     unavailable,
 )
-from environment import env_environment
 from failures import DEPENDENCY_ERRORS, dependency_failure
 from pending_purge import purge_pending
-from pseudonym_deps import PseudonymDependencies
+from pseudonym_deps import PseudonymDependencies, PseudonymSettings
 from salt_cache import SaltNotSeeded
 from telemetry import count, tag_environment
-
-ENV_VARS: tuple[str, ...] = (
-    "ENVIRONMENT",
-    "ADMISSION_TABLE_NAME",
-    "PENDING_TABLE_NAME",
-    "SALT_SECRET_ID",
-    "ORG_KEY_ID",
-    "ADMIN_PRINCIPAL_ARNS",
-)
 
 ADMISSION_CHANGES = "AdmissionChanges"
 ADMIN_REFUSALS = "AdminRefusals"
@@ -64,24 +54,13 @@ metrics = Metrics(service="")
 
 
 @dataclass(frozen=True, kw_only=True)
-class Settings:
-    environment: str
-    admission_table: str
-    pending_table: str
-    salt_secret_id: str
-    org_key_id: str
+class Settings(PseudonymSettings):
     admins: AllowList
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        return cls(
-            environment=env_environment(env),
-            admission_table=env["ADMISSION_TABLE_NAME"],
-            pending_table=env["PENDING_TABLE_NAME"],
-            salt_secret_id=env["SALT_SECRET_ID"],
-            org_key_id=env["ORG_KEY_ID"],
-            admins=AllowList.parse(env["ADMIN_PRINCIPAL_ARNS"], "ADMIN_PRINCIPAL_ARNS"),
-        )
+        admins = AllowList.parse(env["ADMIN_PRINCIPAL_ARNS"], "ADMIN_PRINCIPAL_ARNS")
+        return cls.read(env, admins=admins)
 
 
 Dependencies = PseudonymDependencies[Settings]

@@ -24,24 +24,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 # Siblings: this function's modules and lambdas/shared/, both at the package's root.
 from caller import (
     AllowList,
-    GitHubCaller,
     InvalidField,
     Refused,
-    caller_of,
     error,
+    github_or_internal,
     path_parameter,
     respond,
     unavailable,
 )
 from environment import env_environment, env_int
 from telemetry import count, tag_environment
-
-ENV_VARS: tuple[str, ...] = (
-    "ENVIRONMENT",
-    "PUBLISHED_TABLE_NAME",
-    "K_ANONYMITY",
-    "INTERNAL_PRINCIPAL_ARNS",
-)
 
 RULE_ID = re.compile(r"[A-Z]{2,5}-[0-9]{3,4}")
 CALLER_REFUSALS = "CallerRefusals"
@@ -155,11 +147,7 @@ def calibration(rule_id: str, published: list[Period], k: int) -> dict[str, Any]
 
 def query(event: object, deps: Dependencies) -> dict[str, Any]:
     try:
-        caller = caller_of(event)
-        if not isinstance(caller, GitHubCaller) and not deps.settings.internal_principals.allows(
-            caller
-        ):
-            raise Refused("caller", "this principal may not call the internal route")
+        github_or_internal(event, deps.settings.internal_principals)
         rule_id = path_parameter(event, "ruleId")
         if not isinstance(rule_id, str) or not RULE_ID.fullmatch(rule_id):
             raise InvalidField("ruleId", "must be like MD-003 (2-5 capitals, dash, 3-4 digits)")

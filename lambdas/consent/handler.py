@@ -34,21 +34,11 @@ from caller import (
     unavailable,
 )
 from consent_request import GRANT_FIELDS, grant_expiry
-from environment import env_environment
 from failures import DEPENDENCY_ERRORS, dependency_failure, error_code
 from pending_purge import purge_pending
-from pseudonym_deps import PseudonymDependencies
+from pseudonym_deps import PseudonymDependencies, PseudonymSettings
 from salt_cache import SaltNotSeeded, SaltUnavailable
 from telemetry import count, tag_environment
-
-ENV_VARS: tuple[str, ...] = (
-    "ENVIRONMENT",
-    "ADMISSION_TABLE_NAME",
-    "CONSENT_TABLE_NAME",
-    "PENDING_TABLE_NAME",
-    "SALT_SECRET_ID",
-    "ORG_KEY_ID",
-)
 
 CONSENT_GRANTED = "ConsentGranted"
 CONSENT_REVOKED = "ConsentRevoked"
@@ -63,29 +53,13 @@ logger = Logger()
 metrics = Metrics(service="")
 
 
-class StoreFailed(RuntimeError):
-    """A dependency failed; the message is an error code, never an id."""
-
-
 @dataclass(frozen=True, kw_only=True)
-class Settings:
-    environment: str
-    admission_table: str
+class Settings(PseudonymSettings):
     consent_table: str
-    pending_table: str
-    salt_secret_id: str
-    org_key_id: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        return cls(
-            environment=env_environment(env),
-            admission_table=env["ADMISSION_TABLE_NAME"],
-            consent_table=env["CONSENT_TABLE_NAME"],
-            pending_table=env["PENDING_TABLE_NAME"],
-            salt_secret_id=env["SALT_SECRET_ID"],
-            org_key_id=env["ORG_KEY_ID"],
-        )
+        return cls.read(env, consent_table=env["CONSENT_TABLE_NAME"])
 
 
 Dependencies = PseudonymDependencies[Settings]

@@ -33,31 +33,19 @@ from caller import (
     GitHubCaller,
     InvalidField,
     Refused,
-    caller_of,
     error,
+    github_or_internal,
     object_body,
     respond,
     unavailable,
 )
-from environment import env_environment, env_int
+from environment import env_int
 from failures import error_code
 from fp_event import FIELDS, FpEvent, parse_event
 from org_identity import OrgKeyUnavailable, Pseudonyms
-from pseudonym_deps import PseudonymDependencies
+from pseudonym_deps import PseudonymDependencies, PseudonymSettings
 from salt_cache import SaltNotSeeded, SaltSet, SaltUnavailable
 from telemetry import count, tag_environment
-
-ENV_VARS: tuple[str, ...] = (
-    "ENVIRONMENT",
-    "ADMISSION_TABLE_NAME",
-    "CONSENT_TABLE_NAME",
-    "PENDING_TABLE_NAME",
-    "DEDUP_TABLE_NAME",
-    "SALT_SECRET_ID",
-    "SALT_CACHE_SECONDS",
-    "ORG_KEY_ID",
-    "INTERNAL_PRINCIPAL_ARNS",
-)
 
 METRICS_NAMESPACE = "PhaseMirror/FPCalibration"
 FP_EVENTS_INGESTED = "FPEventsIngested"
@@ -108,27 +96,18 @@ class Every:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Settings:
-    environment: str
-    admission_table: str
+class Settings(PseudonymSettings):
     consent_table: str
-    pending_table: str
     dedup_table: str
-    salt_secret_id: str
-    org_key_id: str
     internal_principals: AllowList
     salt_cache_seconds: int = 300
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        return cls(
-            environment=env_environment(env),
-            admission_table=env["ADMISSION_TABLE_NAME"],
+        return cls.read(
+            env,
             consent_table=env["CONSENT_TABLE_NAME"],
-            pending_table=env["PENDING_TABLE_NAME"],
             dedup_table=env["DEDUP_TABLE_NAME"],
-            salt_secret_id=env["SALT_SECRET_ID"],
-            org_key_id=env["ORG_KEY_ID"],
             internal_principals=AllowList.parse(
                 env["INTERNAL_PRINCIPAL_ARNS"], "INTERNAL_PRINCIPAL_ARNS"
             ),
@@ -239,11 +218,7 @@ def store(deps: Dependencies, request: list[dict[str, Any]]) -> str:
 
 def _owner(event: object, deps: Dependencies, now: datetime) -> tuple[str, FpEvent]:
     """The organisation the event is for, and the event: raises Refused or InvalidField."""
-    caller = caller_of(event)
-    if not isinstance(caller, GitHubCaller) and not deps.settings.internal_principals.allows(
-        caller
-    ):
-        raise Refused("caller", "this principal may not call the internal route")
+    caller = github_or_internal(event, deps.settings.internal_principals)
     internal = not isinstance(caller, GitHubCaller)
     fp = parse_event(object_body(event, FIELDS), now, org_required=internal)
     if isinstance(caller, GitHubCaller):

@@ -37,15 +37,6 @@ from environment import env_environment, env_int
 from release_plan import Batch, Pending, batches, capped, parse_item
 from telemetry import count, tag_environment
 
-ENV_VARS: tuple[str, ...] = (
-    "ENVIRONMENT",
-    "PENDING_TABLE_NAME",
-    "PUBLISHED_TABLE_NAME",
-    "SALT_SECRET_ID",
-    "K_ANONYMITY",
-    "MAX_EVENTS_PER_ORG",
-)
-
 RELEASE_RUNS = "ReleaseRuns"
 BATCHES_RELEASED = "BatchesReleased"
 EVENTS_RELEASED = "EventsReleased"

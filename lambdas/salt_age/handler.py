@@ -11,6 +11,7 @@ instead (the function's ``Errors`` count it too).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from datetime import datetime
 from functools import cache
@@ -23,7 +24,6 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.metric_properties imp
 # Siblings: lambdas/shared/, at the package's root.
 from salt_secret_deps import SaltSecretDependencies
 
-ENV_VARS: tuple[str, ...] = ("SALT_SECRET_ID", "ENVIRONMENT")
 SALT_AGE_DAYS = "SaltAgeDays"
 
 logger = Logger()
@@ -39,7 +39,7 @@ Dependencies = SaltSecretDependencies
 @cache
 def dependencies() -> Dependencies:
     """Built once per container, on the first invocation."""
-    return Dependencies.production()
+    return Dependencies.production(os.environ)
 
 
 def salt_age_days(metadata: Mapping[str, Any], now: datetime) -> float:

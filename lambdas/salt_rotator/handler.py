@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 import re
 import secrets
 from collections.abc import Callable, Mapping
@@ -41,8 +42,6 @@ from botocore.exceptions import ClientError
 # Siblings: lambdas/shared/, at the package's root.
 from salt_secret_deps import SaltSecretDependencies
 from telemetry import count, tag_environment
-
-ENV_VARS: tuple[str, ...] = ("ENVIRONMENT", "SALT_SECRET_ID")
 
 SALT_ROTATED = "SaltRotated"
 STALE_PENDING_SALT_REFUSED = "StalePendingSaltRefused"
@@ -83,7 +82,7 @@ Dependencies = SaltSecretDependencies
 @cache
 def dependencies() -> Dependencies:
     """Built once per container, on the first invocation."""
-    return Dependencies.production()
+    return Dependencies.production(os.environ)
 
 
 def parse_event(event: object) -> RotationEvent:

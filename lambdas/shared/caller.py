@@ -92,6 +92,14 @@ def caller_of(event: object) -> Caller:
     raise Refused("caller", "the request carries no authenticated caller")
 
 
+def github_or_internal(event: object, internal: AllowList) -> Caller:
+    """A GitHub Actions caller, or an IAM principal on ``internal``; ``Refused("caller")`` else."""
+    caller = caller_of(event)
+    if not isinstance(caller, GitHubCaller) and not internal.allows(caller):
+        raise Refused("caller", "this principal may not call the internal route")
+    return caller
+
+
 @dataclass(frozen=True)
 class AllowList:
     """IAM principals allowed on an ``AWS_IAM`` route: (account, "role" | "user", name or ARN)."""

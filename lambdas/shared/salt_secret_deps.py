@@ -4,8 +4,7 @@ with a moto-backed client and a fixed clock; ``production`` reads the environmen
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Self, TypeAlias
@@ -25,11 +24,11 @@ class SaltSecretDependencies:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     @classmethod
-    def production(cls) -> Self:
+    def production(cls, env: Mapping[str, str]) -> Self:
         """From ``ENVIRONMENT`` and ``SALT_SECRET_ID``, with an AWS client."""
-        environment = env_environment(os.environ)
+        environment = env_environment(env)
         return cls(
-            secret_id=os.environ["SALT_SECRET_ID"],
+            secret_id=env["SALT_SECRET_ID"],
             client=boto3.client("secretsmanager"),
             environment=environment,
         )
