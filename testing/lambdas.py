@@ -170,6 +170,40 @@ class Recording(Mapping[str, str]):
         return len(self._values)
 
 
+# A valid value of every variable any function reads.
+SAMPLE_ENV = {
+    "ENVIRONMENT": "production",
+    "ADMISSION_TABLE_NAME": "phase-mirror-org-admission-test",
+    "CONSENT_TABLE_NAME": "phase-mirror-consent-store-test",
+    "PENDING_TABLE_NAME": "phase-mirror-pending-events-test",
+    "DEDUP_TABLE_NAME": "phase-mirror-event-dedup-test",
+    "PUBLISHED_TABLE_NAME": "phase-mirror-calibration-published-test",
+    "SALT_SECRET_ID": (
+        f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:/phase-mirror/test/hmac-salt-AbCdEf"
+    ),
+    "SALT_CACHE_SECONDS": "60",
+    "ORG_KEY_ID": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    "K_ANONYMITY": "12",
+    "MAX_EVENTS_PER_ORG": "5",
+    "INTERNAL_PRINCIPAL_ARNS": json.dumps([f"arn:aws:iam::{ACCOUNT}:role/phase-mirror-smoke-test"]),
+    "ADMIN_PRINCIPAL_ARNS": "[]",
+}
+
+
+def variables_read(function: str, env: Mapping[str, str]) -> set[str]:
+    """The variables ``function`` reads from ``env``: a handler takes every value of its
+    environment through ``Settings.from_env`` or, where it has no settings (the functions that
+    look after the salt secret), ``Dependencies.production``. The names are declared once, by
+    the component deploying the function; tests compare the two."""
+    module = load_handler(function)
+    recording = Recording(dict(env))
+    if hasattr(module, "Settings"):
+        module.Settings.from_env(recording)
+    else:
+        module.Dependencies.production(recording)
+    return recording.read
+
+
 @dataclass
 class LambdaContext:
     function_name: str = "phase-mirror-test-function"

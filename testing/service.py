@@ -26,6 +26,7 @@ from testing.lambdas import (
     ACCOUNT,
     REGION,
     LambdaContext,
+    function_module,
     github_event,
     iam_event,
     load_handler,
@@ -100,9 +101,11 @@ class Service:
 
         def salts(seconds: int) -> Any:
             provider = SecretsProvider(boto3_client=self.sm)
-            return m["fp_ingestion"].SaltSource(provider, self.salt_arn, seconds)
+            return function_module("fp_ingestion", "salt_cache").SaltSource(
+                provider, self.salt_arn, seconds
+            )
 
-        orgs = m["fp_ingestion"].OrgIdentity
+        orgs = function_module("fp_ingestion", "org_identity").OrgIdentity
         no_pause: Callable[[float], None] = lambda _: None  # noqa: E731 - moto answers at once
         return {
             "fp_ingestion": m["fp_ingestion"].Dependencies(
@@ -158,16 +161,17 @@ class Service:
             session.client(s, region_name=REGION) for s in ("dynamodb", "secretsmanager", "kms")
         )
         deps = self.deps[function]
-        module = self.modules[function]
+        salt_cache = function_module(function, "salt_cache")
+        org_identity = function_module(function, "org_identity")
         changes: dict[str, Any] = {}
         if hasattr(deps, "dynamodb"):
             changes["dynamodb"] = ddb
         if hasattr(deps, "salts"):
             seconds = deps.salts._max_age
-            salts = module.SaltSource(SecretsProvider(boto3_client=sm), self.salt_arn, seconds)
+            salts = salt_cache.SaltSource(SecretsProvider(boto3_client=sm), self.salt_arn, seconds)
             changes["salts"] = salts
         if hasattr(deps, "orgs"):
-            changes["orgs"] = module.OrgIdentity(kms, self.org_key_arn)
+            changes["orgs"] = org_identity.OrgIdentity(kms, self.org_key_arn)
         if hasattr(deps, "secrets"):
             changes["secrets"] = sm
         if hasattr(deps, "client"):

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from components.observability.alarm_catalog import SERVICE_NAMESPACE
-from testing.lambdas import load_handler
+from testing.lambdas import variables_read
 from testing.policy_eval import (
     Decision,
     identity_decision,
@@ -86,7 +86,7 @@ def test_function_sizes_and_reserved_concurrency(program, role):
 def test_program_sets_exactly_the_environment_the_handler_reads(program, role):
     folder = FUNCTIONS[role][0]
     variables = env(program, role)
-    assert set(variables) - POWERTOOLS_ENV == set(load_handler(folder).ENV_VARS), role
+    assert set(variables) - POWERTOOLS_ENV == variables_read(folder, variables), role
     assert variables["POWERTOOLS_SERVICE_NAME"] == role
     # The namespace the alarms watch is the one every function writes to.
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == SERVICE_NAMESPACE

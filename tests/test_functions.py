@@ -86,7 +86,17 @@ def test_every_function_of_the_program_is_checked_here(program):
     }
 
 
-SHARED = {"caller.py", "org_identity.py", "pending_purge.py", "salt_cache.py"}
+SHARED = {
+    "caller.py",
+    "environment.py",
+    "failures.py",
+    "org_identity.py",
+    "pending_purge.py",
+    "pseudonym_deps.py",
+    "salt_cache.py",
+    "salt_secret_deps.py",
+    "telemetry.py",
+}
 
 
 @pytest.mark.parametrize("code", sorted(c for _, c in FUNCTIONS.values()))

@@ -10,6 +10,7 @@ import pytest
 from components.config import Naming
 from components.core.context import StackContext
 from components.service.salt_rotation import salt_key_policy
+from testing.lambdas import variables_read
 
 SECRET = "aws:secretsmanager/secret:Secret"
 VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
@@ -118,6 +119,7 @@ def test_rotator_reads_the_secret_and_reports_metrics_for_this_environment(progr
         "POWERTOOLS_SERVICE_NAME": "salt-rotator",
         "POWERTOOLS_METRICS_NAMESPACE": "PhaseMirror/FPCalibration",
     }
+    assert variables_read("salt_rotator", env) == {"ENVIRONMENT", "SALT_SECRET_ID"}
 
 
 def test_only_secrets_manager_for_this_secret_may_invoke_the_rotator(program):

@@ -58,8 +58,8 @@ RELEASE_MAX_EVENT_AGE_S = 3600
 
 @dataclass(frozen=True)
 class FunctionSpec:
-    """A function's fixed facts: its folder, stem, sizes and the variables its code reads
-    (``ENV_VARS`` of its handler, exactly)."""
+    """A function's fixed facts: its folder, stem, sizes and the variables its code reads,
+    exactly (declared here only: tests compare them with what the handler's settings read)."""
 
     code: str
     key: str

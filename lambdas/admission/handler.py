@@ -11,19 +11,14 @@ found out is not released in the next batch.
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, TypeAlias
+from typing import Any
 
-import boto3
 from aws_lambda_powertools.logging.logger import Logger
 from aws_lambda_powertools.metrics.metrics import Metrics
-from aws_lambda_powertools.metrics.provider.cloudwatch_emf.metric_properties import MetricUnit
-from aws_lambda_powertools.utilities.parameters.secrets import SecretsProvider
-from botocore.exceptions import BotoCoreError, ClientError
 
 # Siblings: this function's modules and lambdas/shared/, both at the package's root.
 from caller import (
@@ -33,26 +28,19 @@ from caller import (
     InvalidField,
     Refused,
     caller_of,
-    env_environment,
     error,
     method_of,
     no_body,
     path_parameter,
+    request_id,
     respond,
     unavailable,
 )
-from org_identity import OrgIdentity, OrgKeyUnavailable
+from failures import DEPENDENCY_ERRORS, dependency_failure
 from pending_purge import purge_pending
-from salt_cache import SaltNotSeeded, SaltSource, SaltUnavailable
-
-ENV_VARS: tuple[str, ...] = (
-    "ENVIRONMENT",
-    "ADMISSION_TABLE_NAME",
-    "PENDING_TABLE_NAME",
-    "SALT_SECRET_ID",
-    "ORG_KEY_ID",
-    "ADMIN_PRINCIPAL_ARNS",
-)
+from pseudonym_deps import PseudonymDependencies, PseudonymSettings
+from salt_cache import SaltNotSeeded
+from telemetry import count, tag_environment
 
 ADMISSION_CHANGES = "AdmissionChanges"
 ADMIN_REFUSALS = "AdminRefusals"
@@ -60,59 +48,28 @@ ADMISSION_STORE_FAILURES = "AdmissionStoreFailures"
 ADMISSION_VALIDATION_ERRORS = "AdmissionValidationErrors"
 PENDING_EVENTS_REVOKED = "PendingEventsRevoked"
 AUDIT_ENTRIES = 50
-REQUEST_ID = re.compile(r"[A-Za-z0-9=+/_-]{1,64}")
-
-DynamoDBClient: TypeAlias = Any
 
 logger = Logger()
 metrics = Metrics(service="")
 
 
 @dataclass(frozen=True, kw_only=True)
-class Settings:
-    environment: str
-    admission_table: str
-    pending_table: str
-    salt_secret_id: str
-    org_key_id: str
+class Settings(PseudonymSettings):
     admins: AllowList
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        return cls(
-            environment=env_environment(env),
-            admission_table=env["ADMISSION_TABLE_NAME"],
-            pending_table=env["PENDING_TABLE_NAME"],
-            salt_secret_id=env["SALT_SECRET_ID"],
-            org_key_id=env["ORG_KEY_ID"],
-            admins=AllowList.parse(env["ADMIN_PRINCIPAL_ARNS"], "ADMIN_PRINCIPAL_ARNS"),
-        )
+        admins = AllowList.parse(env["ADMIN_PRINCIPAL_ARNS"], "ADMIN_PRINCIPAL_ARNS")
+        return cls.read(env, admins=admins)
 
 
-@dataclass(frozen=True, kw_only=True)
-class Dependencies:
-    settings: Settings
-    dynamodb: DynamoDBClient
-    salts: SaltSource
-    orgs: OrgIdentity
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+Dependencies = PseudonymDependencies[Settings]
 
 
 @cache
 def dependencies() -> Dependencies:
-    """Built once per container, on the first invocation."""
-    settings = Settings.from_env(os.environ)
-    provider = SecretsProvider(boto3_client=boto3.client("secretsmanager"))
-    return Dependencies(
-        settings=settings,
-        dynamodb=boto3.client("dynamodb"),
-        salts=SaltSource(provider, settings.salt_secret_id, 0),
-        orgs=OrgIdentity(boto3.client("kms"), settings.org_key_id),
-    )
-
-
-def _count(name: str, value: int = 1) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    """Built once per container, on the first invocation; a withdrawal reads the salt fresh."""
+    return Dependencies.production(Settings.from_env(os.environ), salt_max_age=0)
 
 
 def iso(moment: datetime, *, precise: bool = False) -> str:
@@ -144,14 +101,6 @@ class Change:
         }
 
 
-def _request_id(event: object) -> str:
-    context = event.get("requestContext") if isinstance(event, Mapping) else None
-    value = context.get("requestId") if isinstance(context, Mapping) else None
-    if isinstance(value, str) and REQUEST_ID.fullmatch(value):
-        return value
-    return os.urandom(8).hex()
-
-
 def admit(deps: Dependencies, change: Change) -> dict[str, Any]:
     table = deps.settings.admission_table
     key = {"orgKey": {"S": change.org_key}, "record": {"S": "admission"}}
@@ -175,7 +124,7 @@ def admit(deps: Dependencies, change: Change) -> dict[str, Any]:
                 {"Put": audit},
             ]
         )
-    _count(ADMISSION_CHANGES)
+    count(metrics, ADMISSION_CHANGES)
     logger.info(
         "admission changed",
         extra={"orgKey": change.org_key, "action": "admit", "actor": change.actor},
@@ -199,8 +148,8 @@ def withdraw(deps: Dependencies, change: Change, owner_id: str) -> dict[str, Any
         deleted = purge_pending(deps.dynamodb, deps.settings.pending_table, owner_id, salts)
     counted = change.audit("withdraw", pendingEventsDeleted={"N": str(deleted)})
     deps.dynamodb.put_item(**(counted | {"TableName": table}))
-    _count(ADMISSION_CHANGES)
-    _count(PENDING_EVENTS_REVOKED, deleted)
+    count(metrics, ADMISSION_CHANGES)
+    count(metrics, PENDING_EVENTS_REVOKED, deleted)
     logger.info(
         "admission changed",
         extra={"orgKey": change.org_key, "action": "withdraw", "actor": change.actor,
@@ -247,11 +196,11 @@ def administer(event: object, deps: Dependencies) -> dict[str, Any]:
             raise InvalidField("method", "must be PUT, GET or DELETE")
         no_body(event, empty_object=True)
     except Refused as exc:
-        _count(ADMIN_REFUSALS)
+        count(metrics, ADMIN_REFUSALS)
         logger.warning("admin caller refused", extra={"reason": exc.reason})
         return error(403, "forbidden", exc.field, exc.reason)
     except InvalidField as exc:
-        _count(ADMISSION_VALIDATION_ERRORS)
+        count(metrics, ADMISSION_VALIDATION_ERRORS)
         logger.info("admin request rejected", extra={"field": exc.field, "reason": exc.reason})
         return error(400, "invalid_field", exc.field, str(exc))
 
@@ -259,22 +208,17 @@ def administer(event: object, deps: Dependencies) -> dict[str, Any]:
         org_key = deps.orgs.pseudonyms(owner_id).org_key
         if method == "GET":
             return respond(200, show(deps, org_key))
-        change = Change(caller.arn, org_key, deps.clock(), _request_id(event))
+        change = Change(caller.arn, org_key, deps.clock(), request_id(event))
         if method == "PUT":
             return respond(200, admit(deps, change))
         return respond(200, withdraw(deps, change, owner_id))
-    except OrgKeyUnavailable as exc:
-        return _failed("org_key_unavailable", str(exc))
-    except SaltUnavailable as exc:
-        return _failed("anonymization_unavailable", str(exc))
-    except ClientError as exc:
-        return _failed("store_unavailable", exc.response.get("Error", {}).get("Code") or "")
-    except BotoCoreError as exc:
-        return _failed("store_unavailable", type(exc).__name__)
+    except DEPENDENCY_ERRORS as exc:
+        return _failed(exc)
 
 
-def _failed(code: str, reason: str) -> dict[str, Any]:
-    _count(ADMISSION_STORE_FAILURES)
+def _failed(exc: Exception) -> dict[str, Any]:
+    code, reason = dependency_failure(exc)
+    count(metrics, ADMISSION_STORE_FAILURES)
     logger.error("admin request failed", extra={"error": code, "reason": reason})
     return unavailable(code, "the admission cannot be read or changed right now; retry later")
 
@@ -283,6 +227,5 @@ def _failed(code: str, reason: str) -> dict[str, Any]:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     deps = dependencies()
-    if metrics.default_dimensions.get("Environment") != deps.settings.environment:
-        metrics.set_default_dimensions(Environment=deps.settings.environment)
+    tag_environment(metrics, deps.settings.environment)
     return administer(event, deps)

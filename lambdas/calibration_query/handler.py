@@ -19,30 +19,21 @@ from typing import Any, TypeAlias
 import boto3
 from aws_lambda_powertools.logging.logger import Logger
 from aws_lambda_powertools.metrics.metrics import Metrics
-from aws_lambda_powertools.metrics.provider.cloudwatch_emf.metric_properties import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
 # Siblings: this function's modules and lambdas/shared/, both at the package's root.
 from caller import (
     AllowList,
-    GitHubCaller,
     InvalidField,
     Refused,
-    caller_of,
-    env_environment,
-    env_int,
     error,
+    github_or_internal,
     path_parameter,
     respond,
     unavailable,
 )
-
-ENV_VARS: tuple[str, ...] = (
-    "ENVIRONMENT",
-    "PUBLISHED_TABLE_NAME",
-    "K_ANONYMITY",
-    "INTERNAL_PRINCIPAL_ARNS",
-)
+from environment import env_environment, env_int
+from telemetry import count, tag_environment
 
 RULE_ID = re.compile(r"[A-Z]{2,5}-[0-9]{3,4}")
 CALLER_REFUSALS = "CallerRefusals"
@@ -156,16 +147,12 @@ def calibration(rule_id: str, published: list[Period], k: int) -> dict[str, Any]
 
 def query(event: object, deps: Dependencies) -> dict[str, Any]:
     try:
-        caller = caller_of(event)
-        if not isinstance(caller, GitHubCaller) and not deps.settings.internal_principals.allows(
-            caller
-        ):
-            raise Refused("caller", "this principal may not call the internal route")
+        github_or_internal(event, deps.settings.internal_principals)
         rule_id = path_parameter(event, "ruleId")
         if not isinstance(rule_id, str) or not RULE_ID.fullmatch(rule_id):
             raise InvalidField("ruleId", "must be like MD-003 (2-5 capitals, dash, 3-4 digits)")
     except Refused as exc:
-        metrics.add_metric(name=CALLER_REFUSALS, unit=MetricUnit.Count, value=1)
+        count(metrics, CALLER_REFUSALS)
         logger.warning("caller refused", extra={"reason": exc.reason})
         return error(403, "forbidden", "caller", exc.reason)
     except InvalidField as exc:
@@ -174,7 +161,7 @@ def query(event: object, deps: Dependencies) -> dict[str, Any]:
         published = list(periods(deps, rule_id))
     except (ClientError, BotoCoreError) as exc:
         code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
-        metrics.add_metric(name=QUERY_STORE_FAILURES, unit=MetricUnit.Count, value=1)
+        count(metrics, QUERY_STORE_FAILURES)
         logger.error("calibration query failed", extra={"errorCode": code or type(exc).__name__})
         return unavailable("store_unavailable", "the calibration cannot be read right now")
     answer = calibration(rule_id, published, deps.settings.k)
@@ -190,6 +177,5 @@ def query(event: object, deps: Dependencies) -> dict[str, Any]:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     deps = dependencies()
-    if metrics.default_dimensions.get("Environment") != deps.settings.environment:
-        metrics.set_default_dimensions(Environment=deps.settings.environment)
+    tag_environment(metrics, deps.settings.environment)
     return query(event, deps)

@@ -10,18 +10,15 @@ item is keyed by its ``orgKey``, never by the raw id. Bad input is a 400 with no
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, TypeAlias
+from typing import Any
 
-import boto3
 from aws_lambda_powertools.logging.logger import Logger
 from aws_lambda_powertools.metrics.metrics import Metrics
-from aws_lambda_powertools.metrics.provider.cloudwatch_emf.metric_properties import MetricUnit
-from aws_lambda_powertools.utilities.parameters.secrets import SecretsProvider
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 # Siblings: this function's modules and lambdas/shared/, both at the package's root.
 from caller import (
@@ -29,7 +26,6 @@ from caller import (
     InvalidField,
     Refused,
     caller_of,
-    env_environment,
     error,
     method_of,
     no_body,
@@ -38,18 +34,11 @@ from caller import (
     unavailable,
 )
 from consent_request import GRANT_FIELDS, grant_expiry
-from org_identity import OrgIdentity, OrgKeyUnavailable
+from failures import DEPENDENCY_ERRORS, dependency_failure, error_code
 from pending_purge import purge_pending
-from salt_cache import SaltNotSeeded, SaltSource, SaltUnavailable
-
-ENV_VARS: tuple[str, ...] = (
-    "ENVIRONMENT",
-    "ADMISSION_TABLE_NAME",
-    "CONSENT_TABLE_NAME",
-    "PENDING_TABLE_NAME",
-    "SALT_SECRET_ID",
-    "ORG_KEY_ID",
-)
+from pseudonym_deps import PseudonymDependencies, PseudonymSettings
+from salt_cache import SaltNotSeeded, SaltUnavailable
+from telemetry import count, tag_environment
 
 CONSENT_GRANTED = "ConsentGranted"
 CONSENT_REVOKED = "ConsentRevoked"
@@ -60,66 +49,31 @@ ADMISSION_REFUSALS = "AdmissionRefusals"
 CONSENT_STORE_FAILURES = "ConsentStoreFailures"
 ANONYMIZATION_ERRORS = "AnonymizationErrors"
 
-DynamoDBClient: TypeAlias = Any
-
 logger = Logger()
 metrics = Metrics(service="")
 
 
-class StoreFailed(RuntimeError):
-    """A dependency failed; the message is an error code, never an id."""
-
-
 @dataclass(frozen=True, kw_only=True)
-class Settings:
-    environment: str
-    admission_table: str
+class Settings(PseudonymSettings):
     consent_table: str
-    pending_table: str
-    salt_secret_id: str
-    org_key_id: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        return cls(
-            environment=env_environment(env),
-            admission_table=env["ADMISSION_TABLE_NAME"],
-            consent_table=env["CONSENT_TABLE_NAME"],
-            pending_table=env["PENDING_TABLE_NAME"],
-            salt_secret_id=env["SALT_SECRET_ID"],
-            org_key_id=env["ORG_KEY_ID"],
-        )
+        return cls.read(env, consent_table=env["CONSENT_TABLE_NAME"])
 
 
-@dataclass(frozen=True, kw_only=True)
-class Dependencies:
-    settings: Settings
-    dynamodb: DynamoDBClient
-    salts: SaltSource
-    orgs: OrgIdentity
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+Dependencies = PseudonymDependencies[Settings]
 
 
 @cache
 def dependencies() -> Dependencies:
     """Built once per container, on the first invocation."""
-    settings = Settings.from_env(os.environ)
-    provider = SecretsProvider(boto3_client=boto3.client("secretsmanager"))
-    return Dependencies(
-        settings=settings,
-        dynamodb=boto3.client("dynamodb"),
-        # Revocation reads the salt fresh each time: a cached document might miss a new salt.
-        salts=SaltSource(provider, settings.salt_secret_id, 0),
-        orgs=OrgIdentity(boto3.client("kms"), settings.org_key_id),
-    )
+    # Revocation reads the salt fresh each time: a cached document might miss a new salt.
+    return Dependencies.production(Settings.from_env(os.environ), salt_max_age=0)
 
 
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _count(name: str, value: int = 1) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 def describe(item: Mapping[str, Any] | None, now: datetime) -> dict[str, Any]:
@@ -149,7 +103,7 @@ def grant(deps: Dependencies, org_key: str, expires: int | None, now: datetime) 
     if expires is not None:
         item["expiresAt"] = {"N": str(expires)}
     deps.dynamodb.put_item(TableName=deps.settings.consent_table, Item=item)
-    _count(CONSENT_GRANTED)
+    count(metrics, CONSENT_GRANTED)
     logger.info("consent granted", extra={"orgKey": org_key})
     return {"status": "granted", "consentType": "explicit", "grantedAt": iso(now),
             "expiresAt": expires}  # fmt: skip
@@ -169,7 +123,7 @@ def revoke(deps: Dependencies, owner_id: str, org_key: str, now: datetime) -> di
         )
         revoked_at = updated["Attributes"]["revokedAt"]["S"]
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+        if error_code(exc) != "ConditionalCheckFailedException":
             raise
     try:
         salts = deps.salts.salts(fresh=True)
@@ -177,8 +131,8 @@ def revoke(deps: Dependencies, owner_id: str, org_key: str, now: datetime) -> di
         deleted = 0  # no salt has ever existed, so no event can be pending
     else:
         deleted = purge_pending(deps.dynamodb, settings.pending_table, owner_id, salts)
-    _count(CONSENT_REVOKED)
-    _count(PENDING_EVENTS_REVOKED, deleted)
+    count(metrics, CONSENT_REVOKED)
+    count(metrics, PENDING_EVENTS_REVOKED, deleted)
     logger.info("consent revoked", extra={"orgKey": org_key, "pendingEventsDeleted": deleted})
     return {"status": "revoked", "revokedAt": revoked_at, "pendingEventsDeleted": deleted}
 
@@ -198,11 +152,11 @@ def consent(event: object, deps: Dependencies) -> dict[str, Any]:
         else:
             raise InvalidField("method", "must be PUT, GET or DELETE")
     except Refused as exc:
-        _count(CALLER_REFUSALS)
+        count(metrics, CALLER_REFUSALS)
         logger.warning("caller refused", extra={"reason": exc.reason})
         return error(403, "forbidden", exc.field, exc.reason)
     except InvalidField as exc:
-        _count(CONSENT_VALIDATION_ERRORS)
+        count(metrics, CONSENT_VALIDATION_ERRORS)
         logger.info("consent request rejected", extra={"field": exc.field, "reason": exc.reason})
         return error(400, "invalid_field", exc.field, str(exc))
 
@@ -218,7 +172,7 @@ def consent(event: object, deps: Dependencies) -> dict[str, Any]:
                 ConsistentRead=True,
             )
             if "Item" not in admitted:
-                _count(ADMISSION_REFUSALS)
+                count(metrics, ADMISSION_REFUSALS)
                 logger.warning("organisation not admitted", extra={"orgKey": org_key})
                 return error(403, "forbidden", "caller", "this organisation is not admitted")
             return respond(200, grant(deps, org_key, expires, now))
@@ -228,19 +182,15 @@ def consent(event: object, deps: Dependencies) -> dict[str, Any]:
             TableName=settings.consent_table, Key={"orgKey": {"S": org_key}}, ConsistentRead=True
         )
         return respond(200, describe(found.get("Item"), now))
-    except OrgKeyUnavailable as exc:
-        return _failed("org_key_unavailable", str(exc))
-    except SaltUnavailable as exc:
-        _count(ANONYMIZATION_ERRORS)
-        return _failed("anonymization_unavailable", str(exc))
-    except ClientError as exc:
-        return _failed("store_unavailable", exc.response.get("Error", {}).get("Code") or "")
-    except BotoCoreError as exc:
-        return _failed("store_unavailable", type(exc).__name__)
+    except DEPENDENCY_ERRORS as exc:
+        if isinstance(exc, SaltUnavailable):
+            count(metrics, ANONYMIZATION_ERRORS)
+        return _failed(exc)
 
 
-def _failed(code: str, reason: str) -> dict[str, Any]:
-    _count(CONSENT_STORE_FAILURES)
+def _failed(exc: Exception) -> dict[str, Any]:
+    code, reason = dependency_failure(exc)
+    count(metrics, CONSENT_STORE_FAILURES)
     logger.error("consent request failed", extra={"error": code, "reason": reason})
     return unavailable(code, "consent cannot be changed right now; retry later")
 
@@ -249,6 +199,5 @@ def _failed(code: str, reason: str) -> dict[str, Any]:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     deps = dependencies()
-    if metrics.default_dimensions.get("Environment") != deps.settings.environment:
-        metrics.set_default_dimensions(Environment=deps.settings.environment)
+    tag_environment(metrics, deps.settings.environment)
     return consent(event, deps)

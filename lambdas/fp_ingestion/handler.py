@@ -18,15 +18,13 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cache
-from typing import Any, TypeAlias
+from typing import Any
 
-import boto3
 from aws_lambda_powertools.logging.logger import Logger
 from aws_lambda_powertools.metrics.metrics import EphemeralMetrics, Metrics
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.metric_properties import MetricUnit
-from aws_lambda_powertools.utilities.parameters.secrets import SecretsProvider
 from botocore.exceptions import BotoCoreError, ClientError
 
 # Siblings: this function's modules and lambdas/shared/, both at the package's root.
@@ -35,29 +33,19 @@ from caller import (
     GitHubCaller,
     InvalidField,
     Refused,
-    caller_of,
-    env_environment,
-    env_int,
     error,
+    github_or_internal,
     object_body,
     respond,
     unavailable,
 )
+from environment import env_int
+from failures import error_code
 from fp_event import FIELDS, FpEvent, parse_event
-from org_identity import OrgIdentity, OrgKeyUnavailable, Pseudonyms
-from salt_cache import SaltNotSeeded, SaltSet, SaltSource, SaltUnavailable
-
-ENV_VARS: tuple[str, ...] = (
-    "ENVIRONMENT",
-    "ADMISSION_TABLE_NAME",
-    "CONSENT_TABLE_NAME",
-    "PENDING_TABLE_NAME",
-    "DEDUP_TABLE_NAME",
-    "SALT_SECRET_ID",
-    "SALT_CACHE_SECONDS",
-    "ORG_KEY_ID",
-    "INTERNAL_PRINCIPAL_ARNS",
-)
+from org_identity import OrgKeyUnavailable, Pseudonyms
+from pseudonym_deps import PseudonymDependencies, PseudonymSettings
+from salt_cache import SaltNotSeeded, SaltSet, SaltUnavailable
+from telemetry import count, tag_environment
 
 METRICS_NAMESPACE = "PhaseMirror/FPCalibration"
 FP_EVENTS_INGESTED = "FPEventsIngested"
@@ -80,8 +68,6 @@ PENDING_DAYS = 70
 # Two concurrent copies of one event conflict (TransactionConflict), which the SDK does not
 # retry: we do, briefly, and the retry then finds the other's record (a duplicate).
 WRITE_ATTEMPTS = 3
-# boto3 ships no type stubs and the project adds no stub dependency.
-DynamoDBClient: TypeAlias = Any
 
 logger = Logger()
 # service="" keeps Powertools from adding a `service` dimension: alarms and dashboards select
@@ -110,27 +96,18 @@ class Every:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Settings:
-    environment: str
-    admission_table: str
+class Settings(PseudonymSettings):
     consent_table: str
-    pending_table: str
     dedup_table: str
-    salt_secret_id: str
-    org_key_id: str
     internal_principals: AllowList
     salt_cache_seconds: int = 300
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        return cls(
-            environment=env_environment(env),
-            admission_table=env["ADMISSION_TABLE_NAME"],
+        return cls.read(
+            env,
             consent_table=env["CONSENT_TABLE_NAME"],
-            pending_table=env["PENDING_TABLE_NAME"],
             dedup_table=env["DEDUP_TABLE_NAME"],
-            salt_secret_id=env["SALT_SECRET_ID"],
-            org_key_id=env["ORG_KEY_ID"],
             internal_principals=AllowList.parse(
                 env["INTERNAL_PRINCIPAL_ARNS"], "INTERNAL_PRINCIPAL_ARNS"
             ),
@@ -139,14 +116,9 @@ class Settings:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Dependencies:
-    """What the handler talks to; tests build one with moto-backed clients and a fixed clock."""
+class Dependencies(PseudonymDependencies[Settings]):
+    """The shared wiring, plus the pause between write attempts and the SaltAgeDays pacing."""
 
-    settings: Settings
-    dynamodb: DynamoDBClient
-    salts: SaltSource
-    orgs: OrgIdentity
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     pause: Callable[[float], None] = time.sleep
     salt_age: Every = field(default_factory=lambda: Every(SALT_AGE_EVERY_SECONDS))
 
@@ -155,13 +127,7 @@ class Dependencies:
 def dependencies() -> Dependencies:
     """Built once per container, on the first invocation."""
     settings = Settings.from_env(os.environ)
-    provider = SecretsProvider(boto3_client=boto3.client("secretsmanager"))
-    return Dependencies(
-        settings=settings,
-        dynamodb=boto3.client("dynamodb"),
-        salts=SaltSource(provider, settings.salt_secret_id, settings.salt_cache_seconds),
-        orgs=OrgIdentity(boto3.client("kms"), settings.org_key_id),
-    )
+    return Dependencies.production(settings, salt_max_age=settings.salt_cache_seconds)
 
 
 def transaction(
@@ -232,7 +198,7 @@ def store(deps: Dependencies, request: list[dict[str, Any]]) -> str:
             deps.dynamodb.transact_write_items(TransactItems=request)
             return "stored"
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code") or "ClientError"
+            code = error_code(exc) or "ClientError"
             reasons = [
                 str(r.get("Code", "None")) for r in exc.response.get("CancellationReasons") or []
             ]
@@ -250,17 +216,9 @@ def store(deps: Dependencies, request: list[dict[str, Any]]) -> str:
     return code
 
 
-def _count(name: str) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
-
-
 def _owner(event: object, deps: Dependencies, now: datetime) -> tuple[str, FpEvent]:
     """The organisation the event is for, and the event: raises Refused or InvalidField."""
-    caller = caller_of(event)
-    if not isinstance(caller, GitHubCaller) and not deps.settings.internal_principals.allows(
-        caller
-    ):
-        raise Refused("caller", "this principal may not call the internal route")
+    caller = github_or_internal(event, deps.settings.internal_principals)
     internal = not isinstance(caller, GitHubCaller)
     fp = parse_event(object_body(event, FIELDS), now, org_required=internal)
     if isinstance(caller, GitHubCaller):
@@ -278,49 +236,49 @@ def ingest(event: object, deps: Dependencies) -> dict[str, Any]:
     except Refused as exc:
         if exc.field == "orgId":
             # The same answer, and no lookup at all, whatever the named organisation's state.
-            _count(IMPERSONATION_REFUSALS)
+            count(metrics, IMPERSONATION_REFUSALS)
             logger.warning("impersonation refused")
             return {**IMPERSONATION}
-        _count(CALLER_REFUSALS)
+        count(metrics, CALLER_REFUSALS)
         logger.warning("caller refused", extra={"reason": exc.reason})
         return error(403, "forbidden", "caller", exc.reason)
     except InvalidField as exc:
-        _count(VALIDATION_ERRORS)
+        count(metrics, VALIDATION_ERRORS)
         logger.info("event rejected", extra={"field": exc.field, "reason": exc.reason})
         return error(400, "invalid_field", exc.field, str(exc))
 
     try:
         salts = deps.salts.salts()
     except SaltNotSeeded:
-        _count(SALT_NOT_SEEDED)
+        count(metrics, SALT_NOT_SEEDED)
         logger.error("salt not seeded yet")
         return unavailable("salt_not_seeded", "the first salt has not been created yet")
     except SaltUnavailable as exc:
-        _count(ANONYMIZATION_ERRORS)
+        count(metrics, ANONYMIZATION_ERRORS)
         logger.error("salt unavailable", extra={"reason": str(exc)})
         return unavailable("anonymization_unavailable", "the salt cannot be read")
     try:
         org = deps.orgs.pseudonyms(owner_id)
     except OrgKeyUnavailable as exc:
-        _count(CONSENT_CHECK_FAILURES)
+        count(metrics, CONSENT_CHECK_FAILURES)
         logger.error("org key unavailable", extra={"errorCode": str(exc)})
         return unavailable("org_key_unavailable", "the organisation cannot be checked")
 
     outcome = store(deps, transaction(deps.settings, org, fp, salts, owner_id, now))
     if outcome == "not_admitted":
-        _count(ADMISSION_REFUSALS)
+        count(metrics, ADMISSION_REFUSALS)
         logger.warning("organisation not admitted", extra={"orgKey": org.org_key})
         return error(403, "forbidden", "caller", "this organisation is not admitted")
     if outcome == "no_consent":
-        _count(CONSENT_MISSING)
+        count(metrics, CONSENT_MISSING)
         logger.info("consent check failed", extra={"orgKey": org.org_key, "ruleId": fp.rule_id})
         return respond(200, {"status": "dropped", "reason": "no_consent"})
     if outcome == "duplicate":
-        _count(DUPLICATE_EVENTS)
+        count(metrics, DUPLICATE_EVENTS)
         logger.info("duplicate event", extra={"ruleId": fp.rule_id})
         return respond(200, {"status": "duplicate"})
     if outcome != "stored":
-        _count(EVENT_STORE_FAILURES)
+        count(metrics, EVENT_STORE_FAILURES)
         logger.error("store failed", extra={"errorCode": outcome})
         return unavailable("store_unavailable", "the event could not be stored")
 
@@ -342,8 +300,7 @@ def ingest(event: object, deps: Dependencies) -> dict[str, Any]:
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     started = time.perf_counter()
     deps = dependencies()
-    if metrics.default_dimensions.get("Environment") != deps.settings.environment:
-        metrics.set_default_dimensions(Environment=deps.settings.environment)
+    tag_environment(metrics, deps.settings.environment)
     try:
         return ingest(event, deps)
     finally:

@@ -33,17 +33,9 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.metric_properties imp
 from botocore.exceptions import ClientError
 
 # Siblings: this function's modules and lambdas/shared/, both at the package's root.
-from caller import env_environment, env_int
+from environment import env_environment, env_int
 from release_plan import Batch, Pending, batches, capped, parse_item
-
-ENV_VARS: tuple[str, ...] = (
-    "ENVIRONMENT",
-    "PENDING_TABLE_NAME",
-    "PUBLISHED_TABLE_NAME",
-    "SALT_SECRET_ID",
-    "K_ANONYMITY",
-    "MAX_EVENTS_PER_ORG",
-)
+from telemetry import count, tag_environment
 
 RELEASE_RUNS = "ReleaseRuns"
 BATCHES_RELEASED = "BatchesReleased"
@@ -353,24 +345,20 @@ class Release:
         return summary
 
 
-def _count(name: str, value: int) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-
-
 def run_release(deps: Dependencies) -> dict[str, int]:
     try:
         release = Release(deps)
         summary = release.run()
     except Exception:
         # Any failure leaves a state a later run finishes; count it and let Lambda retry.
-        _count(RELEASE_FAILURES, 1)
+        count(metrics, RELEASE_FAILURES)
         logger.exception("release failed")
         raise
-    _count(RELEASE_RUNS, 1)
-    _count(BATCHES_RELEASED, summary.batches)
-    _count(EVENTS_RELEASED, summary.released)
-    _count(EXCESS_EVENTS_DROPPED, summary.excess)
-    _count(PENDING_EVENTS_EXPIRED, summary.expired)
+    count(metrics, RELEASE_RUNS)
+    count(metrics, BATCHES_RELEASED, summary.batches)
+    count(metrics, EVENTS_RELEASED, summary.released)
+    count(metrics, EXCESS_EVENTS_DROPPED, summary.excess)
+    count(metrics, PENDING_EVENTS_EXPIRED, summary.expired)
     age = summary.oldest_age(release.now)
     metrics.add_metric(name=OLDEST_PENDING_AGE, unit=MetricUnit.Seconds, value=age)
     answer = {
@@ -389,6 +377,5 @@ def run_release(deps: Dependencies) -> dict[str, int]:
 @metrics.log_metrics
 def handler(event: object, context: object) -> dict[str, int]:
     deps = dependencies()
-    if metrics.default_dimensions.get("Environment") != deps.settings.environment:
-        metrics.set_default_dimensions(Environment=deps.settings.environment)
+    tag_environment(metrics, deps.settings.environment)
     return run_release(deps)

@@ -12,21 +12,19 @@ instead (the function's ``Errors`` count it too).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import datetime
 from functools import cache
-from typing import Any, TypeAlias
+from typing import Any
 
-import boto3
 from aws_lambda_powertools.logging.logger import Logger
 from aws_lambda_powertools.metrics.metrics import EphemeralMetrics
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.metric_properties import MetricUnit
 
-ENV_VARS: tuple[str, ...] = ("SALT_SECRET_ID", "ENVIRONMENT")
+# Siblings: lambdas/shared/, at the package's root.
+from salt_secret_deps import SaltSecretDependencies
+
 SALT_AGE_DAYS = "SaltAgeDays"
-# boto3 ships no type stubs and the project adds no stub dependency.
-SecretsManagerClient: TypeAlias = Any
 
 logger = Logger()
 
@@ -35,27 +33,13 @@ class SaltUnmeasurable(RuntimeError):
     """The secret holds no salt in use; publishing an age would hide it from the alarm."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class Dependencies:
-    """What the handler talks to; tests build one with a moto-backed client and a fixed clock."""
-
-    secret_id: str
-    environment: str
-    client: SecretsManagerClient
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+Dependencies = SaltSecretDependencies
 
 
 @cache
 def dependencies() -> Dependencies:
     """Built once per container, on the first invocation."""
-    environment = os.environ["ENVIRONMENT"]
-    if environment not in ("staging", "production"):
-        raise ValueError(f"ENVIRONMENT={environment!r}: must be staging or production")
-    return Dependencies(
-        secret_id=os.environ["SALT_SECRET_ID"],
-        environment=environment,
-        client=boto3.client("secretsmanager"),
-    )
+    return Dependencies.production(os.environ)
 
 
 def salt_age_days(metadata: Mapping[str, Any], now: datetime) -> float:

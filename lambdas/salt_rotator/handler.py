@@ -29,20 +29,19 @@ import json
 import os
 import re
 import secrets
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, Literal, TypeAlias, cast, get_args
+from typing import Any, Literal, cast, get_args
 
-import boto3
 from aws_lambda_powertools.logging.logger import Logger
 from aws_lambda_powertools.metrics.metrics import Metrics
-from aws_lambda_powertools.metrics.provider.cloudwatch_emf.metric_properties import MetricUnit
 from botocore.exceptions import ClientError
 
-ENV_VARS: tuple[str, ...] = ("ENVIRONMENT", "SALT_SECRET_ID")
+# Siblings: lambdas/shared/, at the package's root.
+from salt_secret_deps import SaltSecretDependencies
+from telemetry import count, tag_environment
 
 SALT_ROTATED = "SaltRotated"
 STALE_PENDING_SALT_REFUSED = "StalePendingSaltRefused"
@@ -53,13 +52,9 @@ MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 VERSION_ID = re.compile(r"[A-Za-z0-9-]{32,64}")
 Step = Literal["createSecret", "setSecret", "testSecret", "finishSecret"]
 STEPS: tuple[str, ...] = get_args(Step)
-# boto3 ships no type stubs and the project adds no stub dependency.
-SecretsManagerClient: TypeAlias = Any
 
 logger = Logger()
 metrics = Metrics(service="")
-# A step that changes nothing publishes no metric; Powertools would warn about it each time.
-warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
 
 
 class RotationRefused(ValueError):
@@ -81,27 +76,13 @@ class RotationEvent:
     step: Step
 
 
-@dataclass(frozen=True, kw_only=True)
-class Dependencies:
-    """What the handler talks to; tests build one with moto-backed clients and a fixed clock."""
-
-    secret_id: str
-    client: SecretsManagerClient
-    environment: str = "staging"
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+Dependencies = SaltSecretDependencies
 
 
 @cache
 def dependencies() -> Dependencies:
     """Built once per container, on the first invocation."""
-    environment = os.environ.get("ENVIRONMENT", "")
-    if environment not in ("staging", "production"):
-        raise ValueError(f"ENVIRONMENT={environment[:20]!r}: must be staging or production")
-    return Dependencies(
-        secret_id=os.environ["SALT_SECRET_ID"],
-        client=boto3.client("secretsmanager"),
-        environment=environment,
-    )
+    return Dependencies.production(os.environ)
 
 
 def parse_event(event: object) -> RotationEvent:
@@ -224,10 +205,6 @@ def stale_reason(
     return None
 
 
-def _count(name: str) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
-
-
 def pending_value(deps: Dependencies, token: str) -> dict[str, Any] | None:
     """The token's pending value, checked; None before createSecret stored one.
 
@@ -246,7 +223,7 @@ def pending_value(deps: Dependencies, token: str) -> dict[str, Any] | None:
     deps.client.update_secret_version_stage(
         SecretId=deps.secret_id, VersionStage="AWSPENDING", RemoveFromVersionId=token
     )
-    _count(STALE_PENDING_SALT_REFUSED)
+    count(metrics, STALE_PENDING_SALT_REFUSED)
     logger.error("stale pending salt refused", extra={"token": token, "reason": reason})
     raise StalePending(f"{reason}: AWSPENDING removed, the next rotation starts afresh")
 
@@ -291,7 +268,7 @@ def finish_secret(deps: Dependencies, token: str, stages: Mapping[str, list[str]
     deps.client.update_secret_version_stage(
         SecretId=deps.secret_id, VersionStage="AWSCURRENT", **moved
     )
-    _count(SALT_ROTATED)
+    count(metrics, SALT_ROTATED)
     # The spec's Logs Insights query on rotation history filters on this exact text.
     logger.info(
         "Salt rotated successfully",
@@ -336,10 +313,9 @@ def rotate(event: object, deps: Dependencies) -> None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: object) -> None:
     deps = dependencies()
-    if metrics.default_dimensions.get("Environment") != deps.environment:
-        metrics.set_default_dimensions(Environment=deps.environment)
+    tag_environment(metrics, deps.environment)
     try:
         rotate(event, deps)
     except RotationRefused:
-        _count(ROTATION_STEP_REFUSED)
+        count(metrics, ROTATION_STEP_REFUSED)
         raise

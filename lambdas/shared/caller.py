@@ -12,8 +12,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 import re
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -32,10 +32,8 @@ ASSUMED_ROLE = re.compile(
     re.ASCII,
 )
 MAX_ALLOWED = 20
-
-# A request that changes nothing (a read, a refusal) has no metric to publish; Powertools would
-# warn about it on every such invocation, filling the logs with noise.
-warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
+# API Gateway's request ids: what an audit key may carry.
+REQUEST_ID = re.compile(r"[A-Za-z0-9=+/_-]{1,64}")
 
 
 class InvalidField(ValueError):
@@ -94,6 +92,14 @@ def caller_of(event: object) -> Caller:
     raise Refused("caller", "the request carries no authenticated caller")
 
 
+def github_or_internal(event: object, internal: AllowList) -> Caller:
+    """A GitHub Actions caller, or an IAM principal on ``internal``; ``Refused("caller")`` else."""
+    caller = caller_of(event)
+    if not isinstance(caller, GitHubCaller) and not internal.allows(caller):
+        raise Refused("caller", "this principal may not call the internal route")
+    return caller
+
+
 @dataclass(frozen=True)
 class AllowList:
     """IAM principals allowed on an ``AWS_IAM`` route: (account, "role" | "user", name or ARN)."""
@@ -128,21 +134,6 @@ class AllowList:
         if user is None or user.group(3) != "user" or user.group(2) != caller.account:
             return False
         return (caller.account, "user", caller.arn) in self.entries
-
-
-def env_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    """An integer variable in [low, high]; ``ValueError`` naming it for anything else."""
-    raw = env.get(name, str(default))
-    if not re.fullmatch(r"[0-9]{1,9}", raw) or not low <= int(raw) <= high:
-        raise ValueError(f"{name}={raw[:20]!r}: must be an integer {low}-{high}")
-    return int(raw)
-
-
-def env_environment(env: Mapping[str, str]) -> str:
-    environment = env.get("ENVIRONMENT", "")
-    if environment not in ("staging", "production"):
-        raise ValueError(f"ENVIRONMENT={environment[:20]!r}: must be staging or production")
-    return environment
 
 
 def _reject_constant(name: str) -> None:
@@ -196,6 +187,14 @@ def method_of(event: object) -> str:
 
 def path_parameter(event: object, name: str) -> object:
     return _mapping(_mapping(event).get("pathParameters")).get(name)
+
+
+def request_id(event: object) -> str:
+    """API Gateway's id of the request, or a random one when it carries none of that shape."""
+    value = _mapping(_mapping(event).get("requestContext")).get("requestId")
+    if isinstance(value, str) and REQUEST_ID.fullmatch(value):
+        return value
+    return os.urandom(8).hex()
 
 
 def respond(status: int, body: Mapping[str, object]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Each handler's production wiring: ``dependencies()`` built from exactly its ENV_VARS, and
+"""Each handler's production wiring: ``dependencies()`` built from exactly the variables it reads, and
 numeric variables parsed so that no value, however odd, crashes with anything but a clear
 ``ValueError`` naming the variable."""
 
@@ -11,59 +11,29 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from testing.lambdas import load_handler
+from testing.lambdas import SAMPLE_ENV, load_handler, variables_read
 
-ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:/phase-mirror/test/hmac-salt-AbCdEf"
-KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-ROLES = json.dumps(["arn:aws:iam::123456789012:role/phase-mirror-smoke-test"])
-TABLES = {
-    "ADMISSION_TABLE_NAME": "phase-mirror-org-admission-test",
-    "CONSENT_TABLE_NAME": "phase-mirror-consent-store-test",
-    "PENDING_TABLE_NAME": "phase-mirror-pending-events-test",
-    "DEDUP_TABLE_NAME": "phase-mirror-event-dedup-test",
-    "PUBLISHED_TABLE_NAME": "phase-mirror-calibration-published-test",
-}
-ENVIRONMENTS = {
-    "salt_rotator": {"ENVIRONMENT": "production", "SALT_SECRET_ID": ARN},
-    "fp_ingestion": {
-        "ENVIRONMENT": "production",
-        **{k: TABLES[k] for k in ("ADMISSION_TABLE_NAME", "CONSENT_TABLE_NAME",
-                                  "PENDING_TABLE_NAME", "DEDUP_TABLE_NAME")},
-        "SALT_SECRET_ID": ARN,
-        "SALT_CACHE_SECONDS": "60",
-        "ORG_KEY_ID": KEY,
-        "INTERNAL_PRINCIPAL_ARNS": ROLES,
-    },
-    "consent": {
-        "ENVIRONMENT": "production",
-        **{k: TABLES[k] for k in ("ADMISSION_TABLE_NAME", "CONSENT_TABLE_NAME",
-                                  "PENDING_TABLE_NAME")},
-        "SALT_SECRET_ID": ARN,
-        "ORG_KEY_ID": KEY,
-    },
-    "admission": {
-        "ENVIRONMENT": "production",
-        "ADMISSION_TABLE_NAME": TABLES["ADMISSION_TABLE_NAME"],
-        "PENDING_TABLE_NAME": TABLES["PENDING_TABLE_NAME"],
-        "SALT_SECRET_ID": ARN,
-        "ORG_KEY_ID": KEY,
-        "ADMIN_PRINCIPAL_ARNS": "[]",
-    },
-    "release": {
-        "ENVIRONMENT": "production",
-        "PENDING_TABLE_NAME": TABLES["PENDING_TABLE_NAME"],
-        "PUBLISHED_TABLE_NAME": TABLES["PUBLISHED_TABLE_NAME"],
-        "SALT_SECRET_ID": ARN,
-        "K_ANONYMITY": "12",
-        "MAX_EVENTS_PER_ORG": "5",
-    },
-    "calibration_query": {
-        "ENVIRONMENT": "production",
-        "PUBLISHED_TABLE_NAME": TABLES["PUBLISHED_TABLE_NAME"],
-        "K_ANONYMITY": "12",
-        "INTERNAL_PRINCIPAL_ARNS": ROLES,
-    },
+ARN = SAMPLE_ENV["SALT_SECRET_ID"]
+PSEUDONYMS = (
+    "ENVIRONMENT",
+    "ADMISSION_TABLE_NAME",
+    "PENDING_TABLE_NAME",
+    "SALT_SECRET_ID",
+    "ORG_KEY_ID",
+)
+# What each function needs: without one of these its wiring fails; given more, it reads no more.
+NEEDS = {
+    "salt_rotator": ("ENVIRONMENT", "SALT_SECRET_ID"),
+    "fp_ingestion": (*PSEUDONYMS, "CONSENT_TABLE_NAME", "DEDUP_TABLE_NAME", "SALT_CACHE_SECONDS",
+                     "INTERNAL_PRINCIPAL_ARNS"),
+    "consent": (*PSEUDONYMS, "CONSENT_TABLE_NAME"),
+    "admission": (*PSEUDONYMS, "ADMIN_PRINCIPAL_ARNS"),
+    "release": ("ENVIRONMENT", "PENDING_TABLE_NAME", "PUBLISHED_TABLE_NAME", "SALT_SECRET_ID",
+                "K_ANONYMITY", "MAX_EVENTS_PER_ORG"),
+    "calibration_query": ("ENVIRONMENT", "PUBLISHED_TABLE_NAME", "K_ANONYMITY",
+                          "INTERNAL_PRINCIPAL_ARNS"),
 }  # fmt: skip
+ENVIRONMENTS = {function: {n: SAMPLE_ENV[n] for n in names} for function, names in NEEDS.items()}
 # Variables with a default; every other one is required.
 OPTIONAL = {"SALT_CACHE_SECONDS", "K_ANONYMITY", "MAX_EVENTS_PER_ORG"}
 
@@ -74,7 +44,7 @@ def test_env_vars_are_the_variables_the_wiring_needs(
 ) -> None:
     module = load_handler(function)
     env = ENVIRONMENTS[function]
-    assert set(module.ENV_VARS) == set(env), module.ENV_VARS
+    assert variables_read(function, SAMPLE_ENV) == set(env)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     deps = module.dependencies.__wrapped__()  # uncached: a fresh container's first call

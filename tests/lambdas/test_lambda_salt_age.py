@@ -15,7 +15,7 @@ from moto import mock_aws
 
 from components.observability.alarm_catalog import SERVICE_NAMESPACE
 from testing.aws import create_salt_secret, salt_document
-from testing.lambdas import REGION, LambdaContext, load_handler
+from testing.lambdas import REGION, SAMPLE_ENV, LambdaContext, load_handler, variables_read
 from tests.lambdas import emf
 
 VERSION = "00000000-0000-4000-8000-000000000001"  # a version id is a token of 32+ characters
@@ -118,7 +118,7 @@ def test_a_broken_secret_publishes_nothing_so_the_alarm_sees_missing_data(salt_a
 
 def test_handler_builds_its_wiring_from_exactly_its_env_vars(salt_age, sm: Any, monkeypatch):
     arn = create_salt_secret(sm, SECRET_NAME, salt_document(bytes(32), "2026-03", VERSION))
-    assert set(salt_age.ENV_VARS) == {"SALT_SECRET_ID", "ENVIRONMENT"}
+    assert variables_read("salt_age", SAMPLE_ENV) == {"SALT_SECRET_ID", "ENVIRONMENT"}
     monkeypatch.setenv("SALT_SECRET_ID", arn)
     monkeypatch.setenv("ENVIRONMENT", "staging")
     salt_age.dependencies.cache_clear()
