@@ -38,16 +38,19 @@ GIB = 1024**3
 MIB = 1024**2
 # ThrottledRequests exists only per (TableName, Operation): AWS publishes no TableName-only
 # series, so an alarm on TableName alone would never see a data point.
-# Eight operations plus the sum stay within the ten metrics a metric-math alarm may read.
-# Scan and DeleteItem are left out: no function may scan, and TTL deletes are never throttled.
+# The operations the functions' grants allow (tests/test_alarms.py derives them from the role
+# policies): the release job scans and batch-deletes the pending table, a revocation deletes
+# item by item, every transaction is TransactWriteItems. No grant allows BatchGetItem or a
+# read transaction. An alarm reads at most ten metrics ("Limits that apply to alarms based on
+# metric math expressions"): eight leave room for two more.
 TABLE_OPERATIONS = (
     "GetItem",
     "PutItem",
     "UpdateItem",
+    "DeleteItem",
     "Query",
-    "BatchGetItem",
+    "Scan",
     "BatchWriteItem",
-    "TransactGetItems",
     "TransactWriteItems",
 )
 

@@ -8,7 +8,9 @@ THEN:
   it fixes) is emitted by some path;
 - every metric only failure paths emit has an alarm;
 - every failure path is seen by an alarm: a metric it emits, the function's ``Errors`` (it
-  raised) or the API's 5xx rate (it answered 5xx behind the API).
+  raised) or the API's 5xx rate (it answered 5xx behind the API);
+- every alarm that treats missing data as breaching is fed by a function a schedule invokes:
+  traffic, which stops on a quiet stack, cannot be what such an alarm relies on.
 A metric or namespace renamed on one side alone fails here; so does a function without paths.
 
 Staging is run as a team deploys it once it names its operators and internal callers
@@ -69,10 +71,13 @@ def _watched(namespace: str, name: str, dims: dict[str, str]) -> Watched:
     return (namespace, name, frozenset(dims), frozenset(dims.items()))
 
 
-def alarmed_metrics(run: ProgramRun) -> dict[Watched, str]:
-    """Every custom metric an alarm reads (alone or in metric math) -> the alarm's URN."""
+def alarmed_metrics(run: ProgramRun, missing: str | None = None) -> dict[Watched, str]:
+    """Every custom metric an alarm reads (alone or in metric math) -> the alarm's URN; with
+    ``missing``, only the alarms that treat missing data so."""
     found: dict[Watched, str] = {}
     for alarm in run.of_type(ALARM):
+        if missing is not None and alarm.inputs.get("treatMissingData") != missing:
+            continue
         metrics = [alarm.inputs] if "metricName" in alarm.inputs else []
         metrics += [q["metric"] for q in alarm.inputs.get("metricQueries", []) if "metric" in q]
         for m in metrics:
@@ -253,6 +258,34 @@ def test_every_metric_only_failures_emit_has_an_alarm(staging_with_operators, ou
 
 def test_every_failure_path_is_seen_by_an_alarm(staging_with_operators, outcomes):
     assert unseen_failures(outcomes, staging_with_operators) == []
+
+
+def scheduled_codes(run: ProgramRun) -> set[str]:
+    """The functions an EventBridge rule or a Scheduler schedule invokes: they run whether or
+    not anyone calls the API."""
+    targets = {t.inputs["arn"] for t in run.of_type("aws:cloudwatch/eventTarget:EventTarget")}
+    targets |= {s.inputs["target"]["arn"] for s in run.of_type("aws:scheduler/schedule:Schedule")}
+    return {
+        code for code in deployed_codes(run) if function_for(run, code).outputs["arn"] in targets
+    }
+
+
+def test_alarms_breaching_on_missing_data_are_fed_without_traffic(staging_with_operators, outcomes):
+    # GIVEN the alarms that fire when their metric stops (salt age, release runs), and the
+    # success paths of the functions a schedule runs
+    run = staging_with_operators
+    scheduled = scheduled_codes(run)
+    assert {"salt_age", "release"} <= scheduled, scheduled
+    breaching = alarmed_metrics(run, missing="breaching")
+    assert len(breaching) >= 2, breaching
+    quiet = [
+        p
+        for s, o in outcomes.items()
+        if s.code in scheduled and s.kind == "success"
+        for p in o.points
+    ]
+    # THEN each such metric is emitted there, not only by a function that traffic drives
+    assert unmatched(breaching, quiet) == []
 
 
 # --- a one-sided rename fails ---------------------------------------------------------------------
