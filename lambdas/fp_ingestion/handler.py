@@ -17,8 +17,8 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -47,7 +47,6 @@ from pseudonym_deps import PseudonymDependencies, PseudonymSettings
 from salt_cache import SaltNotSeeded, SaltSet, SaltUnavailable
 from telemetry import count, tag_environment
 
-METRICS_NAMESPACE = "PhaseMirror/FPCalibration"
 FP_EVENTS_INGESTED = "FPEventsIngested"
 FP_INGEST_LATENCY = "FPIngestLatency"
 VALIDATION_ERRORS = "ValidationErrors"
@@ -60,9 +59,7 @@ CONSENT_CHECK_FAILURES = "ConsentCheckFailures"
 EVENT_STORE_FAILURES = "EventStoreFailures"
 ANONYMIZATION_ERRORS = "AnonymizationErrors"
 SALT_NOT_SEEDED = "SaltNotSeeded"
-SALT_AGE_DAYS = "SaltAgeDays"
 
-SALT_AGE_EVERY_SECONDS = 60
 DEDUP_DAYS = 40
 PENDING_DAYS = 70
 # Two concurrent copies of one event conflict (TransactionConflict), which the SDK does not
@@ -78,21 +75,6 @@ rule_metrics = EphemeralMetrics(service="")
 IMPERSONATION = error(
     403, "forbidden", "orgId", "orgId must be the caller's own organisation (repository_owner_id)"
 )
-
-
-class Every:
-    """True at most once per ``seconds`` (of ``time.monotonic``): SaltAgeDays once a minute per
-    container is enough for an alarm on its hourly maximum, and costs events nothing."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.last: float | None = None
-
-    def due(self, now: float) -> bool:
-        if self.last is not None and now - self.last < self.seconds:
-            return False
-        self.last = now
-        return True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,10 +99,9 @@ class Settings(PseudonymSettings):
 
 @dataclass(frozen=True, kw_only=True)
 class Dependencies(PseudonymDependencies[Settings]):
-    """The shared wiring, plus the pause between write attempts and the SaltAgeDays pacing."""
+    """The shared wiring, plus the pause between write attempts."""
 
     pause: Callable[[float], None] = time.sleep
-    salt_age: Every = field(default_factory=lambda: Every(SALT_AGE_EVERY_SECONDS))
 
 
 @cache
@@ -282,9 +263,6 @@ def ingest(event: object, deps: Dependencies) -> dict[str, Any]:
         logger.error("store failed", extra={"errorCode": outcome})
         return unavailable("store_unavailable", "the event could not be stored")
 
-    if deps.salt_age.due(time.monotonic()):
-        age = (now - salts.rotated_at) / timedelta(days=1)
-        metrics.add_metric(name=SALT_AGE_DAYS, unit=MetricUnit.NoUnit, value=round(age, 3))
     rule_metrics.add_dimension(name="Environment", value=deps.settings.environment)
     rule_metrics.add_dimension(name="RuleId", value=fp.rule_id)
     rule_metrics.add_metric(name=FP_EVENTS_INGESTED, unit=MetricUnit.Count, value=1)

@@ -99,7 +99,6 @@ def test_the_namespace_is_the_one_the_alarms_watch() -> None:
     from components.observability.alarm_catalog import SERVICE_NAMESPACE
 
     assert f"Namespace `{SERVICE_NAMESPACE}`" in DOC
-    assert load_handler("fp_ingestion").METRICS_NAMESPACE == SERVICE_NAMESPACE
 
 
 def test_the_contract_names_no_issue_or_requirement_document() -> None:
