@@ -161,6 +161,7 @@ def consent(event: object, deps: Dependencies) -> dict[str, Any]:
         return error(400, "invalid_field", exc.field, str(exc))
 
     settings = deps.settings
+    org_key: str | None = None
     try:
         org_key = deps.orgs.pseudonyms(caller.owner_id).org_key
         if method == "PUT":
@@ -185,13 +186,16 @@ def consent(event: object, deps: Dependencies) -> dict[str, Any]:
     except DEPENDENCY_ERRORS as exc:
         if isinstance(exc, SaltUnavailable):
             count(metrics, ANONYMIZATION_ERRORS)
-        return _failed(exc)
+        return _failed(exc, method, org_key)
 
 
-def _failed(exc: Exception) -> dict[str, Any]:
+def _failed(exc: Exception, method: str, org_key: str | None) -> dict[str, Any]:
+    """The method and the keyed hash (never the raw id) let on-call find which organisation's
+    revocation may not have purged: the admission route shows each owner's ``orgKey``."""
     code, reason = dependency_failure(exc)
     count(metrics, CONSENT_STORE_FAILURES)
-    logger.error("consent request failed", extra={"error": code, "reason": reason})
+    where = {"method": method} | ({"orgKey": org_key} if org_key else {})
+    logger.error("consent request failed", extra={"error": code, "reason": reason, **where})
     return unavailable(code, "consent cannot be changed right now; retry later")
 
 

@@ -109,7 +109,9 @@ def test_revoking_without_a_record_or_a_salt_writes_nothing(service: Service) ->
     assert service.snapshot() == before
 
 
-def test_a_revocation_that_cannot_read_the_salt_fails_loudly(admitted: Service, capsys) -> None:
+def test_a_revocation_that_cannot_read_the_salt_fails_loudly(
+    admitted: Service, capsys, logs: Callable[[], list[dict[str, Any]]]
+) -> None:
     admitted.consent(OWNER, "PUT", GRANT)
     admitted.sm.put_secret_value(SecretId=admitted.salt_arn, SecretString="not json")
     capsys.readouterr()
@@ -118,6 +120,12 @@ def test_a_revocation_that_cannot_read_the_salt_fails_loudly(admitted: Service, 
     points = emf.metric_points(capsys.readouterr().out)
     assert emf.values(points, "ConsentStoreFailures", Environment="staging") == [1.0]
     assert emf.values(points, "AnonymizationErrors", Environment="staging") == [1.0]
+    # on-call can tell which organisation's revocation may not have purged: by its keyed hash,
+    # which the admission route shows for an owner id, never by the raw id
+    (failure,) = [line for line in logs() if line["message"] == "consent request failed"]
+    assert failure["method"] == "DELETE"
+    assert failure["orgKey"] == org_key(admitted.kms, admitted.org_key_arn, OWNER)
+    assert not mentions(json.dumps(failure), OWNER)
 
 
 NOW = 1773576000  # 2026-03-15T12:00:00Z
