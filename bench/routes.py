@@ -166,15 +166,26 @@ def run(requests: int, seed: int = 15) -> list[RouteFigures]:
             return lambda n: github_event(owners[n % ORGS], method=method, path="/fp/consent",
                                           body=grant)  # fmt: skip
 
-        def admin(n: int) -> dict[str, Any]:
-            owner = owners[n % ORGS]
-            return iam_event(ADMIN_SESSION, method="GET", path=f"/admin/admissions/{owner}",
-                             path_parameters={"ownerId": owner})  # fmt: skip
+        def admin(method: str) -> Callable[[int], dict[str, Any]]:
+            def make(n: int) -> dict[str, Any]:
+                owner = owners[n % ORGS]
+                return iam_event(ADMIN_SESSION, method=method, path=f"/admin/admissions/{owner}",
+                                 route="/admin/admissions/{ownerId}",
+                                 path_parameters={"ownerId": owner})  # fmt: skip
+
+            return make
 
         def query(n: int) -> dict[str, Any]:
             rule = rules[n % len(rules)]
             return github_event(owners[0], method="GET", path=f"/fp/calibrate/{rule}",
+                                route="/fp/calibrate/{ruleId}",
                                 path_parameters={"ruleId": rule})  # fmt: skip
+
+        def internal_query(n: int) -> dict[str, Any]:
+            rule = rules[n % len(rules)]
+            return iam_event(INTERNAL_SESSION, method="GET", path=f"/internal/fp/calibrate/{rule}",
+                             route="/internal/fp/calibrate/{ruleId}",
+                             path_parameters={"ruleId": rule})  # fmt: skip
 
         figures = [
             _measure(service, "POST /fp/ingest", "fp_ingestion", jwt_ingest, requests),
@@ -185,8 +196,20 @@ def run(requests: int, seed: int = 15) -> list[RouteFigures]:
         small = max(50, requests // 10)
         figures += [
             _measure(service, "GET /fp/calibrate/{ruleId}", "calibration_query", query, small),
+            _measure(service, "GET /internal/fp/calibrate/{ruleId}", "calibration_query",
+                     internal_query, small),
             _measure(service, "GET /fp/consent", "consent", consent("GET"), small),
             _measure(service, "PUT /fp/consent", "consent", consent("PUT"), small),
-            _measure(service, "GET /admin/admissions/{ownerId}", "admission", admin, small),
-        ]
+            _measure(service, "GET /admin/admissions/{ownerId}", "admission", admin("GET"), small),
+            _measure(service, "PUT /admin/admissions/{ownerId}", "admission", admin("PUT"), small),
+        ]  # fmt: skip
+        # Last, as they end taking part: each revocation and withdrawal queries the owner's
+        # pending events under both salts and deletes what it finds.
+        for n in range(small):
+            service.ingest(owners[n % ORGS])
+        figures += [
+            _measure(service, "DELETE /fp/consent", "consent", consent("DELETE"), small),
+            _measure(service, "DELETE /admin/admissions/{ownerId}", "admission", admin("DELETE"),
+                     small),
+        ]  # fmt: skip
     return figures
