@@ -12,6 +12,9 @@ run under mocks and evaluated with ``testing/policy_eval.py`` (AWS's "Policy eva
   ``environment:<name>`` as context). Each token below is one GitHub would issue.
 - Preview role: every read a refresh of the program's resource types performs is allowed; the
   data-plane reads of those resources are explicitly denied, whatever their own policies say.
+
+One module over 400 lines because it is two tables (tokens that must be accepted or refused,
+reads that must be allowed or denied) over one mocked bootstrap run.
 """
 
 from __future__ import annotations

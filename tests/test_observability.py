@@ -1,4 +1,8 @@
-"""Observability and AuditTrail: the alert topics and their policies, the trail, the CIS filters."""
+"""Observability and AuditTrail: the alert topics and their policies, the trail, the CIS filters.
+
+One module over 400 lines: the fourteen CIS controls are checked one by one on the trail's log
+group, over the same mocked runs as the topics.
+"""
 
 from __future__ import annotations
 
