@@ -26,7 +26,7 @@ import policy.__main__ as pack
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
-NAMES = ("test.yml", "preview.yml", "deploy.yml")
+NAMES = ("test.yml", "preview.yml", "deploy.yml", "fuzz.yml")
 BIN = Path(sys.executable).parent
 SHA_PIN = re.compile(r"^\s*(?:-\s+)?uses:\s+([\w.-]+/[\w./-]+)@([0-9a-f]{40}) # (v\d+\.\d+\.\d+)$")
 FALLBACK = "PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER"
@@ -225,7 +225,7 @@ def test_workflow_permissions_are_empty_and_each_job_names_its_own() -> None:
 
 def test_every_checkout_leaves_no_credentials_behind() -> None:
     checkouts = [(n, j, s) for n, j, job in jobs() for s in steps(job, "actions/checkout")]
-    assert len(checkouts) == 4, checkouts
+    assert len(checkouts) == 5, checkouts
     for name, job_name, step in checkouts:
         assert step["with"]["persist-credentials"] is False, (name, job_name)
 
@@ -263,6 +263,21 @@ def test_test_workflow_runs_the_readme_command_on_every_pull_request_and_push() 
     assert job["permissions"] == {"contents": "read"}
     assert "./scripts/check" in runs(job)
     assert "./scripts/check" in (ROOT / "README.md").read_text()
+
+
+def test_fuzz_workflow_runs_every_hypothesis_test_thoroughly_every_night() -> None:
+    wf = load("fuzz.yml")
+    assert set(wf["on"]) == {"schedule", "workflow_dispatch"}
+    (job,) = wf["jobs"].values()
+    assert job["permissions"] == {"contents": "read"}
+    (step,) = [s for s in job["steps"] if "run" in s]
+    assert step["env"] == {"HYPOTHESIS_PROFILE": "thorough"}
+    assert step["run"] == "./scripts/check tests/lambdas"
+    # every module with a hypothesis test is under the folder it runs
+    given = re.compile(r"^\s*@given\(", re.M)
+    fuzzed = {p for p in (ROOT / "tests").rglob("test_*.py") if given.search(p.read_text())}
+    assert fuzzed, "no hypothesis test found"
+    assert all(p.is_relative_to(ROOT / "tests" / "lambdas") for p in fuzzed), fuzzed
 
 
 def test_preview_workflow_previews_both_stacks_with_the_pack_on_pull_requests() -> None:

@@ -83,7 +83,9 @@ def logs(rotator: ModuleType) -> Iterator[Callable[[], list[dict[str, Any]]]]:
     previous = handler.setStream(buffer)
 
     def lines() -> list[dict[str, Any]]:
-        return [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
+        # One log event per "\n", as Lambda reads stdout. Not splitlines(): a caller's field
+        # name may hold U+0085 or U+2028, which the logger writes as they are (valid JSON).
+        return [json.loads(line) for line in buffer.getvalue().split("\n") if line.strip()]
 
     yield lines
     handler.setStream(previous)

@@ -211,3 +211,14 @@ def test_no_raw_id_is_stored_or_logged(
     admitted.consent(OWNER, "DELETE")
     text = admitted.stored_text() + json.dumps(logs())
     assert not mentions(text, OWNER)
+
+
+def test_a_field_name_with_a_line_separator_is_refused_and_logged_as_one_event(
+    admitted: Service, logs: Callable[[], list[dict[str, Any]]]
+) -> None:
+    # U+0085 and U+2028 end a line for str.splitlines, not for Lambda's stdout or for JSON
+    name = "x\u0085y\u2028z"
+    status, body = admitted.consent(OWNER, "PUT", {"consentType": "explicit", name: 1})
+    assert (status, body["field"]) == (400, name)
+    (rejected,) = [line for line in logs() if line["message"] == "consent request rejected"]
+    assert rejected["field"] == name
