@@ -15,8 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pulumi
 import pulumi_aws as aws
 
-from bootstrap.ci_identity import CiIdentity, CiIdentityArgs
-from bootstrap.config import load_bootstrap_config
+from bootstrap.ci_identity import DEPLOY_ROLE, PREVIEW_ROLE, CiIdentity, CiIdentityArgs, ci_role_arn
+from bootstrap.config import check_operator_account, load_bootstrap_config
 from bootstrap.state_backend import Replica, StateBackend, StateBackendArgs
 from components.core.base import PROJECT_TAG
 
@@ -41,6 +41,7 @@ def tagged_provider(component: str, region: str, suffix: str = "") -> aws.Provid
 
 cfg = load_bootstrap_config()
 account_id = aws.get_caller_identity().account_id
+check_operator_account(cfg, account_id)
 
 backend = StateBackend(
     "state-backend",
@@ -48,6 +49,9 @@ backend = StateBackend(
         naming=cfg.naming,
         account_id=account_id,
         region=cfg.region,
+        deploy_role_arn=ci_role_arn(cfg.naming, account_id, DEPLOY_ROLE),
+        preview_role_arn=ci_role_arn(cfg.naming, account_id, PREVIEW_ROLE),
+        operator_role_arn_pattern=cfg.operator_role_arn_pattern,
         replica=(
             Replica(
                 region=cfg.replica_region,

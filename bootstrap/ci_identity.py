@@ -35,7 +35,10 @@ import pulumi_aws as aws
 
 from bootstrap.preview_access import preview_policy
 from components.config import Naming
+from components.core.key_policy import role_arn
 
+PREVIEW_ROLE = "ci-preview"
+DEPLOY_ROLE = "ci-deploy"
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 STS_AUDIENCE = "sts.amazonaws.com"
 MAX_SESSION_SECONDS = 3600
@@ -103,6 +106,11 @@ class CiIdentityArgs:
     secrets_key_arns: Sequence[pulumi.Input[str]]
     guarded_role_arns: Sequence[pulumi.Input[str]] = ()
     existing_provider_arn: str | None = None
+
+
+def ci_role_arn(naming: Naming, account_id: str, role: str) -> str:
+    """A CI role's ARN before it exists (no path): the state and secrets keys name it."""
+    return role_arn(account_id, naming.physical(role))
 
 
 def repository_names(repository: str) -> str:
@@ -234,7 +242,7 @@ class CiIdentity(pulumi.ComponentResource):
             self.provider_arn = pulumi.Output.from_input(args.existing_provider_arn)
         self.preview_role = self._role(
             name,
-            "ci-preview",
+            PREVIEW_ROLE,
             github_trust_policy_output(
                 self.provider_arn, preview_subjects(args.repository), like=True
             ),
@@ -244,7 +252,7 @@ class CiIdentity(pulumi.ComponentResource):
         environments = ", ".join(args.deploy_environments) or "no environment"
         self.deploy_role = self._role(
             name,
-            "ci-deploy",
+            DEPLOY_ROLE,
             github_trust_policy_output(
                 self.provider_arn,
                 deploy_subjects(args.repository, args.deploy_environments),

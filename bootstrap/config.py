@@ -27,6 +27,7 @@ from components.config import (
     pattern,
     stack_file,
 )
+from components.config.keys import role_arn_pattern
 
 # GitHub's limits: owner 1-39 characters, repository 1-100. No wildcard can pass, so a trust
 # policy built from it never matches another repository. Repositories created or renamed since
@@ -69,6 +70,11 @@ class BootstrapConfig:
       deploy role. Empty: the deploy workflow's jobs run on ``main`` without an environment.
     - github_oidc_provider_arn (``githubOidcProviderArn``, none): reuse the account's existing
       GitHub OIDC provider (an account holds one per URL) instead of creating it.
+    - operator_role_arn_pattern (``operatorRoleArnPattern``, none): ``ArnLike`` pattern of the
+      administrators' role (an SSO role) that runs this program and the main stacks' first
+      ``pulumi up``; it administers the state and secrets keys and uses them. An operator value:
+      a dry run without it warns and leaves the administrators out of the key policies,
+      ``pulumi up`` refuses (the keys would lock their administrators out).
     """
 
     stack: str
@@ -78,10 +84,19 @@ class BootstrapConfig:
     replica_region: str | None = None
     deploy_environments: tuple[str, ...] = DEFAULT_DEPLOY_ENVIRONMENTS
     github_oidc_provider_arn: str | None = None
+    operator_role_arn_pattern: str | None = None
 
     @property
     def naming(self) -> Naming:
         return Naming(prefix=self.name_prefix, stack=self.stack)
+
+
+def check_operator_account(cfg: BootstrapConfig, account_id: str) -> None:
+    """The administrators' pattern names a role of the account the program runs in: a key
+    policy matches ``aws:PrincipalArn`` only within its own account's principal."""
+    pattern = cfg.operator_role_arn_pattern
+    if pattern is not None and pattern.split(":")[4] != account_id:
+        raise bad("operatorRoleArnPattern", pattern, f"a role pattern of account {account_id}")
 
 
 def state_bucket_name(naming: Naming, account_id: str, region: str) -> str:
@@ -112,6 +127,7 @@ def parse(raw: Mapping[str, str], *, stack: str, region: str | None) -> Bootstra
             DEFAULT_DEPLOY_ENVIRONMENTS if environments is None else tuple(environments)
         ),
         github_oidc_provider_arn=r.optional("githubOidcProviderArn", None, OIDC_PROVIDER_ARN),
+        operator_role_arn_pattern=r.optional("operatorRoleArnPattern", None, role_arn_pattern),
     )
     unknown = sorted(set(raw) - r.read)
     if unknown:
@@ -155,6 +171,6 @@ def load_bootstrap_config() -> BootstrapConfig:
         warn=pulumi.log.warn,
         error=ConfigError,
     )
-    if absent:
+    if any("githubRepository" in value.keys for value in absent):
         raw = {**raw, "githubRepository": PREVIEW_REPOSITORY}
     return parse(raw, stack=pulumi.get_stack(), region=everything.get("aws:region"))

@@ -8,7 +8,8 @@ Pulumi's S3 backend keeps its locks as objects in the same bucket, so no lock ta
 With a replica region, every object version and delete marker is copied there within 15
 minutes (S3 Replication Time Control), and both keys are multi-Region keys with a replica and
 the same alias in that region, so the replicated state and the stacks' secrets stay readable
-when the primary region is down.
+when the primary region is down. Each key and replica carries an explicit key policy
+(``bootstrap/key_policies.py``): nobody uses them through IAM alone.
 """
 
 from __future__ import annotations
@@ -21,11 +22,20 @@ import pulumi
 import pulumi_aws as aws
 
 from bootstrap.config import state_bucket_name
+from bootstrap.key_policies import (
+    REPLICATION_DESTINATION,
+    REPLICATION_SOURCE,
+    KeyUsers,
+    secrets_key_policy,
+    state_key_policy,
+)
 from components.config import Naming
 from components.core.base import service_trust
+from components.core.key_policy import role_arn
 from components.core.secure_bucket import SecureBucket, SecureBucketArgs, bucket_arn
 
 KEY_ROLES = ("state", "secrets")
+REPLICATION_ROLE = "state-replication"
 REPLICATION_MINUTES = 15
 # S3 deletes noncurrent versions itself (lifecycle); people and CI may not.
 HISTORY_DENIED_ACTIONS = ("s3:DeleteBucket", "s3:DeleteObjectVersion")
@@ -45,13 +55,32 @@ class StateBackendArgs:
 
     - naming: the bootstrap stack's physical-name rule.
     - account_id, region: the bucket is ``{prefix}-state-{account}-{region}-{stack}``.
+    - deploy_role_arn, preview_role_arn: the CI roles (created after the keys), which use them.
+    - operator_role_arn_pattern: the administrators' role pattern (none: left out, dry run only).
     - replica: the disaster-recovery region and its provider (default none: no replication).
     """
 
     naming: Naming
     account_id: str
     region: str
+    deploy_role_arn: str
+    preview_role_arn: str
+    operator_role_arn_pattern: str | None = None
     replica: Replica | None = None
+
+    @property
+    def key_users(self) -> KeyUsers:
+        return KeyUsers(
+            account_id=self.account_id,
+            deploy_role_arn=self.deploy_role_arn,
+            preview_role_arn=self.preview_role_arn,
+            operator_role_arn_pattern=self.operator_role_arn_pattern,
+            replication_role_arn=(
+                role_arn(self.account_id, self.naming.physical(REPLICATION_ROLE))
+                if self.replica
+                else None
+            ),
+        )
 
 
 def history_kept_statements(bucket_name: str) -> list[dict[str, Any]]:
@@ -106,16 +135,17 @@ def replication_policy(
             {
                 "Sid": "DecryptSource",
                 "Effect": "Allow",
-                "Action": "kms:Decrypt",
+                "Action": list(REPLICATION_SOURCE),
                 "Resource": source_key,
                 "Condition": {
                     "StringEquals": {"kms:ViaService": f"s3.{source_region}.amazonaws.com"}
                 },
             },
             {
+                # Decrypt too: S3 checks the replica bucket's S3 Bucket Key as this role.
                 "Sid": "EncryptReplica",
                 "Effect": "Allow",
-                "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
+                "Action": list(REPLICATION_DESTINATION),
                 "Resource": destination_key,
                 "Condition": {
                     "StringEquals": {"kms:ViaService": f"s3.{destination_region}.amazonaws.com"}
@@ -147,9 +177,9 @@ class StateBackend(pulumi.ComponentResource):
         super().__init__("phase-mirror:bootstrap:StateBackend", name, None, opts)
         naming, replica = args.naming, args.replica
         self.keys, self.replica_keys = {}, {}
-        for role in KEY_ROLES:
-            self._key(name, naming, role, replica)
         bucket_name = state_bucket_name(naming, args.account_id, args.region)
+        for role in KEY_ROLES:
+            self._key(name, args, role)
         primary = SecureBucket(
             f"{name}-bucket",
             SecureBucketArgs(
@@ -173,7 +203,20 @@ class StateBackend(pulumi.ComponentResource):
             {"loginUrl": self.login_url, "secretsProvider": self.secrets_provider}
         )
 
-    def _key(self, name: str, naming: Naming, role: str, replica: Replica | None) -> None:
+    def _key_policy(self, args: StateBackendArgs, role: str, region: str, primary: bool) -> str:
+        users = args.key_users
+        if role == "secrets":
+            return secrets_key_policy(users, primary=primary)
+        return state_key_policy(
+            users,
+            region=region,
+            bucket=state_bucket_name(args.naming, args.account_id, region),
+            primary=primary,
+            replication=REPLICATION_SOURCE if primary else REPLICATION_DESTINATION,
+        )
+
+    def _key(self, name: str, args: StateBackendArgs, role: str) -> None:
+        naming, replica = args.naming, args.replica
         description = f"Pulumi {role} of {naming.prefix} ({naming.physical('bootstrap')})"
         # Multi-Region from the start: the setting cannot change without replacing the key,
         # and only a multi-Region key can be replicated for disaster recovery.
@@ -183,6 +226,7 @@ class StateBackend(pulumi.ComponentResource):
             enable_key_rotation=True,
             deletion_window_in_days=30,
             multi_region=True,
+            policy=self._key_policy(args, role, args.region, primary=True),
             opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True),
         )
         alias = naming.alias(f"pulumi-{role}")
@@ -200,6 +244,7 @@ class StateBackend(pulumi.ComponentResource):
             f"{name}-{role}-key-replica",
             primary_key_arn=key.arn,
             description=description,
+            policy=self._key_policy(args, role, replica.region, primary=False),
             deletion_window_in_days=30,
             opts=pulumi.ResourceOptions.merge(
                 in_replica, pulumi.ResourceOptions(protect=True, retain_on_delete=True)
@@ -237,7 +282,7 @@ class StateBackend(pulumi.ComponentResource):
         self.replica_bucket = secondary.bucket
         role = aws.iam.Role(
             f"{name}-replication-role",
-            name=args.naming.physical("state-replication"),
+            name=args.naming.physical(REPLICATION_ROLE),
             assume_role_policy=service_trust("s3.amazonaws.com"),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -36,6 +36,11 @@ from testing.mocks import (
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "phase-mirror-infra"
+BOOTSTRAP_PROJECT = "phase-mirror-bootstrap"
+OPERATOR_ROLE_PATTERN = (
+    f"arn:aws:iam::{ACCOUNT_ID}:role/aws-reserved/sso.amazonaws.com/*/"
+    "AWSReservedSSO_AdministratorAccess_*"
+)
 # What a team puts in a stack file before its first ``pulumi up`` (docs/first-deploy.md): an
 # update under the harness is the update of a configured team unless ``team=False``.
 TEAM_VALUES: dict[str, str] = {
@@ -43,11 +48,13 @@ TEAM_VALUES: dict[str, str] = {
     f"{PROJECT}:devopsRoleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/devops",
     f"{PROJECT}:developerRoleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/developer",
     f"{PROJECT}:deployRoleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/phase-mirror-ci-deploy-bootstrap",
-    f"{PROJECT}:operatorRoleArnPattern": (
-        f"arn:aws:iam::{ACCOUNT_ID}:role/aws-reserved/sso.amazonaws.com/*/"
-        "AWSReservedSSO_AdministratorAccess_*"
-    ),
+    f"{PROJECT}:operatorRoleArnPattern": OPERATOR_ROLE_PATTERN,
 }
+# The bootstrap's own: the administrators who run it (its stack file ships without them).
+BOOTSTRAP_TEAM_VALUES: dict[str, str] = {
+    f"{BOOTSTRAP_PROJECT}:operatorRoleArnPattern": OPERATOR_ROLE_PATTERN,
+}
+TEAM = {PROJECT: TEAM_VALUES, BOOTSTRAP_PROJECT: BOOTSTRAP_TEAM_VALUES}
 
 
 @dataclass
@@ -173,14 +180,14 @@ def run_program(
     another git ref's program). ``unknowns`` (with ``preview``) leaves every computed output
     unknown, as a real first preview does (tests/test_preview_mode.py). ``project`` names
     another Pulumi project of this repository (``bootstrap/`` runs with ``root`` its folder).
-    ``team`` (default: on for an update of the main project) fills the operator values the
-    stack file leaves to the team from ``TEAM_VALUES``; ``team=False`` runs the file as shipped.
+    ``team`` (default: on for an update) fills the operator values the stack file leaves to the
+    team from ``TEAM`` (the project's own); ``team=False`` runs the file as shipped.
     ``zone_map`` is the account's zone names -> ids (default ``ZONE_MAP``). ``python`` is the
     interpreter the deploy runs on (default: the Lambda runtime's, as the workflows pin it).
     """
     config = stack_config(stack, root)
-    if team or (team is None and not (preview or unknowns) and project == PROJECT):
-        config = {**TEAM_VALUES, **config}
+    if team or (team is None and not (preview or unknowns)):
+        config = {**TEAM.get(project, {}), **config}
     for key, value in (overrides or {}).items():
         if value is None:
             config.pop(key, None)

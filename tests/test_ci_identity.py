@@ -463,10 +463,15 @@ def test_preview_reads_the_state_through_the_bucket_and_its_key(boot):
     # Over plain HTTP even a read is refused by the bucket's TLS-only statement.
     plain = role_request(PREVIEW_ROLE, "s3:GetObject", STATE_OBJECT, aws__SecureTransport=False)
     assert resource_decision(bucket, plain, identity) is Decision.EXPLICIT_DENY
-    # S3 decrypts the object with the state key on the caller's behalf.
+    # S3 decrypts the object with the state key on the caller's behalf; with an S3 Bucket Key
+    # the encryption context is the bucket's ARN.
     state_key, state_key_policy = key_policy(boot, "state-backend-state-key")
     via_s3 = role_request(
-        PREVIEW_ROLE, "kms:Decrypt", state_key, kms__ViaService="s3.us-east-1.amazonaws.com"
+        PREVIEW_ROLE,
+        "kms:Decrypt",
+        state_key,
+        kms__ViaService="s3.us-east-1.amazonaws.com",
+        **{"kms:EncryptionContext:aws:s3:arn": f"arn:aws:s3:::{STATE_BUCKET}"},
     )
     assert key_decision(state_key_policy, via_s3, identity) is Decision.ALLOW
     direct = role_request(PREVIEW_ROLE, "kms:Decrypt", state_key)

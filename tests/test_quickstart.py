@@ -181,10 +181,12 @@ def test_every_value_it_sets_passes_the_stacks_validation(boot):
         if stack == "production":
             assert set(values) == OPERATOR_KEYS, set(values)
     bootstrap = sets.pop((ROOT / "bootstrap", "bootstrap"))
-    assert set(bootstrap) == {"githubRepository"}, bootstrap
+    absent = operator_values.missing(operator_values.BOOTSTRAP_PROJECT, bootstrap)
+    assert not operator_values.refused("bootstrap", absent), absent
+    assert set(bootstrap) == {"githubRepository", "operatorRoleArnPattern"}, bootstrap
     # OWNER/REPO is the placeholder the reader replaces; a real name of that shape must pass.
     assert bootstrap["githubRepository"] == "OWNER/REPO"
-    parse_bootstrap({"githubRepository": "OWNER/REPO"}, stack="bootstrap", region="us-east-1")
+    parse_bootstrap(bootstrap, stack="bootstrap", region="us-east-1")
     assert not sets, sets
 
 

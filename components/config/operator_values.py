@@ -70,6 +70,13 @@ OPERATOR_VALUES: tuple[OperatorValue, ...] = (
         "OWNER/REPO whose workflows may assume the CI roles",
         "every stack",
     ),
+    OperatorValue(
+        BOOTSTRAP_PROJECT,
+        ("operatorRoleArnPattern",),
+        "the administrators' role that runs this program, which manages the state and secrets "
+        "keys",
+        "every stack",
+    ),
 )
 
 
