@@ -73,8 +73,7 @@ OPERATOR_VALUES: tuple[OperatorValue, ...] = (
     OperatorValue(
         BOOTSTRAP_PROJECT,
         ("operatorRoleArnPattern",),
-        "the administrators' role that runs this program, which manages the state and secrets "
-        "keys",
+        "the administrators' role that runs this program, which manages the state and secrets keys",
         "every stack",
     ),
 )
