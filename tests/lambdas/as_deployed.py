@@ -18,10 +18,12 @@ from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import ModuleType
-from typing import Literal
+from typing import Any, Literal
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSPreparedRequest
+from botocore.exceptions import EndpointConnectionError
 from moto import mock_aws
 from moto.kms.models import kms_backends
 
@@ -59,6 +61,7 @@ class Deployed:
         self.name: str = function_for(run, code).inputs["name"]
         # ``changes``: variables deployed otherwise than declared (a test of the contract)
         self.env = self.account.environment(code) | dict(changes or {})
+        self._monkeypatch = monkeypatch
         for name, value in self.env.items():
             monkeypatch.setenv(name, value)
         # A cold container: the handler module loaded afresh under this environment.
@@ -97,6 +100,25 @@ class Deployed:
 
     def drop_table(self, logical: str) -> None:
         self.service.ddb.delete_table(TableName=self.service.tables[logical])
+
+    def unreachable(self, service: str) -> None:
+        """Every call the function's own clients make to ``service`` fails in transport, as
+        when a VPC endpoint times out: botocore raises ``EndpointConnectionError`` and no
+        answer arrives. Takes effect for clients built afterwards (the function builds its
+        clients on its first invocation)."""
+
+        def refuse(request: AWSPreparedRequest, **_: object) -> None:
+            raise EndpointConnectionError(endpoint_url=request.url)
+
+        build = boto3.client
+
+        def client(name: str, *args: Any, **kwargs: Any) -> Any:
+            made = build(name, *args, **kwargs)
+            if name == service:
+                made.meta.events.register_first("before-send", refuse)
+            return made
+
+        self._monkeypatch.setattr(boto3, "client", client)
 
     def lose_org_key(self) -> None:
         """KMS answers NotFoundException for the org key (moto refuses no call of a disabled key,

@@ -133,6 +133,24 @@ def ingest_store_down(d: Deployed) -> Outcome:
     return d.invoke(ingest(d))
 
 
+def ingest_dynamodb_unreachable(d: Deployed) -> Outcome:
+    d.ready(OWNER)
+    d.unreachable("dynamodb")
+    return d.invoke(ingest(d))
+
+
+def ingest_kms_unreachable(d: Deployed) -> Outcome:
+    d.ready(OWNER)
+    d.unreachable("kms")
+    return d.invoke(ingest(d))
+
+
+def ingest_secrets_manager_unreachable(d: Deployed) -> Outcome:
+    d.ready(OWNER)
+    d.unreachable("secretsmanager")
+    return d.invoke(ingest(d))
+
+
 # --- fp-consent -----------------------------------------------------------------------------------
 
 
@@ -184,6 +202,12 @@ def consent_org_key_lost(d: Deployed) -> Outcome:
     return d.invoke(consent(OWNER, "GET"))
 
 
+def consent_dynamodb_unreachable(d: Deployed) -> Outcome:
+    d.ready(OWNER)
+    d.unreachable("dynamodb")
+    return d.invoke(consent(OWNER, "DELETE"))
+
+
 # --- fp-admission ---------------------------------------------------------------------------------
 
 
@@ -215,6 +239,11 @@ def admission_store_down(d: Deployed) -> Outcome:
     return d.invoke(admin("PUT", OWNER))
 
 
+def admission_dynamodb_unreachable(d: Deployed) -> Outcome:
+    d.unreachable("dynamodb")
+    return d.invoke(admin("PUT", OWNER))
+
+
 # --- fp-release -----------------------------------------------------------------------------------
 
 
@@ -238,6 +267,13 @@ def released_nothing(d: Deployed) -> Outcome:
 def release_store_down(d: Deployed) -> Outcome:
     d.ready()
     d.drop_table("pending")
+    return d.invoke({"source": "aws.scheduler"})
+
+
+def release_dynamodb_unreachable(d: Deployed) -> Outcome:
+    d.ready(OWNER)
+    d.service.ingest(OWNER)
+    d.unreachable("dynamodb")
     return d.invoke({"source": "aws.scheduler"})
 
 
@@ -269,6 +305,11 @@ def query_by_stranger(d: Deployed) -> Outcome:
 
 def query_store_down(d: Deployed) -> Outcome:
     d.drop_table("published")
+    return d.invoke(calibrate())
+
+
+def query_dynamodb_unreachable(d: Deployed) -> Outcome:
+    d.unreachable("dynamodb")
     return d.invoke(calibrate())
 
 
@@ -328,6 +369,10 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("fp_ingestion", "salt malformed", "failure", ingest_salt_malformed),
     Scenario("fp_ingestion", "org key lost", "failure", ingest_org_key_lost),
     Scenario("fp_ingestion", "pending table gone", "failure", ingest_store_down),
+    Scenario("fp_ingestion", "DynamoDB unreachable", "failure", ingest_dynamodb_unreachable),
+    Scenario("fp_ingestion", "KMS unreachable", "failure", ingest_kms_unreachable),
+    Scenario("fp_ingestion", "Secrets Manager unreachable", "failure",
+             ingest_secrets_manager_unreachable),
     Scenario("consent", "granted", "success", consent_granted),
     Scenario("consent", "read", "success", consent_read),
     Scenario("consent", "revoked, pending events purged", "success", consent_revoked),
@@ -338,21 +383,26 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("consent", "consent table gone", "failure", consent_store_down),
     Scenario("consent", "salt malformed at revocation", "failure", consent_salt_malformed),
     Scenario("consent", "org key lost", "failure", consent_org_key_lost),
+    Scenario("consent", "DynamoDB unreachable at revocation", "failure",
+             consent_dynamodb_unreachable),
     Scenario("admission", "admitted", "success", admitted),
     Scenario("admission", "read with its audit", "success", admission_read),
     Scenario("admission", "withdrawn, pending events purged", "success", withdrawn),
     Scenario("admission", "principal not allow-listed", "refused", admission_by_stranger),
     Scenario("admission", "owner id not canonical", "refused", admission_invalid),
     Scenario("admission", "admission table gone", "failure", admission_store_down),
+    Scenario("admission", "DynamoDB unreachable", "failure", admission_dynamodb_unreachable),
     Scenario("release", "a batch of k organisations released", "success", released),
     Scenario("release", "below k: everything waits", "success", released_nothing),
     Scenario("release", "pending table gone", "failure", release_store_down),
+    Scenario("release", "DynamoDB unreachable", "failure", release_dynamodb_unreachable),
     Scenario("calibration_query", "before the first release", "success", query_before_release),
     Scenario("calibration_query", "released numbers", "success", query_released),
     Scenario("calibration_query", "invalid rule id", "refused", query_invalid),
     Scenario("calibration_query", "internal caller not allow-listed", "refused",
              query_by_stranger),
     Scenario("calibration_query", "published table gone", "failure", query_store_down),
+    Scenario("calibration_query", "DynamoDB unreachable", "failure", query_dynamodb_unreachable),
     Scenario("salt_rotator", "first rotation seeds the salt", "success", rotator_seeds),
     Scenario("salt_rotator", "monthly rotation", "success", rotator_rotates),
     Scenario("salt_rotator", "a step out of order", "failure", rotator_out_of_order),

@@ -311,12 +311,13 @@ def test_a_namespace_renamed_where_a_function_is_deployed_alone_is_reported(
 def test_a_failure_metric_renamed_in_the_code_alone_is_reported(staging_with_operators, outcomes):
     # GIVEN fp-ingestion counting a failed store under another name
     run = staging_with_operators
-    store_down = scenario("fp_ingestion", "pending table gone")
-    with deployed(run, "fp_ingestion") as d:
-        d.module.__dict__["EVENT_STORE_FAILURES"] = "StoreWriteFailures"
-        renamed = store_down.run(d)
-    assert "StoreWriteFailures" in emf.names(list(renamed.points))
-    changed = {**outcomes, store_down: renamed}
+    changed = dict(outcomes)
+    for name in ("pending table gone", "DynamoDB unreachable"):  # every path that counts it
+        store_down = scenario("fp_ingestion", name)
+        with deployed(run, "fp_ingestion") as d:
+            d.module.__dict__["EVENT_STORE_FAILURES"] = "StoreWriteFailures"
+            changed[store_down] = store_down.run(d)
+        assert "StoreWriteFailures" in emf.names(list(changed[store_down].points))
     # THEN the alarm's metric is never emitted, and the renamed one has no alarm
     assert any(
         "EventStoreFailures" in m for m in unmatched(alarmed_metrics(run), all_points(changed))
@@ -351,3 +352,23 @@ def test_a_failure_path_no_alarm_sees_is_reported(staging_with_operators, outcom
     silent = replace(outcomes[failure], points=(), raised=None, statuses=(503,))
     # THEN the path is reported (the checker is invoked by a schedule, not through the API)
     assert unseen_failures({**outcomes, failure: silent}, run) == [str(failure)]
+
+
+# --- a dependency out of reach fails closed --------------------------------------------------------
+
+
+def test_an_unreachable_dependency_is_a_counted_503_never_an_exception(
+    staging_with_operators, outcomes
+):
+    # A VPC endpoint that times out raises botocore's EndpointConnectionError, not a ClientError:
+    # behind the API it must still end as a 503 counted in a metric an alarm watches.
+    watched = alarmed_metrics(staging_with_operators)
+    unreachable = {s: o for s, o in outcomes.items() if "unreachable" in s.name}
+    api = {s: o for s, o in unreachable.items() if s.code != "release"}
+    assert {s.code for s in api} == {"fp_ingestion", "consent", "admission", "calibration_query"}
+    for scenario, outcome in api.items():
+        assert outcome.raised is None, f"{scenario}: raised {outcome.raised}"
+        assert outcome.statuses == (503,), f"{scenario}: {outcome.statuses}"
+        assert any(emits(outcome.points, w) for w in watched), f"{scenario}: nothing alarmed"
+    (release,) = [o for s, o in unreachable.items() if s.code == "release"]
+    assert any(emits(release.points, w) for w in watched) or release.raised, release
