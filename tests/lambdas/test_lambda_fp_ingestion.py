@@ -278,7 +278,9 @@ def _metric(joined: Service, capsys: pytest.CaptureFixture[str], name: str) -> l
     return emf.values(emf.metric_points(capsys.readouterr().out), name, Environment="staging")
 
 
-def test_no_salt_yet_is_a_503_counted(service: Service, capsys) -> None:
+def test_no_salt_yet_is_a_503_counted(
+    service: Service, capsys, logs: Callable[[], list[dict[str, Any]]]
+) -> None:
     service.join(OWNER)
     capsys.readouterr()
     assert service.ingest(OWNER, fixture_event()) == (
@@ -287,17 +289,21 @@ def test_no_salt_yet_is_a_503_counted(service: Service, capsys) -> None:
     )
     assert _metric(service, capsys, "SaltNotSeeded") == [1.0]
     assert service.items("pending") == service.items("dedup") == []
+    assert not mentions(json.dumps(logs()), OWNER)
 
 
-def test_a_malformed_salt_is_a_503_counted(joined: Service, capsys) -> None:
+def test_a_malformed_salt_is_a_503_counted(
+    joined: Service, capsys, logs: Callable[[], list[dict[str, Any]]]
+) -> None:
     joined.sm.put_secret_value(SecretId=joined.salt_arn, SecretString=json.dumps({"salt": "x"}))
     capsys.readouterr()
     assert joined.ingest(OWNER, fixture_event())[1]["error"] == "anonymization_unavailable"
     assert _metric(joined, capsys, "AnonymizationErrors") == [1.0]
+    assert not mentions(json.dumps(logs()), OWNER)
 
 
 def test_kms_failing_is_a_503_counted_as_a_consent_check_failure(
-    joined: Service, capsys, monkeypatch
+    joined: Service, capsys, monkeypatch, logs: Callable[[], list[dict[str, Any]]]
 ) -> None:
     def denied(**_: Any) -> Any:
         raise ClientError({"Error": {"Code": "KMSInvalidStateException"}}, "GenerateMac")
@@ -308,15 +314,19 @@ def test_kms_failing_is_a_503_counted_as_a_consent_check_failure(
     capsys.readouterr()
     assert joined.ingest(OWNER, fixture_event())[1]["error"] == "org_key_unavailable"
     assert _metric(joined, capsys, "ConsentCheckFailures") == [1.0]
+    assert not mentions(json.dumps(logs()), OWNER)
 
 
-def test_a_failed_write_is_a_503_counted_as_a_store_failure(joined: Service, capsys) -> None:
+def test_a_failed_write_is_a_503_counted_as_a_store_failure(
+    joined: Service, capsys, logs: Callable[[], list[dict[str, Any]]]
+) -> None:
     joined.ddb.delete_table(TableName=joined.tables["pending"])
     capsys.readouterr()
     status, body = joined.ingest(OWNER, fixture_event())
     assert (status, body["error"]) == (503, "store_unavailable")
     assert _metric(joined, capsys, "EventStoreFailures") == [1.0]
     assert joined.items("dedup") == []  # the transaction wrote nothing
+    assert not mentions(json.dumps(logs()), OWNER)
 
 
 # --- cost per warm event ------------------------------------------------------------------
