@@ -4,7 +4,9 @@ numeric variables parsed so that no value, however odd, crashes with anything bu
 
 from __future__ import annotations
 
+import ast
 import json
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -107,3 +109,39 @@ def test_an_allow_list_that_is_not_role_or_user_arns_fails_naming_itself(
     name = "ADMIN_PRINCIPAL_ARNS" if function == "admission" else "INTERNAL_PRINCIPAL_ARNS"
     with pytest.raises(ValueError, match=name):
         module.Settings.from_env({**ENVIRONMENTS[function], name: raw})
+
+
+def _environment_reads(tree: ast.AST) -> list[tuple[int, str | None]]:
+    """(line, enclosing function) of every ``os.environ`` / ``os.getenv`` in a module."""
+    found: list[tuple[int, str | None]] = []
+
+    def visit(node: ast.AST, function: str | None) -> None:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            function = node.name
+        if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv"):
+            found.append((node.lineno, function))
+        if isinstance(node, ast.Name) and node.id in ("environ", "getenv"):
+            found.append((node.lineno, function))
+        for child in ast.iter_child_nodes(node):
+            visit(child, function)
+
+    visit(tree, None)
+    return found
+
+
+def test_the_environment_is_read_in_dependencies_only() -> None:
+    # What the component deploys is compared with what dependencies() reads; a read elsewhere
+    # (a debug switch in a request path) would escape that comparison.
+    lambdas = Path(__file__).resolve().parents[2] / "lambdas"
+    elsewhere = [
+        f"{path.relative_to(lambdas)}:{line} in {function}"
+        for path in sorted(lambdas.rglob("*.py"))
+        for line, function in _environment_reads(ast.parse(path.read_text()))
+        if function != "dependencies"
+    ]
+    assert elsewhere == []
+
+
+def test_the_environment_read_finder_sees_a_read_outside_dependencies() -> None:
+    source = "import os\ndef dependencies():\n    return os.environ\ndef handler():\n    os.getenv('X')\n"
+    assert _environment_reads(ast.parse(source)) == [(3, "dependencies"), (5, "handler")]
