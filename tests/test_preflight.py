@@ -241,6 +241,29 @@ def test_a_call_the_identity_may_not_make_fails_that_check_as_one_line(capsys):
     ]
 
 
+def test_a_throttled_call_fails_its_check_with_advice_to_retry(capsys):
+    account = StubbedAccount()
+    account.lambda_(total=1000, unreserved=1000)
+    account.stubs["ec2"].add_client_error(
+        "describe_account_attributes", "RequestLimitExceeded", http_status_code=503
+    )
+    account.stubs["ec2"].add_response(
+        "describe_availability_zones",
+        {"AvailabilityZones": [
+            {"ZoneName": f"us-east-1{c}", "ZoneId": z, "State": "available"}
+            for c, z in zip("abc", ("use1-az1", "use1-az2", "use1-az4"), strict=True)
+        ]},
+    )  # fmt: skip
+    account.secrets([None])
+    account.buckets([404, 404])
+    assert preflight.main(["staging"], session=account) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == (
+        "FAIL Elastic IP addresses: DescribeAccountAttributes failed with RequestLimitExceeded:"
+        " retry in a minute"
+    )
+
+
 def test_no_credentials_is_one_line_and_exit_2(capsys):
     class NoCredentials:
         """What boto3 does on a machine with no profile, role or environment keys."""

@@ -180,16 +180,22 @@ def run_checks(cfg: StackConfig, account_id: str, client: Callable[[str], Any]) 
     return [_guarded(name, check) for name, check in checks]
 
 
+# The throttling codes of the APIs the checks call (Lambda, EC2, Secrets Manager, S3).
+THROTTLED = frozenset(
+    {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded",
+     "SlowDown"}
+)  # fmt: skip
+
+
 def _guarded(name: str, check: Callable[[], Check]) -> Check:
     """A check AWS would not answer (a missing permission, a throttle) fails as one line: the
     account was not read, so nothing can be said to fit."""
     try:
         return check()
     except ClientError as error:
-        operation = error.operation_name
-        return Check(
-            name, False, f"{operation} failed with {_code(error)}: run as the deploying identity"
-        )
+        code = _code(error)
+        advice = "retry in a minute" if code in THROTTLED else "run as the deploying identity"
+        return Check(name, False, f"{error.operation_name} failed with {code}: {advice}")
     except BotoCoreError as error:
         return Check(name, False, f"{type(error).__name__}: {error}")
 

@@ -23,7 +23,8 @@ NOW = utc(2026, 3, 15, 12, 0, 0)
 
 _SHARED = {"deadline": None, "suppress_health_check": list(HealthCheck), "derandomize": False}
 settings.register_profile("fast", max_examples=40, **_SHARED)
-settings.register_profile("thorough", max_examples=1000, **_SHARED)
+# print_blob: a nightly failure prints the @reproduce_failure line that replays it anywhere.
+settings.register_profile("thorough", max_examples=1000, print_blob=True, **_SHARED)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
 
 
