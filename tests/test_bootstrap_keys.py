@@ -14,16 +14,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from bootstrap.config import check_operator_account, parse
 from components.config import ConfigError
+from testing.key_table import ANY_ACTION, Row, role_policies
 from testing.policy_eval import Decision, key_decision, role_request, service_request
 from testing.program import ACCOUNT_ID, OPERATOR_ROLE_PATTERN, ROOT, ProgramRun, run_program
-from tests.test_key_policies import ANY_ACTION, role_policies
 
 PROJECT = "phase-mirror-bootstrap"
 IAM = f"arn:aws:iam::{ACCOUNT_ID}"
@@ -94,21 +94,6 @@ CALLERS = {
 CI_AND_ADMINISTRATOR = ("deploy role", "administrator")
 OUTSIDERS = ("developer, kms:*", "another SSO role, kms:*", "main program's function, kms:*")
 DATA_PLANE = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")
-
-
-@dataclass(frozen=True)
-class Row:
-    key: str
-    caller: str
-    action: str
-    allowed: bool
-    source: str
-    context: dict[str, Any] = field(default_factory=dict)
-    why: str = ""
-
-    def __str__(self) -> str:
-        verdict = "allow" if self.allowed else "deny"
-        return f"{self.key}: {self.caller} {self.action} -> {verdict} ({self.why})"
 
 
 def through_s3(where: str, *, bucket: str | None = None, region: str | None = None) -> dict:

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from testing.key_table import ANY_ACTION, Row, role_policies
 from testing.policy_eval import Decision, key_decision, role_request, service_request
 from testing.program import ACCOUNT_ID, ROOT, ProgramRun, run_program
 
@@ -82,57 +83,12 @@ S3_LOGGING = (
     "https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html"
 )
 
-# Identity policies of callers outside both programs. AWS managed policies as published
-# (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/PowerUserAccess.html,
-# .../ReadOnlyAccess.html: its KMS actions), and the worst case for everyone else.
-ANY_ACTION = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
-}
-MANAGED = {
-    "arn:aws:iam::aws:policy/PowerUserAccess": {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "NotAction": ["iam:*", "organizations:*", "account:*"],
-                "Resource": "*",
-            }
-        ],
-    },
-    "arn:aws:iam::aws:policy/ReadOnlyAccess": {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": ["kms:Describe*", "kms:Get*", "kms:List*"],
-                "Resource": "*",
-            }
-        ],
-    },
-}
-
 
 def via(service: str) -> dict[str, str]:
     return {"kms:ViaService": f"{service}.{REGION}.amazonaws.com"}
 
 
 AWS_RESOURCE = {"kms:GrantIsForAWSResource": True}
-
-
-@dataclass(frozen=True)
-class Row:
-    key: str
-    caller: str
-    action: str
-    allowed: bool
-    source: str
-    context: dict[str, Any] = field(default_factory=dict)
-    why: str = ""
-
-    def __str__(self) -> str:
-        verdict = "allow" if self.allowed else "deny"
-        return f"{self.key}: {self.caller} {self.action} -> {verdict} ({self.why})"
 
 
 # --- callers ------------------------------------------------------------------------------
@@ -146,25 +102,6 @@ def bootstrap() -> ProgramRun:
         root=ROOT / "bootstrap",
         project="phase-mirror-bootstrap",
     )
-
-
-def role_policies(run: ProgramRun, role_name: str) -> list[dict[str, Any]]:
-    """A role's inline and managed policies as the run registers them."""
-    inline = [
-        json.loads(p.inputs["policy"])
-        for p in run.of_type("aws:iam/rolePolicy:RolePolicy")
-        if p.inputs["role"] == role_name
-    ]
-    managed = []
-    for attachment in run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment"):
-        if attachment.inputs["role"] == role_name:
-            arn = attachment.inputs["policyArn"]
-            if arn not in MANAGED:
-                raise LookupError(f"model the managed policy {arn} in MANAGED first")
-            managed.append(MANAGED[arn])
-    if not inline and not managed:
-        raise LookupError(f"the run attaches no policy to {role_name}")
-    return inline + managed
 
 
 @dataclass(frozen=True)
