@@ -258,6 +258,19 @@ class _WarningLog(logging.Handler):
         self.messages.append(record.getMessage())
 
 
+def run_bootstrap(*, preview: bool = False, **overrides: object) -> ProgramRun:
+    """The bootstrap project (``bootstrap/``, stack ``bootstrap``) under mocks; ``overrides``
+    are the bootstrap's own keys (``replicaRegion=None`` removes one)."""
+    return run_program(
+        "bootstrap",
+        program=ROOT / "bootstrap" / "__main__.py",
+        root=ROOT / "bootstrap",
+        project=BOOTSTRAP_PROJECT,
+        preview=preview,
+        overrides={f"{BOOTSTRAP_PROJECT}:{k}": v for k, v in overrides.items()},
+    )
+
+
 @contextlib.contextmanager
 def _build_python(version: tuple[int, int] | None) -> Iterator[None]:
     """Run as if on ``version`` (default the Lambda runtime's Python, as the workflows pin it)."""

@@ -17,7 +17,7 @@ from moto.core import enable_iam_authentication
 from bootstrap.config import DEFAULT_DEPLOY_ENVIRONMENTS, parse
 from bootstrap.preview_access import preview_policy
 from components.config import ConfigError
-from testing.program import ACCOUNT_ID, ROOT, ProgramRun, Resource, run_program
+from testing.program import ACCOUNT_ID, ROOT, ProgramRun, Resource, run_bootstrap, run_program
 
 PROJECT = "phase-mirror-bootstrap"
 BOOTSTRAP = ROOT / "bootstrap"
@@ -29,16 +29,6 @@ ROLE = "aws:iam/role:Role"
 KEY = "aws:kms/key:Key"
 REPLICA_KEY = "aws:kms/replicaKey:ReplicaKey"
 S3_BUCKET = "aws:s3/bucket:Bucket"
-
-
-def run_bootstrap(**overrides: object) -> ProgramRun:
-    return run_program(
-        "bootstrap",
-        program=BOOTSTRAP / "__main__.py",
-        root=BOOTSTRAP,
-        project=PROJECT,
-        overrides={f"{PROJECT}:{k}": v for k, v in overrides.items()},
-    )
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,12 @@ from bootstrap.config import check_operator_account, parse
 from components.config import ConfigError
 from testing.key_table import ANY_ACTION, Row, role_policies
 from testing.policy_eval import Decision, key_decision, role_request, service_request
-from testing.program import ACCOUNT_ID, OPERATOR_ROLE_PATTERN, ROOT, ProgramRun, run_program
+from testing.program import (
+    ACCOUNT_ID,
+    OPERATOR_ROLE_PATTERN,
+    ProgramRun,
+    run_bootstrap,
+)
 
 PROJECT = "phase-mirror-bootstrap"
 IAM = f"arn:aws:iam::{ACCOUNT_ID}"
@@ -204,12 +209,7 @@ ROWS = [*administration_rows(), *state_rows(), *replication_rows(), *secrets_row
 
 @pytest.fixture(scope="module")
 def boot() -> ProgramRun:
-    return run_program(
-        "bootstrap",
-        program=ROOT / "bootstrap" / "__main__.py",
-        root=ROOT / "bootstrap",
-        project=PROJECT,
-    )
+    return run_bootstrap()
 
 
 def key_of(run: ProgramRun, key: str) -> tuple[str, dict[str, Any]]:
@@ -272,15 +272,7 @@ def test_the_keys_name_the_ci_roles_the_run_creates(boot):
 
 
 def test_without_the_administrators_a_preview_names_only_the_ci_roles_and_up_refuses():
-    unset = {f"{PROJECT}:operatorRoleArnPattern": None}
-    shipped = run_program(
-        "bootstrap",
-        program=ROOT / "bootstrap" / "__main__.py",
-        root=ROOT / "bootstrap",
-        project=PROJECT,
-        preview=True,
-        overrides=unset,
-    )
+    shipped = run_bootstrap(preview=True, operatorRoleArnPattern=None)
     assert any("'operatorRoleArnPattern'" in w for w in shipped.warnings), shipped.warnings
     for key in KEYS:
         _, policy = key_of(shipped, key)
@@ -290,13 +282,7 @@ def test_without_the_administrators_a_preview_names_only_the_ci_roles_and_up_ref
             [f"{IAM}:root"]
         ], key
     with pytest.raises(ConfigError, match=r"stack 'bootstrap' .*'operatorRoleArnPattern'"):
-        run_program(
-            "bootstrap",
-            program=ROOT / "bootstrap" / "__main__.py",
-            root=ROOT / "bootstrap",
-            project=PROJECT,
-            overrides=unset,
-        )
+        run_bootstrap(operatorRoleArnPattern=None)
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,7 @@ from testing.policy_eval import (
     role_request,
     trust_decision,
 )
-from testing.program import ACCOUNT_ID, ROOT, ProgramRun, run_program
+from testing.program import ACCOUNT_ID, ROOT, ProgramRun, run_bootstrap, run_program
 
 REPO = "phase-mirror/phase-mirror-infra"
 PROJECT = "phase-mirror-bootstrap"
@@ -78,16 +78,6 @@ DEFAULT_KEY_POLICY = {
         }
     ],
 }
-
-
-def run_bootstrap(**overrides: object) -> ProgramRun:
-    return run_program(
-        "bootstrap",
-        program=ROOT / "bootstrap" / "__main__.py",
-        root=ROOT / "bootstrap",
-        project=PROJECT,
-        overrides={f"{PROJECT}:{k}": v for k, v in overrides.items()},
-    )
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ import pytest
 
 from testing.key_table import ANY_ACTION, Row, role_policies
 from testing.policy_eval import Decision, key_decision, role_request, service_request
-from testing.program import ACCOUNT_ID, ROOT, ProgramRun, run_program
+from testing.program import ACCOUNT_ID, ROOT, ProgramRun, run_bootstrap, run_program
 
 REGION = "us-east-1"
 IAM = f"arn:aws:iam::{ACCOUNT_ID}"
@@ -96,12 +96,7 @@ AWS_RESOURCE = {"kms:GrantIsForAWSResource": True}
 
 @pytest.fixture(scope="module")
 def bootstrap() -> ProgramRun:
-    return run_program(
-        "bootstrap",
-        program=ROOT / "bootstrap" / "__main__.py",
-        root=ROOT / "bootstrap",
-        project="phase-mirror-bootstrap",
-    )
+    return run_bootstrap()
 
 
 @dataclass(frozen=True)

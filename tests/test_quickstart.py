@@ -26,7 +26,7 @@ from bootstrap.config import parse as parse_bootstrap
 from components.config import operator_values
 from components.config import parse as parse_stack
 from components.core.function import runtime_version
-from testing.program import ROOT, ProgramRun, run_program, stack_config
+from testing.program import ROOT, ProgramRun, run_bootstrap, stack_config
 
 STEPS = ("Bootstrap", "Secrets provider", "Operator values", "Preflight", "First `pulumi up`")
 OPERATOR_KEYS = {
@@ -80,12 +80,7 @@ def commands(body: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def boot() -> ProgramRun:
-    return run_program(
-        "bootstrap",
-        program=ROOT / "bootstrap" / "__main__.py",
-        root=ROOT / "bootstrap",
-        project="phase-mirror-bootstrap",
-    )
+    return run_bootstrap()
 
 
 class Pulumi:

@@ -17,7 +17,14 @@ from pathlib import Path
 import pytest
 
 from components.service.salt_rotation import ROTATION_SCHEDULE
-from testing.program import ACCOUNT_ID, ROOT, ProgramRun, Resource, run_program, stack_config
+from testing.program import (
+    ACCOUNT_ID,
+    ROOT,
+    ProgramRun,
+    Resource,
+    run_bootstrap,
+    stack_config,
+)
 
 RUNBOOKS = ROOT / "docs" / "runbooks"
 EXPECTED_RUNBOOKS = {"deployment.md", "operations.md", "salt-rotation.md", "backup-recovery.md"}
@@ -69,12 +76,7 @@ STACK_OUTPUT = re.compile(r"pulumi stack output ([A-Za-z]+)")
 
 @pytest.fixture(scope="module")
 def bootstrap_run() -> ProgramRun:
-    return run_program(
-        "bootstrap",
-        program=ROOT / "bootstrap" / "__main__.py",
-        root=ROOT / "bootstrap",
-        project="phase-mirror-bootstrap",
-    )
+    return run_bootstrap()
 
 
 @pytest.fixture(scope="module")

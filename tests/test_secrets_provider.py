@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from testing.program import ROOT, ProgramRun, run_program
+from testing.program import ROOT, ProgramRun, run_bootstrap
 
 FALLBACK = "PULUMI_FALLBACK_TO_STATE_SECRETS_MANAGER"
 STACKS = ("staging", "production")
@@ -74,12 +74,7 @@ def ci_jobs() -> Iterator[tuple[str, str, dict[str, str]]]:
 
 @pytest.fixture(scope="module")
 def boot() -> ProgramRun:
-    return run_program(
-        "bootstrap",
-        program=ROOT / "bootstrap" / "__main__.py",
-        root=ROOT / "bootstrap",
-        project="phase-mirror-bootstrap",
-    )
+    return run_bootstrap()
 
 
 def documented_stack_inits() -> dict[str, set[str]]:
