@@ -40,6 +40,13 @@ class Check:
         return f"{'ok  ' if self.ok else 'FAIL'} {self.name}: {self.detail}"
 
 
+LAMBDA_CONCURRENCY = "Lambda reserved concurrency"
+ELASTIC_IPS = "Elastic IP addresses"
+ZONES = "Availability zones"
+SECRET_NAMES = "Secret names"  # noqa: S105 - a check's title, not a password
+BUCKET_NAMES = "Bucket names"
+
+
 def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
@@ -63,13 +70,13 @@ def lambda_concurrency(cfg: StackConfig, client: Any) -> Check:
         f"{unreserved} unreserved, {own} already this stack's, "
         f"{aws_limits.UNRESERVED_MINIMUM} must stay unreserved)"
     )
-    if need <= reservable:
-        return Check("Lambda reserved concurrency", True, detail)
-    return Check(
-        "Lambda reserved concurrency",
-        False,
-        f"{detail}: short by {need - reservable}; request a higher 'Concurrent executions' "
-        "quota in Service Quotas, or lower ingestionConcurrency / queryConcurrency",
+    return _fits(
+        LAMBDA_CONCURRENCY,
+        need,
+        reservable,
+        detail,
+        "request a higher 'Concurrent executions' quota in Service Quotas, or lower "
+        "ingestionConcurrency / queryConcurrency",
     )
 
 
@@ -86,14 +93,22 @@ def elastic_ips(cfg: StackConfig, client: Any) -> Check:
         f"the NAT gateways need {need}; {free} available (quota {quota}, {len(addresses)} in use, "
         f"{len(own)} this stack's)"
     )
-    if need <= free:
-        return Check("Elastic IP addresses", True, detail)
-    return Check(
-        "Elastic IP addresses",
-        False,
-        f"{detail}: short by {need - free}; release unused addresses or request a higher "
-        "'EC2-VPC Elastic IPs' quota in Service Quotas",
+    return _fits(
+        ELASTIC_IPS,
+        need,
+        free,
+        detail,
+        "release unused addresses or request a higher 'EC2-VPC Elastic IPs' quota in Service "
+        "Quotas",
     )
+
+
+def _fits(name: str, need: int, available: int, detail: str, fix: str) -> Check:
+    """What the stack needs against what the account has: ok, or short by how much and how to
+    fix it."""
+    if need <= available:
+        return Check(name, True, detail)
+    return Check(name, False, f"{detail}: short by {need - available}; {fix}")
 
 
 def availability_zones(cfg: StackConfig, client: Any) -> Check:
@@ -111,8 +126,8 @@ def availability_zones(cfg: StackConfig, client: Any) -> Check:
     need = cfg.network.availability_zones
     detail = f"the stack uses {need}; usable for EKS here: {', '.join(usable) or 'none'}"
     if need <= len(usable):
-        return Check("Availability zones", True, detail)
-    return Check("Availability zones", False, f"{detail}: set availabilityZones to {len(usable)}")
+        return Check(ZONES, True, detail)
+    return Check(ZONES, False, f"{detail}: set availabilityZones to {len(usable)}")
 
 
 def secret_names(cfg: StackConfig, account_id: str, client: Any) -> Check:
@@ -134,8 +149,8 @@ def secret_names(cfg: StackConfig, account_id: str, client: Any) -> Check:
         elif ("Project", PROJECT_TAG) not in _tags(secret):
             problems.append(f"{name} exists and is not this project's: delete or rename it")
     if problems:
-        return Check("Secret names", False, "; ".join(problems))
-    return Check("Secret names", True, f"{len(names)} names free or this stack's")
+        return Check(SECRET_NAMES, False, "; ".join(problems))
+    return Check(SECRET_NAMES, True, f"{len(names)} names free or this stack's")
 
 
 def bucket_names(cfg: StackConfig, account_id: str, client: Any) -> Check:
@@ -153,12 +168,12 @@ def bucket_names(cfg: StackConfig, account_id: str, client: Any) -> Check:
             raise
     if taken:
         return Check(
-            "Bucket names",
+            BUCKET_NAMES,
             False,
             f"{', '.join(taken)} belong to another account: S3 names are global; choose "
             "another namePrefix",
         )
-    return Check("Bucket names", True, f"{len(names)} names free or this account's")
+    return Check(BUCKET_NAMES, True, f"{len(names)} names free or this account's")
 
 
 def _tags(item: dict[str, Any]) -> set[tuple[str, str]]:
@@ -171,11 +186,11 @@ def _stack_tags(cfg: StackConfig) -> set[tuple[str, str]]:
 
 def run_checks(cfg: StackConfig, account_id: str, client: Callable[[str], Any]) -> list[Check]:
     checks: tuple[tuple[str, Callable[[], Check]], ...] = (
-        ("Lambda reserved concurrency", lambda: lambda_concurrency(cfg, client("lambda"))),
-        ("Elastic IP addresses", lambda: elastic_ips(cfg, client("ec2"))),
-        ("Availability zones", lambda: availability_zones(cfg, client("ec2"))),
-        ("Secret names", lambda: secret_names(cfg, account_id, client("secretsmanager"))),
-        ("Bucket names", lambda: bucket_names(cfg, account_id, client("s3"))),
+        (LAMBDA_CONCURRENCY, lambda: lambda_concurrency(cfg, client("lambda"))),
+        (ELASTIC_IPS, lambda: elastic_ips(cfg, client("ec2"))),
+        (ZONES, lambda: availability_zones(cfg, client("ec2"))),
+        (SECRET_NAMES, lambda: secret_names(cfg, account_id, client("secretsmanager"))),
+        (BUCKET_NAMES, lambda: bucket_names(cfg, account_id, client("s3"))),
     )
     return [_guarded(name, check) for name, check in checks]
 
