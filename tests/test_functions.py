@@ -96,6 +96,7 @@ SHARED = {
     "salt_cache.py",
     "salt_secret_deps.py",
     "telemetry.py",
+    "utc_text.py",
 }
 
 

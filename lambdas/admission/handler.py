@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -41,6 +41,7 @@ from pending_purge import purge_pending
 from pseudonym_deps import PseudonymDependencies, PseudonymSettings
 from salt_cache import SaltNotSeeded
 from telemetry import count, tag_environment
+from utc_text import utc_text
 
 ADMISSION_CHANGES = "AdmissionChanges"
 ADMIN_REFUSALS = "AdminRefusals"
@@ -72,11 +73,6 @@ def dependencies() -> Dependencies:
     return Dependencies.production(Settings.from_env(os.environ), salt_max_age=0)
 
 
-def iso(moment: datetime, *, precise: bool = False) -> str:
-    text = moment.astimezone(UTC).isoformat(timespec="milliseconds" if precise else "seconds")
-    return text.replace("+00:00", "Z")
-
-
 @dataclass(frozen=True)
 class Change:
     """One admin request: who, on which organisation, when, under which request id."""
@@ -87,7 +83,7 @@ class Change:
     request_id: str
 
     def audit(self, action: str, **extra: dict[str, str]) -> dict[str, Any]:
-        record = f"audit#{iso(self.at, precise=True)}#{self.request_id}"
+        record = f"audit#{utc_text(self.at, precise=True)}#{self.request_id}"
         return {
             "TableName": "",
             "Item": {
@@ -95,7 +91,7 @@ class Change:
                 "record": {"S": record},
                 "action": {"S": action},
                 "actor": {"S": self.actor},
-                "at": {"S": iso(self.at)},
+                "at": {"S": utc_text(self.at)},
                 **extra,
             },
         }
@@ -110,7 +106,7 @@ def admit(deps: Dependencies, change: Change) -> dict[str, Any]:
         deps.dynamodb.put_item(**audit)
         admitted_at = found["admittedAt"]["S"]
     else:
-        admitted_at = iso(change.at)
+        admitted_at = utc_text(change.at)
         admission = {**key, "admittedAt": {"S": admitted_at}, "admittedBy": {"S": change.actor}}
         deps.dynamodb.transact_write_items(
             TransactItems=[

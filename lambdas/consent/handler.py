@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -39,6 +39,7 @@ from pending_purge import purge_pending
 from pseudonym_deps import PseudonymDependencies, PseudonymSettings
 from salt_cache import SaltNotSeeded, SaltUnavailable
 from telemetry import count, tag_environment
+from utc_text import utc_text
 
 CONSENT_GRANTED = "ConsentGranted"
 CONSENT_REVOKED = "ConsentRevoked"
@@ -72,10 +73,6 @@ def dependencies() -> Dependencies:
     return Dependencies.production(Settings.from_env(os.environ), salt_max_age=0)
 
 
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def describe(item: Mapping[str, Any] | None, now: datetime) -> dict[str, Any]:
     """The consent record as the owner sees it."""
     if not item:
@@ -98,14 +95,14 @@ def grant(deps: Dependencies, org_key: str, expires: int | None, now: datetime) 
     item: dict[str, Any] = {
         "orgKey": {"S": org_key},
         "consentType": {"S": "explicit"},
-        "grantedAt": {"S": iso(now)},
+        "grantedAt": {"S": utc_text(now)},
     }
     if expires is not None:
         item["expiresAt"] = {"N": str(expires)}
     deps.dynamodb.put_item(TableName=deps.settings.consent_table, Item=item)
     count(metrics, CONSENT_GRANTED)
     logger.info("consent granted", extra={"orgKey": org_key})
-    return {"status": "granted", "consentType": "explicit", "grantedAt": iso(now),
+    return {"status": "granted", "consentType": "explicit", "grantedAt": utc_text(now),
             "expiresAt": expires}  # fmt: skip
 
 
@@ -118,7 +115,7 @@ def revoke(deps: Dependencies, owner_id: str, org_key: str, now: datetime) -> di
             Key={"orgKey": {"S": org_key}},
             UpdateExpression="SET revokedAt = if_not_exists(revokedAt, :now)",
             ConditionExpression="attribute_exists(orgKey)",
-            ExpressionAttributeValues={":now": {"S": iso(now)}},
+            ExpressionAttributeValues={":now": {"S": utc_text(now)}},
             ReturnValues="ALL_NEW",
         )
         revoked_at = updated["Attributes"]["revokedAt"]["S"]

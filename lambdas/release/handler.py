@@ -36,6 +36,7 @@ from botocore.exceptions import ClientError
 from environment import env_environment, env_int
 from release_plan import Batch, Pending, batches, capped, parse_item
 from telemetry import count, tag_environment
+from utc_text import utc_text
 
 RELEASE_RUNS = "ReleaseRuns"
 BATCHES_RELEASED = "BatchesReleased"
@@ -241,9 +242,7 @@ class Release:
             "falsePositives": {"N": str(batch.false_positives)},
             "organisations": {"N": str(batch.organisations)},
             "dropped": {"N": str(len(batch.excess))},
-            "releasedAt": {
-                "S": datetime.fromtimestamp(self.now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            },
+            "releasedAt": {"S": utc_text(datetime.fromtimestamp(self.now, UTC))},
             "expiresAt": {"N": str(self.now + BATCH_RECORD_DAYS * 86400)},
         }
         try:

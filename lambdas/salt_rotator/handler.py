@@ -42,6 +42,7 @@ from botocore.exceptions import ClientError
 # Siblings: lambdas/shared/, at the package's root.
 from salt_secret_deps import SaltSecretDependencies
 from telemetry import count, tag_environment
+from utc_text import utc_text
 
 SALT_ROTATED = "SaltRotated"
 STALE_PENDING_SALT_REFUSED = "StalePendingSaltRefused"
@@ -156,7 +157,7 @@ def new_value(
     value = {
         "salt": base64.b64encode(token_bytes(SALT_BYTES)).decode(),
         "rotationMonth": now.astimezone(UTC).strftime("%Y-%m"),
-        "rotatedAt": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "rotatedAt": utc_text(now),
         "versionId": token,
     }
     if current is not None:
