@@ -258,7 +258,9 @@ class _WarningLog(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def run_bootstrap(*, preview: bool = False, **overrides: object) -> ProgramRun:
+def run_bootstrap(
+    *, preview: bool = False, unknowns: bool = False, **overrides: object
+) -> ProgramRun:
     """The bootstrap project (``bootstrap/``, stack ``bootstrap``) under mocks; ``overrides``
     are the bootstrap's own keys (``replicaRegion=None`` removes one)."""
     return run_program(
@@ -267,6 +269,7 @@ def run_bootstrap(*, preview: bool = False, **overrides: object) -> ProgramRun:
         root=ROOT / "bootstrap",
         project=BOOTSTRAP_PROJECT,
         preview=preview,
+        unknowns=unknowns,
         overrides={f"{BOOTSTRAP_PROJECT}:{k}": v for k, v in overrides.items()},
     )
 

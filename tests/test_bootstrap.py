@@ -17,7 +17,7 @@ from moto.core import enable_iam_authentication
 from bootstrap.config import DEFAULT_DEPLOY_ENVIRONMENTS, parse
 from bootstrap.preview_access import preview_policy
 from components.config import ConfigError
-from testing.program import ACCOUNT_ID, ROOT, ProgramRun, Resource, run_bootstrap, run_program
+from testing.program import ACCOUNT_ID, ROOT, ProgramRun, Resource, run_bootstrap
 
 PROJECT = "phase-mirror-bootstrap"
 BOOTSTRAP = ROOT / "bootstrap"
@@ -424,13 +424,7 @@ def test_every_aws_resource_is_tagged_by_its_component_provider(boot):
 
 
 def test_a_first_preview_with_unknown_outputs_registers_the_same_resources(boot):
-    preview = run_program(
-        "bootstrap",
-        program=BOOTSTRAP / "__main__.py",
-        root=BOOTSTRAP,
-        project=PROJECT,
-        unknowns=True,
-    )
+    preview = run_bootstrap(unknowns=True)
     assert sorted(r.urn for r in preview) == sorted(r.urn for r in boot)
 
 
