@@ -31,7 +31,7 @@ from bootstrap.key_policies import (
 )
 from components.config import Naming
 from components.core.base import service_trust
-from components.core.key_policy import role_arn
+from components.core.key_policy import role_arn, via
 from components.core.secure_bucket import SecureBucket, SecureBucketArgs, bucket_arn
 
 KEY_ROLES = ("state", "secrets")
@@ -137,9 +137,7 @@ def replication_policy(
                 "Effect": "Allow",
                 "Action": list(REPLICATION_SOURCE),
                 "Resource": source_key,
-                "Condition": {
-                    "StringEquals": {"kms:ViaService": f"s3.{source_region}.amazonaws.com"}
-                },
+                "Condition": via("s3", source_region),
             },
             {
                 # Decrypt too: S3 checks the replica bucket's S3 Bucket Key as this role.
@@ -147,9 +145,7 @@ def replication_policy(
                 "Effect": "Allow",
                 "Action": list(REPLICATION_DESTINATION),
                 "Resource": destination_key,
-                "Condition": {
-                    "StringEquals": {"kms:ViaService": f"s3.{destination_region}.amazonaws.com"}
-                },
+                "Condition": via("s3", destination_region),
             },
         ],
     }

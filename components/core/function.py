@@ -25,6 +25,7 @@ import pulumi_aws as aws
 
 from components.core.base import log_group, service_trust
 from components.core.grants import Grants
+from components.core.key_policy import via
 from components.observability.alarm_catalog import SERVICE_NAMESPACE
 
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
@@ -83,8 +84,7 @@ def key_via_service(
     sid: str, actions: Sequence[str], key_arn: pulumi.Input[str], service: str, region: str
 ) -> Statement:
     """Use of a KMS key only through the AWS service that owns the data it protects."""
-    via = {"StringEquals": {"kms:ViaService": f"{service}.{region}.amazonaws.com"}}
-    return allow(sid, actions, [key_arn], via)
+    return allow(sid, actions, [key_arn], via(service, region))
 
 
 # X-Ray accepts no resource-level permissions: "*" is the only resource these actions take.
