@@ -67,17 +67,22 @@ def managed_key(
     alias_role: str,
     description: str,
     policy: pulumi.Input[str],
+    hmac: bool = False,
 ) -> aws.kms.Key:
     """A customer-managed symmetric key with yearly rotation, an explicit policy and the alias
     ``alias/{prefix}-{alias_role}-{stack}``; protected and retained where the stack protects data.
 
     ``policy`` is required: without one KMS applies its default policy, which delegates every
     action, use included, to the account's IAM policies (components/core/key_policy.py).
+    ``hmac``: an HMAC-SHA-256 key instead, never rotated: KMS rotates only symmetric encryption
+    keys, and a new HMAC key would change every MAC made with the old one.
     """
     key = aws.kms.Key(
         name,
         description=description,
-        enable_key_rotation=True,
+        customer_master_key_spec="HMAC_256" if hmac else None,
+        key_usage="GENERATE_VERIFY_MAC" if hmac else None,
+        enable_key_rotation=not hmac,
         deletion_window_in_days=30,
         policy=policy,
         opts=stateful(parent, stack.protect),

@@ -222,25 +222,17 @@ class CalibrationStore(pulumi.ComponentResource):
             role_arn(args.stack.account_id, args.stack.naming.physical(r))
             for r in args.org_key_users
         ]
-        key = aws.kms.Key(
+        # A new HMAC key would change every orgKey: consent and admission records could no
+        # longer be found, so this key never rotates.
+        return managed_key(
             f"{name}-org-key",
+            parent=self,
+            stack=args.stack,
+            alias_role="org-key",
             description=f"Organisation pseudonyms ({args.stack.naming.physical('org-key')})",
-            customer_master_key_spec="HMAC_256",
-            key_usage="GENERATE_VERIFY_MAC",
-            # KMS rotates only symmetric encryption keys; a new HMAC key would change every
-            # orgKey, so consent and admission records could no longer be found.
-            enable_key_rotation=False,
-            deletion_window_in_days=30,
             policy=org_key_policy(args.stack, roles),
-            opts=stateful(self, args.stack.protect),
+            hmac=True,
         )
-        aws.kms.Alias(
-            f"{name}-org-key-alias",
-            name=args.stack.naming.alias("org-key"),
-            target_key_id=key.key_id,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        return key
 
     def _table(self, name: str, spec: TableSpec, args: CalibrationStoreArgs) -> aws.dynamodb.Table:
         table = aws.dynamodb.Table(
